@@ -1,0 +1,3 @@
+from .fashion_mnist import FashionMNISTSubset, balanced_subset
+
+__all__ = ['FashionMNISTSubset', 'balanced_subset']

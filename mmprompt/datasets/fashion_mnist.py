@@ -1,0 +1,104 @@
+import gzip
+import os.path as osp
+from typing import List, Optional
+
+import numpy as np
+from mmpretrain.datasets import BaseDataset
+
+from mmprompt.registry import DATASETS
+
+FASHION_MNIST_FILES = {
+    'train': ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'),
+    'test': ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'),
+}
+DEBIAN_ROOT = '/usr/share/datasets/fashion-mnist'
+
+
+def _read_idx(path: str) -> np.ndarray:
+    with gzip.open(path, 'rb') as f:
+        data = f.read()
+    magic = int.from_bytes(data[0:4], 'big')
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08:  # 0x08: unsigned byte payload
+        raise ValueError(f'{path} is not an idx file of unsigned bytes '
+                         f'(magic {magic:#x})')
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big')
+             for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8,
+                         offset=4 + 4 * ndim).reshape(shape)
+
+
+def balanced_subset(labels: np.ndarray, num_per_class: Optional[int],
+                    seed: int) -> np.ndarray:
+    """Sorted indices of ``num_per_class`` samples of every class.
+
+    The choice depends only on ``seed`` and the labels, so every method and
+    every run sees the same images.
+    """
+    if num_per_class is None:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if num_per_class > len(idx):
+            raise ValueError(f'num_per_class={num_per_class} but class {c} '
+                             f'has only {len(idx)} images')
+        chosen.append(rng.choice(idx, num_per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+@DATASETS.register_module()
+class FashionMNISTSubset(BaseDataset):
+    """Fashion-MNIST read from its gzipped idx files, as RGB images.
+
+    Debian's ``dataset-fashion-mnist`` package installs the four files in
+    ``/usr/share/datasets/fashion-mnist``. Each item is a 28x28x3 uint8 image
+    (the gray channel repeated) under ``img`` plus ``gt_label``, so
+    mmpretrain's transforms (``Resize``, ``PackInputs``) apply directly.
+
+    Args:
+        data_root (str): Folder with the ``*-idx?-ubyte.gz`` files.
+        split (str): ``'train'`` or ``'test'``.
+        num_per_class (int, optional): Keep a fixed, class-balanced subset of
+            this many images per class. None keeps all. Defaults to None.
+        seed (int): Seed of the subset choice. Defaults to 0.
+        **kwargs: Arguments of :class:`mmpretrain.datasets.BaseDataset`.
+    """
+    METAINFO = {
+        'classes': ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
+                    'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')
+    }
+
+    def __init__(self,
+                 data_root: str = DEBIAN_ROOT,
+                 split: str = 'train',
+                 num_per_class: Optional[int] = None,
+                 seed: int = 0,
+                 **kwargs):
+        if split not in FASHION_MNIST_FILES:
+            raise ValueError(f'split must be one of '
+                             f'{tuple(FASHION_MNIST_FILES)}, got {split!r}')
+        self.split = split
+        self.num_per_class = num_per_class
+        self.seed = seed
+        super().__init__(ann_file='', data_root=data_root, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        paths = [osp.join(self.data_root, name)
+                 for name in FASHION_MNIST_FILES[self.split]]
+        missing = [p for p in paths if not osp.isfile(p)]
+        if missing:
+            raise FileNotFoundError(
+                f'Fashion-MNIST file(s) missing: {missing}. Install them '
+                "with 'apt-get update && apt-get install "
+                "dataset-fashion-mnist' (Debian puts them in "
+                f'{DEBIAN_ROOT}) or set data_root to a folder holding '
+                f'{list(FASHION_MNIST_FILES[self.split])}')
+        images = _read_idx(paths[0])
+        labels = _read_idx(paths[1])
+        keep = balanced_subset(labels, self.num_per_class, self.seed)
+        return [
+            dict(img=np.repeat(images[i][:, :, None], 3, axis=2),
+                 gt_label=int(labels[i])) for i in keep
+        ]

@@ -1,0 +1,3 @@
+from .prompt_vit import PromptViT
+
+__all__ = ['PromptViT']

@@ -1,0 +1,388 @@
+import re
+from typing import Dict, Iterable, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger
+from mmpretrain.models import VisionTransformer
+from mmpretrain.models.utils import build_norm_layer, resize_pos_embed
+
+from mmprompt.registry import MODELS
+from ..prompts import PROMPT_INITS, vpt_uniform_bound
+
+PROMPT_MODES = ('deep', 'shallow')
+TAP_NAMES = ('attn_input', 'query', 'attn_output')
+
+
+@MODELS.register_module()
+class PromptViT(VisionTransformer):
+    """Vision Transformer with visual prompt tuning (VPT shallow and deep).
+
+    `Visual Prompt Tuning <https://arxiv.org/abs/2203.12119>`_ on top of
+    mmpretrain's :class:`VisionTransformer`, so its architectures, pretrained
+    checkpoints, ``out_indices`` and position-embedding interpolation apply
+    unchanged.
+
+    The token sequence entering layer ``l`` is ``[CLS, p_l, x_1..x_N]``.
+    Prompts carry no position embedding: they are inserted after it.
+
+    - ``shallow``: prompts enter once, before layer 0, and travel through all
+      layers.
+    - ``deep``: before each layer ``l`` the prompt slot is replaced by ``p_l``;
+      the prompt outputs of layer ``l - 1`` are discarded.
+
+    The prompt tokens of each layer come from a prompt generator (see
+    :mod:`mmprompt.models.prompts`), ``prompts[l]``; a plain generator holds
+    the parameter ``prompts.{l}.tokens``.
+
+    Args:
+        num_prompts (int | Sequence[int]): Prompt tokens per layer. One int
+            for every layer, or (deep only) one count per layer. 0 disables
+            prompts in that layer. Defaults to 50.
+        prompt_mode (str): ``'deep'`` or ``'shallow'``. Defaults to
+            ``'deep'``.
+        prompt_init (str): ``'uniform'`` (VPT: U(-v, v) with
+            v = sqrt(6 / (3 * patch_h * patch_w + D))), ``'normal'`` or
+            ``'zeros'``. Defaults to ``'uniform'``.
+        prompt_std (float): Std of the ``'normal'`` init. Defaults to 0.02.
+        prompt_dropout (float): Dropout on the prompt tokens only.
+            Defaults to 0.
+        prompt_cfg (dict): Config of the prompt generator of each layer;
+            ``num_tokens``, ``embed_dims`` and the init arguments are filled
+            in. Defaults to ``dict(type='mmprompt.PromptTokens')``.
+        frozen (bool): Freeze every backbone parameter except the prompts and
+            those matched by ``trainable_params``. Frozen submodules stay in
+            eval mode while training (no dropout or drop-path in them).
+            Defaults to True.
+        trainable_params (Sequence[str]): Regular expressions; a backbone
+            parameter whose name (relative to the backbone, e.g.
+            ``layers.11.attn.qkv.bias``) fully matches one of them stays
+            trainable. Each pattern must match at least one parameter.
+            Defaults to ().
+        out_type (str): The parent's ``'raw'`` (all tokens, prompts
+            included), ``'cls_token'``, ``'featmap'`` and ``'avg_featmap'``
+            (prompts stripped), plus ``'avg_prompt'`` (normed mean of the
+            prompt tokens) and ``'avg_all'`` (normed mean of prompts and
+            patches, MAE-style pooling). Defaults to ``'cls_token'``.
+        **kwargs: Arguments of :class:`mmpretrain.models.VisionTransformer`.
+    """
+    OUT_TYPES = VisionTransformer.OUT_TYPES | {'avg_prompt', 'avg_all'}
+
+    def __init__(self,
+                 *args,
+                 num_prompts: Union[int, Sequence[int]] = 50,
+                 prompt_mode: str = 'deep',
+                 prompt_init: str = 'uniform',
+                 prompt_std: float = 0.02,
+                 prompt_dropout: float = 0.,
+                 prompt_cfg: dict = dict(type='mmprompt.PromptTokens'),
+                 frozen: bool = True,
+                 trainable_params: Sequence[str] = (),
+                 out_type: str = 'cls_token',
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 **kwargs):
+        if out_type not in self.OUT_TYPES:
+            raise ValueError(f'Unknown out_type {out_type!r}; choose from '
+                             f'{sorted(self.OUT_TYPES)}')
+        if prompt_mode not in PROMPT_MODES:
+            raise ValueError(f'Unknown prompt_mode {prompt_mode!r}; choose '
+                             f'from {PROMPT_MODES}')
+        if prompt_init not in PROMPT_INITS:
+            raise ValueError(f'Unknown prompt_init {prompt_init!r}; choose '
+                             f'from {PROMPT_INITS}')
+        super().__init__(
+            *args,
+            out_type=out_type,
+            out_indices=self._check_out_indices(out_indices, args, kwargs),
+            **kwargs)
+        self.prompt_mode = prompt_mode
+        self.num_prompts = self._check_num_prompts(num_prompts)
+
+        if out_type in ('avg_prompt', 'avg_all'):
+            # The parent builds this norm only for 'avg_featmap'.
+            self.ln2 = build_norm_layer(
+                kwargs.get('norm_cfg', dict(type='LN', eps=1e-6)),
+                self.embed_dims)
+        if out_type == 'avg_prompt':
+            empty = [i for i in self.out_indices
+                     if self._num_prompts_out_of(i) == 0]
+            if empty:
+                raise ValueError(
+                    f"out_type='avg_prompt' needs prompts at every output "
+                    f'layer, but layers {empty} have num_prompts=0')
+
+        patch_size = self.patch_embed.projection.kernel_size
+        self.prompts = nn.ModuleList()
+        for count in self.num_prompts:
+            cfg = dict(prompt_cfg)
+            cfg.update(num_tokens=count, embed_dims=self.embed_dims)
+            if cfg['type'] in ('mmprompt.PromptTokens', 'PromptTokens'):
+                cfg.update(
+                    init=prompt_init,
+                    uniform_bound=vpt_uniform_bound(patch_size,
+                                                    self.embed_dims),
+                    std=prompt_std)
+            self.prompts.append(MODELS.build(cfg))
+        self.prompt_dropout = nn.Dropout(prompt_dropout)
+
+        self.frozen = frozen
+        self.trainable_params = tuple(trainable_params)
+        if frozen:
+            self._freeze_backbone()
+        self._register_load_state_dict_pre_hook(self._check_prompt_shapes)
+
+        self._tap_requests: Dict[int, set] = {}
+        self.tap_outputs: Dict[int, Dict[str, torch.Tensor]] = {}
+
+    # ------------------------------------------------------------------
+    # construction helpers
+    def _check_out_indices(self, out_indices, args, kwargs):
+        arch = args[0] if args else kwargs.get('arch', 'base')
+        if isinstance(arch, str):
+            arch = self.arch_zoo.get(arch.lower(), {})
+        depth = arch.get('num_layers') if isinstance(arch, dict) else None
+        indices = [out_indices] if isinstance(out_indices, int) \
+            else list(out_indices)
+        if depth is not None:
+            bad = [i for i in indices if not -depth <= i < depth]
+            if bad:
+                raise ValueError(
+                    f'out_indices {out_indices!r} contains {bad}, outside '
+                    f'the {depth} layers (valid: {-depth}..{depth - 1})')
+        return indices
+
+    def _check_num_prompts(self, num_prompts) -> List[int]:
+        if isinstance(num_prompts, (bool, str)) or not isinstance(
+                num_prompts, (int, Sequence)):
+            raise TypeError(f'num_prompts must be an int or a list of ints, '
+                            f'got {num_prompts!r}')
+        if isinstance(num_prompts, int):
+            counts = [num_prompts] * (
+                self.num_layers if self.prompt_mode == 'deep' else 1)
+        else:
+            counts = list(num_prompts)
+            if self.prompt_mode == 'shallow':
+                raise ValueError(
+                    f"num_prompts={num_prompts!r}: prompt_mode='shallow' "
+                    f'takes one int (prompts enter once, before layer 0)')
+            if len(counts) != self.num_layers:
+                raise ValueError(
+                    f'num_prompts has {len(counts)} entries but the model '
+                    f'has {self.num_layers} layers: {num_prompts!r}')
+        for c in counts:
+            if isinstance(c, bool) or not isinstance(c, int) or c < 0:
+                raise ValueError(f'num_prompts must be ints >= 0, got '
+                                 f'{num_prompts!r}')
+        return counts
+
+    def _num_prompts_out_of(self, layer: int) -> int:
+        """Number of prompt tokens in the output of ``layer``."""
+        return self.num_prompts[layer if self.prompt_mode == 'deep' else 0]
+
+    def _freeze_backbone(self) -> None:
+        patterns = [re.compile(p) for p in self.trainable_params]
+        matched = set()
+        for name, param in self.named_parameters():
+            keep = name.startswith('prompts.')
+            for pattern in patterns:
+                if pattern.fullmatch(name):
+                    keep = True
+                    matched.add(pattern.pattern)
+            param.requires_grad_(keep)
+        unmatched = [p.pattern for p in patterns if p.pattern not in matched]
+        if unmatched:
+            raise ValueError(
+                f'trainable_params patterns {unmatched} match no parameter '
+                f'of {type(self).__name__} (names look like '
+                f"'layers.0.attn.qkv.bias', 'cls_token')")
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and self.frozen:
+            # Frozen parts behave as at inference: no dropout or drop-path
+            # inside the pretrained layers, only on the prompts.
+            for name, child in self.named_children():
+                if name not in ('prompts', 'prompt_dropout'):
+                    child.eval()
+        return self
+
+    def _check_prompt_shapes(self, state_dict, prefix, *args, **kwargs):
+        """Refuse a checkpoint whose prompt counts differ from the config.
+
+        mmengine loads with ``strict=False`` and would only warn about the
+        mismatch, leaving freshly initialised prompts in place.
+        """
+        mismatched = []
+        own_shapes = {k: v.shape for k, v in
+                      self.prompts.state_dict(prefix='prompts.').items()}
+        for name, tensor in state_dict.items():
+            if not name.startswith(prefix + 'prompts.'):
+                continue
+            own = own_shapes.get(name[len(prefix):])
+            if own is not None and tuple(own) != tuple(tensor.shape):
+                mismatched.append(
+                    f'{name[len(prefix):]}: checkpoint {tuple(tensor.shape)} '
+                    f'vs model {tuple(own)}')
+        if mismatched:
+            counts = self._checkpoint_prompt_counts(state_dict, prefix)
+            raise ValueError(
+                'Prompt shapes of the checkpoint differ from the config '
+                f'(num_prompts={self.num_prompts}): ' +
+                '; '.join(mismatched) +
+                (f'. To load it, set num_prompts={counts}' if counts else ''))
+
+    def _checkpoint_prompt_counts(self, state_dict, prefix):
+        counts = []
+        for i in range(len(self.prompts)):
+            key = f'{prefix}prompts.{i}.tokens'
+            if key not in state_dict:
+                return None
+            counts.append(int(state_dict[key].shape[0]))
+        return counts[0] if self.prompt_mode == 'shallow' else counts
+
+    # ------------------------------------------------------------------
+    # taps: read a layer's internals during the normal forward
+    def request_taps(self, layer: int, names: Iterable[str]) -> None:
+        """Ask layer ``layer`` to record internals in ``tap_outputs[layer]``.
+
+        Names: ``'attn_input'`` (tokens after the layer's first norm,
+        (B, L, D)), ``'query'`` (query projections of CLS and the prompts,
+        (B, 1 + M, D)), ``'attn_output'`` (attention branch output of the
+        patch tokens before the residual sum, (B, N, D)). Recorded tensors
+        keep their autograd graph so losses can use them.
+        """
+        names = set(names)
+        unknown = names - set(TAP_NAMES)
+        if unknown:
+            raise ValueError(f'Unknown tap names {sorted(unknown)}; choose '
+                             f'from {TAP_NAMES}')
+        if not -self.num_layers <= layer < self.num_layers:
+            raise ValueError(f'tap layer {layer} outside the '
+                             f'{self.num_layers} layers')
+        layer = layer % self.num_layers
+        self._tap_requests.setdefault(layer, set()).update(names)
+
+    def clear_taps(self) -> None:
+        self._tap_requests.clear()
+        self.tap_outputs = {}
+
+    def _layer_forward(self, index: int, layer: nn.Module, x: torch.Tensor,
+                       num_prompts: int) -> torch.Tensor:
+        taps = self._tap_requests.get(index)
+        if not taps:
+            return layer(x)
+        # The same computation as TransformerEncoderLayer.forward and
+        # MultiheadAttention.forward, with reads in between; it keeps the
+        # fused scaled_dot_product_attention kernel.
+        record = self.tap_outputs.setdefault(index, {})
+        attn = layer.attn
+        h = layer.ln1(x)
+        if 'attn_input' in taps:
+            record['attn_input'] = h
+        B, L, _ = h.shape
+        qkv = attn.qkv(h)
+        if 'query' in taps:
+            record['query'] = qkv[:, :self.num_extra_tokens + num_prompts,
+                                  :self.embed_dims]
+        qkv = qkv.reshape(B, L, 3, attn.num_heads,
+                          attn.head_dims).permute(2, 0, 3, 1, 4)
+        dropout_p = attn.attn_drop if attn.training else 0.
+        out = attn.scaled_dot_product_attention(
+            qkv[0], qkv[1], qkv[2], dropout_p=dropout_p)
+        out = out.transpose(1, 2).reshape(B, L, attn.embed_dims)
+        out = attn.out_drop(attn.gamma1(attn.proj_drop(attn.proj(out))))
+        if 'attn_output' in taps:
+            record['attn_output'] = out[:, self.num_extra_tokens +
+                                        num_prompts:]
+        x = x + out
+        return layer.ffn(layer.ln2(x), identity=x)
+
+    # ------------------------------------------------------------------
+    def _insert_prompts(self, x: torch.Tensor, layer: int,
+                        num_old: int) -> torch.Tensor:
+        """Put the prompts of ``layer`` in the slot of ``num_old`` tokens."""
+        prompts = self.prompts[layer]()
+        if prompts.shape[0] == 0 and num_old == 0:
+            return x
+        prompts = self.prompt_dropout(
+            prompts.to(x.dtype).unsqueeze(0).expand(x.shape[0], -1, -1))
+        n = self.num_extra_tokens
+        return torch.cat([x[:, :n], prompts, x[:, n + num_old:]], dim=1)
+
+    def forward(self, x):
+        B = x.shape[0]
+        self.tap_outputs = {}
+        x, patch_resolution = self.patch_embed(x)
+        if self.cls_token is not None:
+            x = torch.cat((self.cls_token.expand(B, -1, -1), x), dim=1)
+        x = x + resize_pos_embed(
+            self.pos_embed,
+            self.patch_resolution,
+            patch_resolution,
+            mode=self.interpolate_mode,
+            num_extra_tokens=self.num_extra_tokens)
+        x = self.drop_after_pos(x)
+        x = self.pre_norm(x)
+
+        outs = []
+        num_prompts = 0
+        for i, layer in enumerate(self.layers):
+            if i == 0 or self.prompt_mode == 'deep':
+                x = self._insert_prompts(x, i, num_prompts)
+                num_prompts = self.num_prompts[i]
+            x = self._layer_forward(i, layer, x, num_prompts)
+            if i == len(self.layers) - 1 and self.final_norm:
+                x = self.ln1(x)
+            if i in self.out_indices:
+                outs.append(self._format_output(x, patch_resolution,
+                                                num_prompts))
+        return tuple(outs)
+
+    def _format_output(self, x, hw, num_prompts: int = 0):
+        if self.out_type in ('raw', 'cls_token'):
+            return super()._format_output(x, hw)
+        n = self.num_extra_tokens
+        if self.out_type == 'avg_prompt':
+            return self.ln2(x[:, n:n + num_prompts].mean(dim=1))
+        if self.out_type == 'avg_all':
+            return self.ln2(x[:, n:].mean(dim=1))
+        # featmap / avg_featmap: the parent strips the extra tokens only.
+        return super()._format_output(
+            torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1), hw)
+
+    # ------------------------------------------------------------------
+    def init_weights(self):
+        """Initialise, loading ``init_cfg=dict(type='Pretrained')`` through
+        mmprompt's converter so any supported checkpoint format works."""
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            from mmprompt.utils.checkpoint_converters import \
+                load_vit_checkpoint
+            state_dict, fmt = load_vit_checkpoint(cfg['checkpoint'])
+            prefix = cfg.get('prefix')
+            if prefix:  # mmengine semantics: take a sub-module's weights
+                prefix = prefix.rstrip('.') + '.'
+                state_dict = {k[len(prefix):]: v for k, v in
+                              state_dict.items() if k.startswith(prefix)}
+            incompatible = self.load_state_dict(state_dict, strict=False)
+            missing = [k for k in incompatible.missing_keys
+                       if not k.startswith('prompts.')]
+            if missing or incompatible.unexpected_keys:
+                raise ValueError(
+                    f"Pretrained checkpoint {cfg['checkpoint']!r} (format "
+                    f'{fmt}) does not fit {type(self).__name__}: missing '
+                    f'{missing[:8]}, unexpected '
+                    f'{incompatible.unexpected_keys[:8]}')
+            MMLogger.get_current_instance().info(
+                f"Loaded {fmt} checkpoint {cfg['checkpoint']} into "
+                f'{type(self).__name__}')
+            self._is_init = True
+            return
+        super().init_weights()
+
+    def trainable_parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    @property
+    def prompt_parameter_count(self) -> int:
+        return sum(p.numel() for p in self.prompts.parameters())

@@ -1,0 +1,68 @@
+import math
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from mmprompt.registry import MODELS
+from .base_prompt import BasePromptGenerator
+
+PROMPT_INITS = ('uniform', 'normal', 'zeros')
+
+
+def vpt_uniform_bound(patch_size, embed_dims: int) -> float:
+    """VPT's uniform init bound sqrt(6 / (3 * ph * pw + D)).
+
+    It is xavier-uniform of the patch projection (fan-in 3 * ph * pw, fan-out
+    D), so that prompts start on the scale of patch embeddings; 0.0625 for
+    ViT-B/16.
+    """
+    ph, pw = (patch_size, patch_size) if isinstance(patch_size, int) \
+        else patch_size
+    return math.sqrt(6. / float(3 * ph * pw + embed_dims))
+
+
+@MODELS.register_module()
+class PromptTokens(BasePromptGenerator):
+    """Plain prompt tokens: one free parameter P of shape (M, D).
+
+    Args:
+        num_tokens (int): Number of prompt tokens M.
+        embed_dims (int): Token width D.
+        init (str): ``'uniform'`` (U(-bound, bound), VPT), ``'normal'``
+            (N(0, std^2)) or ``'zeros'``. Defaults to ``'uniform'``.
+        uniform_bound (float, optional): Bound of the uniform init. Required
+            with ``init='uniform'``; a prompted backbone passes VPT's bound
+            for its patch size.
+        std (float): Standard deviation of the normal init. Defaults to 0.02.
+    """
+
+    def __init__(self,
+                 num_tokens: int,
+                 embed_dims: int,
+                 init: str = 'uniform',
+                 uniform_bound: Optional[float] = None,
+                 std: float = 0.02):
+        super().__init__(num_tokens, embed_dims)
+        if init not in PROMPT_INITS:
+            raise ValueError(f'Unknown prompt_init {init!r}; choose from '
+                             f'{PROMPT_INITS}')
+        if init == 'uniform' and uniform_bound is None:
+            raise ValueError("prompt_init='uniform' needs uniform_bound")
+        self.init = init
+        self.uniform_bound = uniform_bound
+        self.std = std
+        self.tokens = nn.Parameter(torch.empty(num_tokens, embed_dims))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            if self.init == 'uniform':
+                self.tokens.uniform_(-self.uniform_bound, self.uniform_bound)
+            elif self.init == 'normal':
+                self.tokens.normal_(0., self.std)
+            else:
+                self.tokens.zero_()
+
+    def forward(self) -> torch.Tensor:
+        return self.tokens

@@ -1,0 +1,40 @@
+"""Registries of mmprompt.
+
+Each registry is a child of MMEngine's root registry with the scope
+``mmprompt`` (the pattern of mmrazor and mmyolo). A config of any downstream
+library (mmpretrain, mmseg, mmdet) reaches our classes with the scope prefix,
+e.g. ``dict(type='mmprompt.PromptViT')``, after importing the package through
+``custom_imports=dict(imports=['mmprompt'], allow_failed_imports=False)``.
+"""
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import \
+    WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
+from mmengine.registry import Registry
+
+__all__ = [
+    'MODELS', 'HOOKS', 'DATASETS', 'TRANSFORMS', 'METRICS',
+    'WEIGHT_INITIALIZERS'
+]
+
+MODELS = Registry(
+    'model', parent=MMENGINE_MODELS, scope='mmprompt',
+    locations=['mmprompt.models'])
+HOOKS = Registry(
+    'hook', parent=MMENGINE_HOOKS, scope='mmprompt',
+    locations=['mmprompt.engine'])
+DATASETS = Registry(
+    'dataset', parent=MMENGINE_DATASETS, scope='mmprompt',
+    locations=['mmprompt.datasets'])
+TRANSFORMS = Registry(
+    'transform', parent=MMENGINE_TRANSFORMS, scope='mmprompt',
+    locations=['mmprompt.datasets'])
+METRICS = Registry(
+    'metric', parent=MMENGINE_METRICS, scope='mmprompt',
+    locations=['mmprompt.evaluation'])
+WEIGHT_INITIALIZERS = Registry(
+    'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS,
+    scope='mmprompt', locations=['mmprompt.models'])
