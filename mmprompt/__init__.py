@@ -3,3 +3,9 @@ from .version import __version__  # noqa: F401
 # Registered classes are imported so that ``custom_imports=['mmprompt']``
 # makes every ``mmprompt.*`` type of a config available.
 from . import datasets, engine, models  # noqa: F401,E402
+
+# torch >= 2.6 loads checkpoints with weights_only=True; allow-list exactly
+# the types mmengine writes so --resume and load_from work with it on.
+from .utils.compat import register_checkpoint_safe_globals  # noqa: E402
+
+register_checkpoint_safe_globals()

@@ -1,0 +1,215 @@
+# Copyright (c) OpenMMLab. All rights reserved.
+# Adapted from mmpretrain 1.2.0 tools/train.py for mmprompt.
+"""Train a model with an mmprompt (or any mmpretrain/mmseg/mmdet) config.
+
+The CLI is mmpretrain 1.2.0's. Differences:
+
+- ``mmprompt`` is imported first, which registers its types and allow-lists
+  the types in mmengine checkpoints for torch's ``weights_only=True`` loading
+  (``--resume`` and ``load_from`` work on torch >= 2.6 without turning
+  ``weights_only`` off), even if the config forgets ``custom_imports``.
+- On a machine without CUDA, a distributed launch (``--launcher pytorch``,
+  ``slurm`` or ``mpi``) switches ``env_cfg.dist_cfg.backend`` from ``nccl`` to
+  ``gloo`` and wraps the model in DDP without ``device_ids``
+  (:func:`mmprompt.utils.compat.configure_cpu_distributed`).
+- ``--amp`` without an accelerator trains with CPU autocast in bfloat16
+  (:class:`mmprompt.utils.compat.CPUAmpOptimWrapper`) instead of failing in
+  mmengine's ``AmpOptimWrapper``.
+- ``persistent_workers`` defaults to True only for dataloaders with workers
+  (torch rejects it for ``num_workers=0``).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+
+def import_mmprompt():
+    """Import mmprompt (from the repository if it is not installed)."""
+    try:
+        import mmprompt  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+        import mmprompt  # noqa: F401
+    # mmprompt/__init__ does this too; repeat it (idempotent) so the
+    # allow-list is in place whatever the package's __init__ imports.
+    from mmprompt.utils.compat import register_checkpoint_safe_globals
+    register_checkpoint_safe_globals()
+
+
+import_mmprompt()
+
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from mmprompt.utils.compat import (CPU_AMP_OPTIM_WRAPPER,  # noqa: E402
+                                   configure_cpu_distributed, has_amp_device)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        '--work-dir',
+        help='the dir to save logs and models (default: '
+        './work_dirs/<config file name without extension>)')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='If specify checkpoint path, resume from it, while if not '
+        'specify, try to auto resume from the latest checkpoint '
+        'in the work directory.')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic-mixed-precision training. With a GPU (or '
+        'NPU/MLU/MUSA): mmengine\'s AmpOptimWrapper (float16, dynamic loss '
+        'scale unless the config sets one). Without one: CPU autocast in '
+        'bfloat16 (the only dtype torch supports there) without loss '
+        'scaling (mmprompt.utils.compat.CPUAmpOptimWrapper).')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='whether not to evaluate the checkpoint during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='whether to auto scale the learning rate according to the '
+        'actual batch size and the original batch size.')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='whether to disable the pin_memory option in dataloaders.')
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='whether to disable the persistent_workers option in dataloaders.'
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher. Without CUDA, the nccl backend of a distributed '
+        'launch is replaced by gloo automatically.')
+    # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
+    # will pass the `--local-rank` parameter to `tools/train.py` instead
+    # of `--local_rank`.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+
+    return args
+
+
+def set_default_dataloader_cfg(cfg, field, no_pin_memory=False,
+                               no_persistent_workers=False,
+                               persistent_workers=True):
+    """Fill mmpretrain's dataloader defaults into ``cfg[field]``."""
+    if cfg.get(field, None) is None:
+        return
+    dataloader_cfg = ConfigDict(
+        pin_memory=True, collate_fn=dict(type='default_collate'))
+    if persistent_workers and cfg[field].get('num_workers', 0) > 0:
+        dataloader_cfg.persistent_workers = True
+    dataloader_cfg.update(cfg[field])
+    cfg[field] = dataloader_cfg
+    if no_pin_memory:
+        cfg[field]['pin_memory'] = False
+    if no_persistent_workers and 'persistent_workers' in cfg[field]:
+        cfg[field]['persistent_workers'] = False
+
+
+def merge_args(cfg, args):
+    """Merge CLI arguments to config."""
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    cfg.launcher = args.launcher
+
+    # work_dir is determined in this priority: CLI > segment in file > filename
+    if args.work_dir is not None:
+        # update configs according to CLI args if args.work_dir is not None
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        # use config filename as default work_dir if cfg.work_dir is None
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    # enable automatic-mixed-precision training
+    if args.amp is True:
+        if has_amp_device():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:
+            cfg.optim_wrapper.type = CPU_AMP_OPTIM_WRAPPER
+            cfg.optim_wrapper.dtype = 'bfloat16'
+
+    # resume training
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    # enable auto scale learning rate
+    if args.auto_scale_lr:
+        if cfg.get('auto_scale_lr', None) is None:
+            raise ValueError('--auto-scale-lr needs `auto_scale_lr = dict('
+                             'base_batch_size=...)` in the config')
+        cfg.auto_scale_lr.enable = True
+
+    # set dataloader args
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        set_default_dataloader_cfg(cfg, field, args.no_pin_memory,
+                                   args.no_persistent_workers)
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def main():
+    args = parse_args()
+
+    # load config
+    cfg = Config.fromfile(args.config)
+
+    # merge cli arguments to config
+    cfg = merge_args(cfg, args)
+
+    # Without CUDA: gloo, DDP without device_ids, and the process group
+    # initialised here (mmengine's init_dist needs a GPU).
+    configure_cpu_distributed(cfg)
+
+    # build the runner from config
+    if 'runner_type' not in cfg:
+        # build the default runner
+        runner = Runner.from_cfg(cfg)
+    else:
+        # build customized runner from the registry
+        # if 'runner_type' is set in the cfg
+        runner = RUNNERS.build(cfg)
+
+    # start training
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
