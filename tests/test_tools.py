@@ -454,3 +454,71 @@ def test_dist_scripts_build_torchrun_command(tmp_path):
         '--master_port=29500', f'{tools}/test.py', 'cfg.py', 'ckpt.pth',
         '--launcher', 'pytorch', '--tta'
     ]
+
+
+EXPORT = osp.join(REPO, 'tools', 'export_prompts.py')
+
+
+def test_export_prompts_round_trip(setup, trained, tmp_path, monkeypatch):
+    """Prompt-only file = what was tuned; pretrained backbone + that file
+    gives the same logits and test accuracy as the full checkpoint."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+
+    from mmprompt.utils.prompt_checkpoint import (
+        init_pretrained_for_prompt_only, load_prompt_only)
+    env, cfg_path = setup['env'], setup['cfg']
+    monkeypatch.syspath_prepend(setup['hooks_dir'])
+    full_path = str(trained / 'epoch_2.pth')
+    full = load(full_path)['state_dict']
+    # The "pretrained" backbone the config points at: the run's frozen
+    # backbone weights, in mmpretrain's checkpoint layout.
+    pretrained = str(tmp_path / 'backbone.pth')
+    torch.save({'state_dict': {k: v for k, v in full.items()
+                               if k.startswith('backbone.')
+                               and '.prompts.' not in k}}, pretrained)
+    out = str(tmp_path / 'prompts.pth')
+    proc = run([sys.executable, EXPORT, cfg_path, full_path, out], env)
+    assert 'Kept 4 of' in proc.stdout
+    exported = load(out)
+    assert set(exported['state_dict']) == {
+        'backbone.prompts.0.tokens', 'backbone.prompts.1.tokens',
+        'head.fc.weight', 'head.fc.bias'}
+    assert exported['meta']['mmprompt_prompt_only'] is True
+    assert os.path.getsize(out) < 0.2 * os.path.getsize(full_path)
+
+    cfg = Config.fromfile(cfg_path)
+    init_default_scope('mmpretrain')
+    reference = MODELS.build(cfg.model)
+    reference.load_state_dict(full)
+    cfg.model.backbone.init_cfg = dict(type='Pretrained',
+                                       checkpoint=pretrained)
+    restored = MODELS.build(cfg.model)
+    init_pretrained_for_prompt_only(restored, out)
+    load_prompt_only(restored, exported)
+    reference.eval()
+    restored.eval()
+    x = torch.randn(3, 3, 32, 32)
+    assert torch.equal(restored(x, mode='tensor'), reference(x, mode='tensor'))
+
+    # tools/test.py: same accuracy from either file; a prompt-only file
+    # without a pretrained backbone in the config is refused.
+    init = ['model.backbone.init_cfg.type=Pretrained',
+            f'model.backbone.init_cfg.checkpoint={pretrained}']
+    accs = []
+    for ckpt, extra in [(full_path, []), (out, init)]:
+        metrics = str(tmp_path / f'{osp.basename(ckpt)}.json')
+        run([sys.executable, TEST, cfg_path, ckpt, '--work-dir',
+             str(tmp_path / 'test'), '--out', metrics, '--out-item',
+             'metrics'] + (['--cfg-options'] + extra if extra else []), env)
+        with open(metrics) as f:
+            accs.append(json.load(f)['accuracy/top1'])
+    assert accs[0] == accs[1]
+    proc = subprocess.run(
+        [sys.executable, TEST, cfg_path, out, '--work-dir',
+         str(tmp_path / 'test')], cwd=REPO, env=env, capture_output=True,
+        text=True)
+    assert proc.returncode != 0
+    assert 'is a prompt-only checkpoint' in proc.stderr
+    assert 'model.backbone.init_cfg is None' in proc.stderr

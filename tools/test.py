@@ -32,10 +32,13 @@ import mmengine  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
+from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmprompt.utils.compat import configure_cpu_distributed  # noqa: E402
+from mmprompt.utils.prompt_checkpoint import (  # noqa: E402
+    init_pretrained_for_prompt_only, is_prompt_only_file)
 
 
 def parse_args():
@@ -212,6 +215,14 @@ def main():
         # build customized runner from the registry
         # if 'runner_type' is set in the cfg
         runner = RUNNERS.build(cfg)
+
+    # A prompt-only checkpoint (tools/export_prompts.py) holds what was tuned;
+    # the frozen backbone comes from the config's pretrained weights, loaded
+    # here, before the runner puts the checkpoint over them.
+    if is_prompt_only_file(args.checkpoint):
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        init_pretrained_for_prompt_only(model, args.checkpoint)
 
     if args.out and args.out_item in ['pred', None]:
         runner.test_evaluator.metrics.append(

@@ -46,3 +46,25 @@ def load_prompt_only(model: nn.Module, checkpoint: dict) -> None:
         raise ValueError(
             f'Prompt-only checkpoint has keys the model lacks: '
             f'{incompatible.unexpected_keys[:8]}')
+
+
+def is_prompt_only_file(path: str) -> bool:
+    """Whether ``path`` was written by ``tools/export_prompts.py``; reads
+    only the metadata (memory-mapped, so a full checkpoint costs nothing)."""
+    checkpoint = torch.load(path, map_location='cpu', mmap=True)
+    return isinstance(checkpoint, dict) and is_prompt_only(checkpoint)
+
+
+def init_pretrained_for_prompt_only(model: nn.Module, path: str) -> None:
+    """Load the config's pretrained backbone before a prompt-only
+    checkpoint is put over it (``Runner.test`` does not initialise
+    weights, it expects a full checkpoint)."""
+    init_cfg = getattr(getattr(model, 'backbone', None), 'init_cfg', None)
+    if not (isinstance(init_cfg, dict)
+            and init_cfg.get('type') == 'Pretrained'):
+        raise ValueError(
+            f'{path} is a prompt-only checkpoint (tools/export_prompts.py): '
+            'it needs the pretrained backbone from the config, but '
+            f'model.backbone.init_cfg is {init_cfg!r}; set it to '
+            "dict(type='Pretrained', checkpoint=...)")
+    model.init_weights()
