@@ -15,18 +15,12 @@ import sys
 from copy import deepcopy
 
 
-def import_mmprompt():
-    """Import mmprompt (from the repository if it is not installed)."""
-    try:
-        import mmprompt  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-        import mmprompt  # noqa: F401
-    from mmprompt.utils.compat import register_checkpoint_safe_globals
-    register_checkpoint_safe_globals()
-
-
-import_mmprompt()
+try:
+    # registers mmprompt's types and the checkpoint safe globals
+    import mmprompt  # noqa: F401
+except ImportError:  # a source checkout that is not installed
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import mmprompt  # noqa: F401
 
 import mmengine  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402

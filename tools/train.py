@@ -24,20 +24,12 @@ import os.path as osp
 import sys
 
 
-def import_mmprompt():
-    """Import mmprompt (from the repository if it is not installed)."""
-    try:
-        import mmprompt  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-        import mmprompt  # noqa: F401
-    # mmprompt/__init__ does this too; repeat it (idempotent) so the
-    # allow-list is in place whatever the package's __init__ imports.
-    from mmprompt.utils.compat import register_checkpoint_safe_globals
-    register_checkpoint_safe_globals()
-
-
-import_mmprompt()
+try:
+    # registers mmprompt's types and the checkpoint safe globals
+    import mmprompt  # noqa: F401
+except ImportError:  # a source checkout that is not installed
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import mmprompt  # noqa: F401
 
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
