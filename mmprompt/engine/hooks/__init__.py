@@ -1,3 +1,6 @@
+from .prompt_condensation_hook import PromptCondensationHook
 from .trainable_params_hook import TrainableParamsHook, count_parameters
 
-__all__ = ['TrainableParamsHook', 'count_parameters']
+__all__ = [
+    'PromptCondensationHook', 'TrainableParamsHook', 'count_parameters'
+]

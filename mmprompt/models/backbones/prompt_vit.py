@@ -11,7 +11,7 @@ from mmprompt.registry import MODELS
 from ..prompts import PROMPT_INITS, vpt_uniform_bound
 
 PROMPT_MODES = ('deep', 'shallow')
-TAP_NAMES = ('attn_input', 'query', 'attn_output')
+TAP_NAMES = ('prompts', 'attn_input', 'query', 'attn_output')
 
 
 @MODELS.register_module()
@@ -225,11 +225,17 @@ class PromptViT(VisionTransformer):
                     f'vs model {tuple(own)}')
         if mismatched:
             counts = self._checkpoint_prompt_counts(state_dict, prefix)
+            condensed = any(k.startswith(prefix + 'prompts.') and
+                            k.endswith('.kept_index') for k in state_dict)
             raise ValueError(
                 'Prompt shapes of the checkpoint differ from the config '
                 f'(num_prompts={self.num_prompts}): ' +
                 '; '.join(mismatched) +
-                (f'. To load it, set num_prompts={counts}' if counts else ''))
+                (f'. To load it, set num_prompts={counts}' if counts else '')
+                + ('. It is a condensed checkpoint: a config with '
+                   "custom_hooks=[dict(type='mmprompt."
+                   "PromptCondensationHook', ...)] condenses the model to it "
+                   'when loading' if condensed else ''))
 
     def _checkpoint_prompt_counts(self, state_dict, prefix):
         counts = []
@@ -245,7 +251,9 @@ class PromptViT(VisionTransformer):
     def request_taps(self, layer: int, names: Iterable[str]) -> None:
         """Ask layer ``layer`` to record internals in ``tap_outputs[layer]``.
 
-        Names: ``'attn_input'`` (tokens after the layer's first norm,
+        Names: ``'prompts'`` (the layer's prompt tokens as its generator
+        produced them, (M, D), before dropout), ``'attn_input'`` (tokens
+        after the layer's first norm,
         (B, L, D)), ``'query'`` (query projections of CLS and the prompts,
         (B, 1 + M, D)), ``'attn_output'`` (attention branch output of the
         patch tokens before the residual sum, (B, N, D)). Recorded tensors
@@ -265,6 +273,33 @@ class PromptViT(VisionTransformer):
     def clear_taps(self) -> None:
         self._tap_requests.clear()
         self.tap_outputs = {}
+
+    # ------------------------------------------------------------------
+    def keep_prompts(self, keep: Sequence[Optional[torch.Tensor]]) -> None:
+        """Keep, in each prompted layer, only the prompts at ``keep[l]``
+        (indices among its current prompts; None keeps them all).
+
+        The forward then runs with fewer tokens. Generators record the kept
+        original indices in their ``kept_index`` buffer. Parameters are
+        replaced: an optimizer holding the old ones must be updated (see
+        :func:`mmprompt.models.utils.replace_optimizer_params`).
+        """
+        if len(keep) != len(self.prompts):
+            raise ValueError(f'keep has {len(keep)} entries for '
+                             f'{len(self.prompts)} prompted layers')
+        counts = [len(idx) if idx is not None else n
+                  for idx, n in zip(keep, self.num_prompts)]
+        if self.out_type == 'avg_prompt':
+            empty = [i for i in self.out_indices
+                     if counts[i if self.prompt_mode == 'deep' else 0] == 0]
+            if empty:
+                raise ValueError(
+                    f"out_type='avg_prompt' needs prompts at the output "
+                    f'layers {empty}; keeping {counts} leaves none there')
+        for generator, idx in zip(self.prompts, keep):
+            if idx is not None:
+                generator.keep_tokens(idx)
+        self.num_prompts = [g.num_tokens for g in self.prompts]
 
     def _layer_forward(self, index: int, layer: nn.Module, x: torch.Tensor,
                        num_prompts: int) -> torch.Tensor:
@@ -302,6 +337,8 @@ class PromptViT(VisionTransformer):
                         num_old: int) -> torch.Tensor:
         """Put the prompts of ``layer`` in the slot of ``num_old`` tokens."""
         prompts = self.prompts[layer]()
+        if 'prompts' in self._tap_requests.get(layer, ()):
+            self.tap_outputs.setdefault(layer, {})['prompts'] = prompts
         if prompts.shape[0] == 0 and num_old == 0:
             return x
         prompts = self.prompt_dropout(

@@ -13,6 +13,10 @@ class BasePromptGenerator(nn.Module, metaclass=ABCMeta):
     prompts (initialisation from data, condensation) talk to generators, never
     to the backbone's internals.
 
+    Keeping a subset of the tokens (:meth:`keep_tokens`, used by Prompt
+    Condensation) records which of the original tokens survive in the buffer
+    ``kept_index``, so a checkpoint tells a fresh model how to take it.
+
     Args:
         num_tokens (int): Number of prompt tokens M of this layer.
         embed_dims (int): Token width D.
@@ -25,10 +29,32 @@ class BasePromptGenerator(nn.Module, metaclass=ABCMeta):
                 f'num_tokens must be an int >= 0, got {num_tokens!r}')
         self.num_tokens = num_tokens
         self.embed_dims = embed_dims
+        # Set by keep_tokens; None (absent from the state dict) until then.
+        self.register_buffer('kept_index', None)
 
     @abstractmethod
     def forward(self) -> torch.Tensor:
         """Return the prompt tokens, shape (num_tokens, embed_dims)."""
+
+    def _keep_rows(self, index: torch.Tensor) -> None:
+        """Keep the per-token parameters at ``index`` (sorted, unique)."""
+        raise NotImplementedError(
+            f'{type(self).__name__} cannot keep a subset of its tokens')
+
+    def keep_tokens(self, index: torch.Tensor) -> None:
+        """Keep only the tokens at ``index`` (positions among the current
+        tokens); the others are removed from the parameters."""
+        index = torch.as_tensor(index, dtype=torch.long).flatten()
+        if index.numel() and (index.min() < 0
+                              or index.max() >= self.num_tokens):
+            raise IndexError(f'token index {index.tolist()} outside the '
+                             f'{self.num_tokens} tokens')
+        index = torch.unique(index)  # sorted: the order of tokens is kept
+        original = self.kept_index if self.kept_index is not None \
+            else torch.arange(self.num_tokens)
+        self._keep_rows(index)
+        self.num_tokens = int(index.numel())
+        self.kept_index = original[index.to(original.device)].clone()
 
     def extra_repr(self) -> str:
         return f'num_tokens={self.num_tokens}, embed_dims={self.embed_dims}'

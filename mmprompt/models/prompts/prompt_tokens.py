@@ -64,5 +64,10 @@ class PromptTokens(BasePromptGenerator):
             else:
                 self.tokens.zero_()
 
+    def _keep_rows(self, index: torch.Tensor) -> None:
+        self.tokens = nn.Parameter(
+            self.tokens.detach()[index.to(self.tokens.device)].clone(),
+            requires_grad=self.tokens.requires_grad)
+
     def forward(self) -> torch.Tensor:
         return self.tokens

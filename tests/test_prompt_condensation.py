@@ -1,0 +1,302 @@
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+import mmprompt  # noqa: F401
+from mmprompt.engine.hooks import PromptCondensationHook
+from mmprompt.models import PromptViT
+from mmprompt.models.utils import (condense_prompts, replace_optimizer_params,
+                                   score_prompts, select_prompts)
+from test_tools import (REPO, TEST, TRAIN, assert_same, free_port, load, run,
+                        setup)  # noqa: F401  (setup is a fixture)
+
+TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
+
+
+def classifier(num_prompts=5, **kwargs):
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='ImageClassifier',
+        data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
+        backbone=dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
+                      patch_size=8, num_prompts=num_prompts, **kwargs),
+        head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
+    model.init_weights()
+    return model
+
+
+def batches(num, size=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [dict(inputs=[torch.randint(0, 256, (3, 32, 32), generator=g,
+                                       dtype=torch.uint8)
+                         for _ in range(size)],
+                 data_samples=[DataSample().set_gt_label(
+                     int(torch.randint(0, 3, (1, ), generator=g)))
+                     for _ in range(size)]) for _ in range(num)]
+
+
+def test_taylor_scores_equal_direct_gradients():
+    model = classifier([3, 5, 0, 4])
+    data = batches(3)
+    scores = score_prompts(model, data, 'taylor')
+    assert [tuple(s.shape) for s in scores] == [(3, ), (5, ), (0, ), (4, )]
+    # Independent: gradients of the token parameters, batch by batch.
+    model.eval()
+    expected = [torch.zeros(n, dtype=torch.float64) for n in [3, 5, 0, 4]]
+    for batch in data:
+        model.zero_grad()
+        loss, _ = model.parse_losses(
+            model(**model.data_preprocessor(batch, True), mode='loss'))
+        loss.backward()
+        for i, generator in enumerate(model.backbone.prompts):
+            p = generator.tokens
+            if p.numel():
+                expected[i] += (p.detach() * p.grad).sum(-1).double()
+    for got, want in zip(scores, expected):
+        torch.testing.assert_close(got, (want / 3).abs().float())
+    assert all(s.abs().sum() > 0 for s in scores if s.numel())
+    # The backbone's own tap requests are left as they were.
+    assert model.backbone._tap_requests == {}
+
+    magnitude = score_prompts(model, method='magnitude')
+    torch.testing.assert_close(magnitude[3],
+                               model.backbone.prompts[3].tokens.norm(dim=-1))
+
+
+def test_global_top_k_selection():
+    scores = [torch.tensor([0.9, 0.1, 0.5]), torch.tensor([0.8, 0.7]),
+              torch.tensor([0.05, 0.2, 0.3, 0.6, 0.0])]
+    # 10 tokens, keep 4: 0.9, 0.8, 0.7, 0.6
+    keep = select_prompts(scores, keep_ratio=0.4)
+    assert [k.tolist() for k in keep] == [[0], [0, 1], [3]]
+    # at least 2 per layer: 0.9+0.5 | 0.8+0.7 | 0.6+0.3 = 6 (rounded 0.6*10)
+    keep = select_prompts(scores, keep_ratio=0.6, min_per_layer=2)
+    assert [k.tolist() for k in keep] == [[0, 2], [0, 1], [2, 3]]
+    # ties go to the earlier layer and token
+    keep = select_prompts([torch.ones(3), torch.ones(3)], keep_ratio=0.5)
+    assert [k.tolist() for k in keep] == [[0, 1, 2], []]
+    assert [len(k) for k in select_prompts(scores, 1.0)] == [3, 2, 5]
+
+
+def test_condensed_forward_equals_model_built_with_kept_prompts():
+    model = classifier(6, out_type='cls_token')
+    keep = [torch.tensor(k, dtype=torch.long)
+            for k in ([0, 5], [1], [], [2, 3, 4])]
+    tokens = [g.tokens.detach().clone() for g in model.backbone.prompts]
+    counts = condense_prompts(model, keep)
+    assert counts == [2, 1, 0, 3] == model.backbone.num_prompts
+    assert model.backbone.prompts[0].kept_index.tolist() == [0, 5]
+
+    direct = classifier([2, 1, 0, 3])
+    state = {k: v for k, v in model.state_dict().items()
+             if 'kept_index' not in k}
+    direct.load_state_dict(state)
+    for i, k in enumerate(keep):
+        assert torch.equal(direct.backbone.prompts[i].tokens, tokens[i][k])
+    model.eval()
+    direct.eval()
+    x = torch.randn(2, 3, 32, 32)
+    raw = model.backbone(x)
+    assert torch.equal(model(x, mode='tensor'), direct(x, mode='tensor'))
+    assert raw[0].shape == (2, 32)
+    # really fewer tokens: the last layer sees 1 + 3 + 16 tokens
+    model.backbone.request_taps(3, ['attn_input'])
+    model.backbone(x)
+    assert model.backbone.tap_outputs[3]['attn_input'].shape == (2, 20, 32)
+    # condensing again composes the recorded original indices
+    condense_prompts(model, [torch.tensor([1]), None, None, None])
+    assert model.backbone.prompts[0].kept_index.tolist() == [5]
+
+
+def test_optimizer_keeps_exactly_the_kept_rows():
+    model = classifier(4)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=0.1)
+    loss, _ = model.parse_losses(model(**model.data_preprocessor(
+        batches(1)[0], True), mode='loss'))
+    loss.backward()
+    optimizer.step()
+    old = model.backbone.prompts[1].tokens
+    moments = optimizer.state[old]['exp_avg'].clone()
+    keep = [None, torch.tensor([3, 1]), None, None]
+    condense_prompts(model, keep, optimizer)
+    new = model.backbone.prompts[1].tokens
+    assert new is not old and new.shape == (2, 32)
+    group_params = [p for g in optimizer.param_groups for p in g['params']]
+    assert any(p is new for p in group_params)
+    assert not any(p is old for p in group_params)
+    assert set(map(id, group_params)) == {
+        id(p) for p in model.parameters() if p.requires_grad}
+    torch.testing.assert_close(optimizer.state[new]['exp_avg'],
+                               moments[[1, 3]])
+    assert optimizer.state[new]['step'] == 1
+    # and it optimises the new tensor
+    before = new.detach().clone()
+    loss, _ = model.parse_losses(model(**model.data_preprocessor(
+        batches(1)[0], True), mode='loss'))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    assert not torch.equal(before, new.detach())
+    replace_optimizer_params(optimizer, {})  # nothing to do is fine
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(keep_ratio=0), r'keep_ratio must be in \(0, 1\], got 0'),
+    (dict(keep_ratio=1.5), r'keep_ratio must be in \(0, 1\], got 1.5'),
+    (dict(num_batches=0), r'num_batches must be an int > 0, got 0'),
+    (dict(min_per_layer=-1), r'min_per_layer must be an int >= 0'),
+    (dict(score='fisher'), r"Unknown score 'fisher'"),
+    (dict(at_epoch=None), r'exactly one of at_epoch and at_iter'),
+    (dict(at_iter=5), r'exactly one of at_epoch and at_iter'),
+])
+def test_hook_bad_arguments(kwargs, match):
+    args = dict(at_epoch=1)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        PromptCondensationHook(**args)
+
+
+def test_bad_condensation_inputs():
+    with pytest.raises(ValueError, match=r'min_per_layer=3 cannot be met'):
+        select_prompts([torch.ones(4), torch.ones(2)], 0.5, min_per_layer=3)
+    with pytest.raises(ValueError, match=r'min_per_layer=2 cannot be met'):
+        select_prompts([torch.ones(4)] * 3, 0.3, min_per_layer=2)
+    with pytest.raises(ValueError, match=r'keep_ratio must be in'):
+        select_prompts([torch.ones(4)], -0.1)
+    with pytest.raises(ValueError, match=r'has no prompts .*nothing to '
+                       r'condense'):
+        score_prompts(classifier(0), batches(1))
+    with pytest.raises(ValueError, match='got no batches'):
+        score_prompts(classifier(2), [])
+
+
+# ----------------------------------------------------------------- runner
+PC_CONFIG = '''
+_base_ = './tiny_vpt.py'
+train_cfg = dict(max_epochs=3)
+custom_hooks = [
+    dict(type='ToolsTestHook', stop_after=None),
+    dict(type='mmprompt.PromptCondensationHook', keep_ratio=0.5,
+         at_epoch=1, num_batches=2),
+]
+'''
+
+
+@pytest.fixture(scope='module')
+def pc_run(setup):
+    cfg = setup['root'] / 'tiny_pc.py'
+    cfg.write_text(PC_CONFIG)
+    work = setup['root'] / 'PC_A'
+    proc = run([sys.executable, TRAIN, str(cfg), '--work-dir', str(work)],
+               setup['env'])
+    return dict(cfg=str(cfg), work=work, log=proc.stdout + proc.stderr)
+
+
+def test_hook_condenses_during_training_and_resumes(setup, pc_run):
+    work = pc_run['work']
+    assert ('Prompt condensation (taylor, keep_ratio=0.5): 8 -> 4 prompt '
+            'tokens') in pc_run['log']
+    epoch1 = load(work / 'epoch_1.pth')['state_dict']
+    final = load(work / 'epoch_3.pth')
+    state = final['state_dict']
+    assert epoch1['backbone.prompts.0.tokens'].shape[0] == 4
+    counts = [state[f'backbone.prompts.{i}.tokens'].shape[0]
+              for i in range(2)]
+    assert sum(counts) == 4
+    kept = [state[f'backbone.prompts.{i}.kept_index'] for i in range(2)]
+    assert [len(k) for k in kept] == counts
+    # the kept tokens trained on after condensation
+    epoch2 = load(work / 'epoch_2.pth')['state_dict']
+    assert not torch.equal(epoch2['backbone.prompts.0.tokens'],
+                           state['backbone.prompts.0.tokens'])
+    # the optimizer holds exactly the condensed parameters
+    shapes = sorted(tuple(s['exp_avg'].shape) if 'exp_avg' in s else
+                    tuple(s['momentum_buffer'].shape)
+                    for s in final['optimizer']['state'].values())
+    assert sorted(shapes) == sorted(
+        [(c, 32) for c in counts if c] + [(4, 32), (4, )])
+
+    # interrupted after epoch 2 (condensed), resumed: identical result
+    work_b = setup['root'] / 'PC_B'
+    run([sys.executable, TRAIN, pc_run['cfg'], '--work-dir', str(work_b),
+         '--cfg-options', 'custom_hooks.0.stop_after=2'], setup['env'])
+    proc = run([sys.executable, TRAIN, pc_run['cfg'], '--work-dir',
+                str(work_b), '--resume'], setup['env'])
+    log = proc.stdout + proc.stderr
+    assert "Condensed the model to the checkpoint's kept prompts" in log
+    assert 'Prompt condensation (' not in log  # not scored again
+    resumed = load(work_b / 'epoch_3.pth')
+    assert_same(final['state_dict'], resumed['state_dict'], 'state_dict')
+    assert_same(final['optimizer'], resumed['optimizer'], 'optimizer')
+
+
+def test_condensed_checkpoint_in_test_py(setup, pc_run, tmp_path):
+    ckpt = str(pc_run['work'] / 'epoch_3.pth')
+    out = str(tmp_path / 'metrics.json')
+    run([sys.executable, TEST, pc_run['cfg'], ckpt, '--work-dir',
+         str(tmp_path), '--out', out, '--out-item', 'metrics'], setup['env'])
+    with open(out) as f:
+        top1 = json.load(f)['accuracy/top1']
+    scalars = [json.loads(line) for d in os.listdir(pc_run['work'])
+               if osp.isdir(pc_run['work'] / d / 'vis_data')
+               for line in open(pc_run['work'] / d / 'vis_data' /
+                                'scalars.json')]
+    last_val = [s['accuracy/top1'] for s in scalars if 'accuracy/top1' in s]
+    assert top1 == pytest.approx(last_val[-1])
+    # a config without the hook cannot take it, and says why
+    proc = subprocess.run(
+        [sys.executable, TEST, setup['cfg'], ckpt, '--work-dir',
+         str(tmp_path)], cwd=REPO, env=setup['env'], capture_output=True,
+        text=True)
+    assert proc.returncode != 0
+    assert 'It is a condensed checkpoint' in proc.stderr
+    assert 'checkpoint (' in proc.stderr and 'vs model (4, 32)' in \
+        proc.stderr
+
+
+SCORE_SCRIPT = '''
+import sys
+import torch
+import torch.distributed as dist
+sys.path.insert(0, {tests!r})
+from test_prompt_condensation import batches, classifier
+from mmprompt.models.utils import score_prompts
+
+if len(sys.argv) > 2:  # torchrun: each rank scores its share
+    dist.init_process_group('gloo')
+    rank, world = dist.get_rank(), dist.get_world_size()
+else:
+    rank, world = 0, 1
+data = batches(1, size=8)[0]
+mine = [dict(inputs=data['inputs'][i:i + 4][rank::world],
+             data_samples=data['data_samples'][i:i + 4][rank::world])
+        for i in (0, 4)]
+scores = score_prompts(classifier([3, 2, 4, 1]), mine, 'taylor')
+if rank == 0:
+    torch.save(scores, sys.argv[1])
+'''
+
+
+def test_two_process_scores_equal_one_process(tmp_path):
+    script = tmp_path / 'score.py'
+    script.write_text(SCORE_SCRIPT.format(tests=osp.join(REPO, 'tests')))
+    env = dict(os.environ, PYTHONPATH=REPO)
+    single, double = str(tmp_path / 'one.pth'), str(tmp_path / 'two.pth')
+    run([sys.executable, str(script), single], env)
+    run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+         '2', '--master_port', str(free_port()), str(script), double, 'dist'],
+        env)
+    one, two = torch.load(single), torch.load(double)
+    assert [s.shape for s in one] == [s.shape for s in two]
+    for a, b in zip(one, two):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    assert select_prompts(one, 0.3)[0].tolist() == \
+        select_prompts(two, 0.3)[0].tolist()
