@@ -300,3 +300,35 @@ def test_two_process_scores_equal_one_process(tmp_path):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
     assert select_prompts(one, 0.3)[0].tolist() == \
         select_prompts(two, 0.3)[0].tolist()
+
+
+def test_condense_tool_offline(setup, pc_run, tmp_path):
+    source = str(pc_run['work'] / 'epoch_1.pth')  # before the hook ran
+    out = tmp_path / 'condensed'
+    proc = run([sys.executable, osp.join(REPO, 'tools', 'condense.py'),
+                setup['cfg'], source, '--out-dir', str(out), '--keep-ratio',
+                '0.25', '--num-batches', '2'], setup['env'])
+    assert 'Prompt tokens per layer: [4, 4] -> ' in proc.stdout
+    report = json.loads((out / 'condense_report.json').read_text())
+    assert sum(report['num_prompts_after']) == 2
+    assert report['backbone_gflops_after'] < report['backbone_gflops_before']
+    original = load(source)['state_dict']
+    condensed = load(out / 'condensed.pth')['state_dict']
+    for i, kept in enumerate(report['kept_index']):
+        assert condensed[f'backbone.prompts.{i}.kept_index'].tolist() == kept
+        assert torch.equal(condensed[f'backbone.prompts.{i}.tokens'],
+                           original[f'backbone.prompts.{i}.tokens'][kept])
+    # the written config takes the condensed checkpoint in tools/test.py
+    config = out / 'tiny_vpt_condensed.py'
+    metrics = str(tmp_path / 'm.json')
+    run([sys.executable, TEST, str(config), str(out / 'condensed.pth'),
+         '--work-dir', str(tmp_path / 'test'), '--out', metrics,
+         '--out-item', 'metrics'], setup['env'])
+    assert 'accuracy/top1' in json.loads(open(metrics).read())
+    # bad input: no batches to score on
+    bad = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'condense.py'),
+         setup['cfg'], source, '--num-batches', '0'], cwd=REPO,
+        env=setup['env'], capture_output=True, text=True)
+    assert bad.returncode != 0
+    assert '--num-batches must be > 0, got 0' in bad.stderr

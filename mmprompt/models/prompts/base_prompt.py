@@ -56,5 +56,13 @@ class BasePromptGenerator(nn.Module, metaclass=ABCMeta):
         self.num_tokens = int(index.numel())
         self.kept_index = original[index.to(original.device)].clone()
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A model built directly with condensed counts takes on the record
+        # of which original tokens its tokens are.
+        key = prefix + 'kept_index'
+        if self.kept_index is None and key in state_dict:
+            self.kept_index = torch.empty_like(state_dict[key])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def extra_repr(self) -> str:
         return f'num_tokens={self.num_tokens}, embed_dims={self.embed_dims}'

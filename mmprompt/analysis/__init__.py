@@ -1,0 +1,1 @@
+"""Analyses of prompted ViTs: complexity (FLOPs, latency)."""

@@ -1,0 +1,91 @@
+"""FLOPs and latency of a prompted ViT against its number of prompts.
+
+Usage::
+
+    python tools/analysis/prompt_flops.py [--arch b] [--img-size 224]
+        [--patch-size 16] [--prompts 0 50 100 150 200] [--mode deep]
+        [--latency --batch-size 8 --repeats 10 --device cpu]
+        [--out-dir work_dirs/prompt_flops]
+
+FLOPs are counted by mmengine's FlopAnalyzer (multiply-adds) on one image;
+prompt counts are tokens per layer. Prints a markdown table and writes
+``prompt_flops.json`` and ``prompt_flops.png`` to ``--out-dir``. The paper
+(ViT-B/16, 224): 0 -> 17.6, 50 -> 22.2, 100 -> 26.9, 150 -> 31.8,
+200 -> 36.7 GFLOPs.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+from mmprompt.analysis.complexity import prompt_count_sweep  # noqa: E402
+from mmprompt.models import PromptViT  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--arch', default='b')
+    parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument('--patch-size', type=int, default=16)
+    parser.add_argument('--prompts', type=int, nargs='+',
+                        default=[0, 50, 100, 150, 200])
+    parser.add_argument('--mode', default='deep', choices=['deep', 'shallow'])
+    parser.add_argument('--latency', action='store_true',
+                        help='also time inference forwards')
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--out-dir', default='work_dirs/prompt_flops')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+
+    def build(count):
+        return PromptViT(arch=args.arch, img_size=args.img_size,
+                         patch_size=args.patch_size, num_prompts=count,
+                         prompt_mode=args.mode)
+
+    rows = prompt_count_sweep(build, args.prompts, args.img_size,
+                              latency=args.latency,
+                              batch_size=args.batch_size,
+                              repeats=args.repeats, device=args.device)
+    header = '| prompts | GFLOPs |' + (
+        f' latency (ms, batch {args.batch_size}) |' if args.latency else '')
+    print(header)
+    print('|' + '---|' * (header.count('|') - 1))
+    for row in rows:
+        line = f"| {row['num_prompts']} | {row['gflops']:.2f} |"
+        if args.latency:
+            line += f" {row['latency_ms']:.1f} |"
+        print(line)
+
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(osp.join(args.out_dir, 'prompt_flops.json'), 'w') as f:
+        json.dump(dict(args=vars(args), rows=rows), f, indent=2)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    counts = [r['num_prompts'] for r in rows]
+    ax.plot(counts, [r['gflops'] for r in rows], 'o-', label='GFLOPs')
+    ax.set_xlabel(f'prompts per layer ({args.mode})')
+    ax.set_ylabel('GFLOPs')
+    ax.set_title(f'ViT-{args.arch} /{args.patch_size} at {args.img_size}')
+    if args.latency:
+        ax2 = ax.twinx()
+        ax2.plot(counts, [r['latency_ms'] for r in rows], 's--', color='C1',
+                 label='latency')
+        ax2.set_ylabel(f'latency (ms, batch {args.batch_size}, '
+                       f'{args.device})')
+    fig.tight_layout()
+    out = osp.join(args.out_dir, 'prompt_flops.png')
+    fig.savefig(out, dpi=120)
+    print(f'Wrote {out} and prompt_flops.json')
+
+
+if __name__ == '__main__':
+    main()
