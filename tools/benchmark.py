@@ -1,0 +1,268 @@
+"""Speed and memory of the tuning methods on one backbone, in one process.
+
+Usage::
+
+    python tools/benchmark.py [--arch b] [--img-size 224] [--patch-size 16]
+        [--batch-size 8] [--num-prompts 100] [--keep-ratio 0.3]
+        [--repeats 5] [--device cpu|cuda] [--amp] [--methods ...]
+        [--out work_dirs/benchmark.json]
+
+Every method is built on the same backbone and batch; the repeats are
+interleaved (method A, B, ..., A, B, ...) so that drift of the machine hits
+all methods alike, and medians are reported:
+
+- ``step``: one training step (forward, cross-entropy on a linear head,
+  backward, AdamW step over the trainable parameters);
+- ``peak memory`` of a training step: ``torch.cuda.max_memory_allocated``
+  above the allocation before the step on CUDA; on CPU the peak resident
+  set size (``VmHWM``, reset once the model is built) of a fresh process
+  per method over two training steps, minus its resident size before them
+  (in one process the allocator keeps freed pages, so deltas there mean
+  nothing);
+- ``latency``: one inference forward (``torch.no_grad``);
+- ``GFLOPs``: one image, inference, mmengine's counter.
+
+``vpt-deep-reference`` is a minimal hand-written VPT-Deep over the same
+mmpretrain ``VisionTransformer`` (prompts concatenated before each layer),
+the yardstick for PromptViT's overhead. ``pc`` is VPT-Deep condensed to
+``--keep-ratio`` of its prompt tokens (random scores, so the kept counts are
+uneven across layers as after real condensation). Prints a markdown table
+with ratios to full fine-tuning and to VPT-Deep, and writes JSON.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmpretrain.models import VisionTransformer
+
+import mmprompt  # noqa: F401
+from mmprompt.analysis.complexity import count_flops
+from mmprompt.models import PromptViT
+from mmprompt.models.utils import condense_prompts, select_prompts
+
+METHODS = ('linear', 'full', 'vpt-shallow', 'vpt-deep',
+           'vpt-deep-reference', 'pc')
+
+
+class ReferenceVPTDeep(nn.Module):
+    """The least code that is VPT-Deep on mmpretrain's ViT."""
+
+    def __init__(self, vit: VisionTransformer, num_prompts: int):
+        super().__init__()
+        vit.requires_grad_(False)
+        vit.eval()  # (mmpretrain's BaseBackbone.train returns None)
+        self.vit = vit
+        self.prompts = nn.Parameter(
+            torch.zeros(vit.num_layers, num_prompts, vit.embed_dims))
+        nn.init.uniform_(self.prompts, -0.0625, 0.0625)
+
+    def train(self, mode=True):
+        self.training = mode  # the ViT stays in eval mode
+        return self
+
+    def forward(self, x):
+        vit, B = self.vit, x.shape[0]
+        x, _ = vit.patch_embed(x)
+        x = torch.cat([vit.cls_token.expand(B, -1, -1), x], 1) + \
+            vit.pos_embed
+        m = self.prompts.shape[1]
+        for i, layer in enumerate(vit.layers):
+            p = self.prompts[i].expand(B, -1, -1)
+            x = torch.cat([x[:, :1], p, x[:, 1 + (m if i else 0):]], 1)
+            x = layer(x)
+        return (vit.ln1(x)[:, 0], )
+
+
+def build(method, args):
+    kw = dict(arch=args.arch, img_size=args.img_size,
+              patch_size=args.patch_size)
+    if method == 'linear':
+        return PromptViT(**kw, num_prompts=0)
+    if method == 'full':
+        return PromptViT(**kw, num_prompts=0, frozen=False)
+    if method == 'vpt-shallow':
+        return PromptViT(**kw, num_prompts=args.num_prompts,
+                         prompt_mode='shallow')
+    if method == 'vpt-deep':
+        return PromptViT(**kw, num_prompts=args.num_prompts)
+    if method == 'vpt-deep-reference':
+        return ReferenceVPTDeep(VisionTransformer(**kw), args.num_prompts)
+    if method == 'pc':
+        model = PromptViT(**kw, num_prompts=args.num_prompts)
+        g = torch.Generator().manual_seed(0)
+        scores = [torch.rand(n, generator=g) * (i + 1)
+                  for i, n in enumerate(model.num_prompts)]
+        condense_prompts(model, select_prompts(scores, args.keep_ratio))
+        return model
+    raise ValueError(f'Unknown method {method!r}; choose from {METHODS}')
+
+
+class Bench:
+
+    def __init__(self, method, args, x, y):
+        torch.manual_seed(0)
+        self.method, self.args, self.x, self.y = method, args, x, y
+        self.backbone = build(method, args).to(args.device)
+        vit = getattr(self.backbone, 'vit', self.backbone)
+        self.head = nn.Linear(vit.embed_dims, 1000).to(args.device)
+        params = [p for p in self.backbone.parameters() if p.requires_grad]
+        self.trainable = sum(p.numel() for p in params) + sum(
+            p.numel() for p in self.head.parameters())
+        self.optimizer = torch.optim.AdamW(
+            params + list(self.head.parameters()), lr=1e-4)
+        self.steps, self.latencies, self.memory = [], [], []
+
+    def _sync(self):
+        if self.args.device.startswith('cuda'):
+            torch.cuda.synchronize()
+
+    def _autocast(self):
+        return torch.autocast(
+            device_type=self.args.device.split(':')[0],
+            dtype=torch.float16 if self.args.device.startswith('cuda')
+            else torch.bfloat16, enabled=self.args.amp)
+
+    def step(self):
+        self.backbone.train()
+        cuda = self.args.device.startswith('cuda')
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        self._sync()
+        start = time.perf_counter()
+        with self._autocast():
+            logits = self.head(self.backbone(self.x)[0])
+            loss = F.cross_entropy(logits.float(), self.y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self._sync()
+        self.steps.append(time.perf_counter() - start)
+        if cuda:
+            self.memory.append(torch.cuda.max_memory_allocated() - base)
+
+    def infer(self):
+        self.backbone.eval()
+        with torch.no_grad(), self._autocast():
+            self._sync()
+            start = time.perf_counter()
+            self.head(self.backbone(self.x)[0])
+            self._sync()
+        self.latencies.append(time.perf_counter() - start)
+
+    def result(self):
+        median = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+        flops = count_flops(self.backbone, (self.x[:1], ))
+        memory = median(self.memory) if self.memory else \
+            cpu_peak_memory(self.method)
+        return dict(method=self.method, trainable_params=self.trainable,
+                    step_s=median(self.steps),
+                    peak_memory_mb=memory / 2**20,
+                    latency_s=median(self.latencies), gflops=flops / 1e9)
+
+
+def _status_bytes(field):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) * 1024  # reported in kB
+    raise RuntimeError(f'{field} not in /proc/self/status')
+
+
+def cpu_peak_memory(method):
+    """Peak RSS of two training steps of ``method`` in a fresh process."""
+    argv = [a for a in sys.argv[1:]]
+    proc = subprocess.run(
+        [sys.executable, osp.abspath(__file__), '--memory-of', method] +
+        argv, capture_output=True, text=True, check=True)
+    return int(proc.stdout.strip().splitlines()[-1])
+
+
+def memory_worker(method, args, x, y):
+    bench = Bench(method, args, x, y)
+    # Reset the peak RSS (VmHWM) to the current RSS: the peak of importing
+    # and building must not count.
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    base = _status_bytes('VmRSS')
+    bench.step()
+    bench.step()
+    print(_status_bytes('VmHWM') - base)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--arch', default='b')
+    parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument('--patch-size', type=int, default=16)
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--num-prompts', type=int, default=100)
+    parser.add_argument('--keep-ratio', type=float, default=0.3)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--amp', action='store_true',
+                        help='fp16 autocast on CUDA, bf16 on CPU')
+    parser.add_argument('--methods', nargs='+', default=list(METHODS),
+                        choices=METHODS)
+    parser.add_argument('--out', default='work_dirs/benchmark.json')
+    parser.add_argument('--memory-of', choices=METHODS,
+                        help=argparse.SUPPRESS)  # the CPU memory worker
+    return parser.parse_args()
+
+
+def ratio(row, ref, key):
+    return row[key] / ref[key] if ref and ref[key] else float('nan')
+
+
+def main():
+    args = parse_args()
+    torch.manual_seed(0)
+    x = torch.randn(args.batch_size, 3, args.img_size, args.img_size,
+                    device=args.device)
+    y = torch.randint(0, 1000, (args.batch_size, ), device=args.device)
+    if args.memory_of:
+        return memory_worker(args.memory_of, args, x, y)
+    benches = [Bench(m, args, x, y) for m in args.methods]
+    for _ in range(args.warmup):
+        for b in benches:
+            b.step()
+            b.infer()
+    for b in benches:
+        b.steps, b.latencies, b.memory = [], [], []
+    for _ in range(args.repeats):  # interleaved
+        for b in benches:
+            b.step()
+            b.infer()
+    rows = [b.result() for b in benches]
+    by = {r['method']: r for r in rows}
+    full, vpt = by.get('full'), by.get('vpt-deep')
+    print(f'ViT-{args.arch}/{args.patch_size} {args.img_size}px, batch '
+          f'{args.batch_size}, {args.num_prompts} prompts, {args.device}'
+          f'{" AMP" if args.amp else ""}, median of {args.repeats}')
+    print('| method | trainable | step (s) | step / full | step / VPT-Deep '
+          '| peak mem (MB) | mem / full | latency (s) | latency / VPT-Deep '
+          '| GFLOPs |')
+    print('|---' * 10 + '|')
+    for r in rows:
+        print(f"| {r['method']} | {r['trainable_params']:,} | "
+              f"{r['step_s']:.3f} | {ratio(r, full, 'step_s'):.2f} | "
+              f"{ratio(r, vpt, 'step_s'):.2f} | {r['peak_memory_mb']:.0f} | "
+              f"{ratio(r, full, 'peak_memory_mb'):.2f} | "
+              f"{r['latency_s']:.3f} | {ratio(r, vpt, 'latency_s'):.2f} | "
+              f"{r['gflops']:.2f} |")
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(dict(args=vars(args), rows=rows), f, indent=2)
+    print(f'Wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
