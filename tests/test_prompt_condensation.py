@@ -332,3 +332,22 @@ def test_condense_tool_offline(setup, pc_run, tmp_path):
         env=setup['env'], capture_output=True, text=True)
     assert bad.returncode != 0
     assert '--num-batches must be > 0, got 0' in bad.stderr
+
+
+def test_hook_under_two_process_ddp(setup, pc_run):
+    """Both ranks keep the same tokens (scores are all-reduced) and, with
+    DDP rebuilt around the new parameters, train them identically."""
+    env = dict(setup['env'], PORT=str(free_port()), OMP_NUM_THREADS='1')
+    work = setup['root'] / 'PC_DDP'
+    run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), pc_run['cfg'],
+         '2', '--work-dir', str(work)], env)
+    ranks = [load(work / f'prompts_after_train_rank{r}.pth') for r in (0, 1)]
+    assert all(info['world_size'] == 2 for info in ranks)
+    prompts = ranks[0]['prompts']
+    assert sum(v.shape[0] for k, v in prompts.items()
+               if k.endswith('.tokens')) == 4
+    assert_same(prompts, ranks[1]['prompts'], 'rank0 vs rank1')
+    # the condensed prompts trained after condensation (epochs 2 and 3)
+    epoch2 = load(work / 'epoch_2.pth')['state_dict']
+    assert not torch.equal(epoch2['backbone.prompts.0.tokens'],
+                           prompts['backbone.prompts.0.tokens'])
