@@ -1,0 +1,3 @@
+from .prompt_metric_loss import PromptMetricLoss
+
+__all__ = ['PromptMetricLoss']
