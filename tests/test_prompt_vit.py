@@ -318,3 +318,26 @@ def test_prompt_dropout_only_on_prompts():
     for layer in model.layers:
         tokens = layer(tokens)
     torch.testing.assert_close(got, model.ln1(tokens), rtol=1e-5, atol=1e-6)
+
+
+def test_without_prompts_is_the_pretrained_vit():
+    torch.manual_seed(0)
+    vit = VisionTransformer(**KW, out_type='raw')
+    vit.init_weights()
+    vit.eval()
+    model = build(num_prompts=[1, 2, 3, 4], out_type='raw')
+    model.load_state_dict(vit.state_dict(), strict=False)
+    x = torch.randn(2, 3, 32, 32)
+    with model.without_prompts():
+        torch.testing.assert_close(model(x)[0], vit(x)[0], rtol=0, atol=0)
+    assert model(x)[0].shape == (2, 1 + 4 + 16, 32)  # prompts are back
+    model.request_taps(1, ['layer_input'])
+    model(x)
+    tokens = model.tap_outputs[1]['layer_input']
+    assert tokens.shape == (2, 1 + 2 + 16, 32)
+    torch.testing.assert_close(tokens[:, 1:3],
+                               model.prompts[1].tokens.expand(2, -1, -1))
+    avg_prompt = build(num_prompts=2, out_type='avg_prompt')
+    with pytest.raises(RuntimeError, match='no prompts to pool'):
+        with avg_prompt.without_prompts():
+            avg_prompt(x)

@@ -1,4 +1,5 @@
 import re
+from contextlib import contextmanager
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import torch
@@ -11,7 +12,7 @@ from mmprompt.registry import MODELS
 from ..prompts import PROMPT_INITS, vpt_uniform_bound
 
 PROMPT_MODES = ('deep', 'shallow')
-TAP_NAMES = ('prompts', 'attn_input', 'query', 'attn_output')
+TAP_NAMES = ('prompts', 'layer_input', 'attn_input', 'query', 'attn_output')
 
 
 @MODELS.register_module()
@@ -105,7 +106,7 @@ class PromptViT(VisionTransformer):
                 self.embed_dims)
         if out_type == 'avg_prompt':
             empty = [i for i in self.out_indices
-                     if self._num_prompts_out_of(i) == 0]
+                     if self.num_prompts_at(i) == 0]
             if empty:
                 raise ValueError(
                     f"out_type='avg_prompt' needs prompts at every output "
@@ -133,6 +134,7 @@ class PromptViT(VisionTransformer):
 
         self._tap_requests: Dict[int, set] = {}
         self.tap_outputs: Dict[int, Dict[str, torch.Tensor]] = {}
+        self._prompts_enabled = True
 
     # ------------------------------------------------------------------
     # construction helpers
@@ -175,8 +177,9 @@ class PromptViT(VisionTransformer):
                                  f'{num_prompts!r}')
         return counts
 
-    def _num_prompts_out_of(self, layer: int) -> int:
-        """Number of prompt tokens in the output of ``layer``."""
+    def num_prompts_at(self, layer: int) -> int:
+        """Number of prompt tokens that layer ``layer`` sees."""
+        layer = layer % self.num_layers
         return self.num_prompts[layer if self.prompt_mode == 'deep' else 0]
 
     def _freeze_backbone(self) -> None:
@@ -252,7 +255,9 @@ class PromptViT(VisionTransformer):
         """Ask layer ``layer`` to record internals in ``tap_outputs[layer]``.
 
         Names: ``'prompts'`` (the layer's prompt tokens as its generator
-        produced them, (M, D), before dropout), ``'attn_input'`` (tokens
+        produced them, (M, D), before dropout), ``'layer_input'`` (the
+        tokens entering the layer, prompts in place, (B, L, D)),
+        ``'attn_input'`` (tokens
         after the layer's first norm,
         (B, L, D)), ``'query'`` (query projections of CLS and the prompts,
         (B, 1 + M, D)), ``'attn_output'`` (attention branch output of the
@@ -310,6 +315,10 @@ class PromptViT(VisionTransformer):
         # MultiheadAttention.forward, with reads in between; it keeps the
         # fused scaled_dot_product_attention kernel.
         record = self.tap_outputs.setdefault(index, {})
+        if 'layer_input' in taps:
+            record['layer_input'] = x
+        if not taps - {'layer_input'}:
+            return layer(x)
         attn = layer.attn
         h = layer.ln1(x)
         if 'attn_input' in taps:
@@ -333,6 +342,18 @@ class PromptViT(VisionTransformer):
         return layer.ffn(layer.ln2(x), identity=x)
 
     # ------------------------------------------------------------------
+    @contextmanager
+    def without_prompts(self):
+        """Run the forward of the prompt-free model inside this context
+        (e.g. class representations or token statistics of the pretrained
+        ViT); the prompt generators are not called."""
+        previous = self._prompts_enabled
+        self._prompts_enabled = False
+        try:
+            yield self
+        finally:
+            self._prompts_enabled = previous
+
     def _insert_prompts(self, x: torch.Tensor, layer: int,
                         num_old: int) -> torch.Tensor:
         """Put the prompts of ``layer`` in the slot of ``num_old`` tokens."""
@@ -364,7 +385,8 @@ class PromptViT(VisionTransformer):
         outs = []
         num_prompts = 0
         for i, layer in enumerate(self.layers):
-            if i == 0 or self.prompt_mode == 'deep':
+            if self._prompts_enabled and (i == 0 or
+                                          self.prompt_mode == 'deep'):
                 x = self._insert_prompts(x, i, num_prompts)
                 num_prompts = self.num_prompts[i]
             x = self._layer_forward(i, layer, x, num_prompts)
@@ -380,6 +402,9 @@ class PromptViT(VisionTransformer):
             return super()._format_output(x, hw)
         n = self.num_extra_tokens
         if self.out_type == 'avg_prompt':
+            if num_prompts == 0:
+                raise RuntimeError("out_type='avg_prompt' has no prompts to "
+                                   'pool (inside without_prompts()?)')
             return self.ln2(x[:, n:n + num_prompts].mean(dim=1))
         if self.out_type == 'avg_all':
             return self.ln2(x[:, n:].mean(dim=1))

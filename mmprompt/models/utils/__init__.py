@@ -1,9 +1,11 @@
+from .class_prompt_mapping import initial_mapping, update_mapping
 from .prompt_condensation import (SCORE_METHODS, condense_prompts,
                                   find_prompted_backbone, kept_positions,
                                   replace_optimizer_params, score_prompts,
                                   select_prompts)
 
 __all__ = [
+    'initial_mapping', 'update_mapping',
     'SCORE_METHODS', 'condense_prompts', 'find_prompted_backbone',
     'kept_positions', 'replace_optimizer_params', 'score_prompts',
     'select_prompts'

@@ -1,0 +1,166 @@
+from typing import Optional
+
+import numpy as np
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.dist import all_reduce, broadcast, get_rank
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mmprompt.models.utils import initial_mapping, update_mapping
+from mmprompt.registry import HOOKS
+
+
+@HOOKS.register_module()
+class ClassPromptMappingHook(Hook):
+    """DA-VPT: map classes to guided prompts by k-means, re-map as training
+    goes.
+
+    - Before training (unless a loaded checkpoint already holds a mapping):
+      the representation of class c is the mean pooled backbone feature
+      (final-norm CLS for ``out_type='cls_token'``) of its first
+      ``num_images_per_class`` training images, through the frozen model
+      without prompts; classes are clustered by cosine k-means into the M
+      guided prompts (class c -> prompt c when C <= M).
+    - After each training epoch from ``start_epoch`` (or every
+      ``interval_iters`` iterations, for iteration-based loops): the class
+      means accumulated by the model during those training forwards are
+      summed across ranks and re-clustered, warm-started at the previous
+      centroids; a class not seen keeps its prompt, a cluster left empty
+      keeps its centroid. k-means runs on rank 0 and the result is
+      broadcast.
+
+    Mapping and centroids are buffers of the model
+    (:class:`PromptMetricClassifier`), so checkpoints carry them and resume
+    restores them without recomputing.
+
+    Args:
+        num_images_per_class (int): Images per class for the initial
+            representations. Defaults to 10.
+        start_epoch (int): First epoch (1-based, counted at its end) after
+            which the mapping is updated. Defaults to 1.
+        interval_iters (int, optional): Update every this many iterations
+            instead of every epoch.
+        seed (int): k-means seed. Defaults to 0.
+    """
+    priority = 'ABOVE_NORMAL'
+
+    def __init__(self,
+                 num_images_per_class: int = 10,
+                 start_epoch: int = 1,
+                 interval_iters: Optional[int] = None,
+                 seed: int = 0):
+        for name, value in (('num_images_per_class', num_images_per_class),
+                            ('start_epoch', start_epoch)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name} must be an int >= 1, got '
+                                 f'{value!r}')
+        if interval_iters is not None and (not isinstance(
+                interval_iters, int) or interval_iters < 1):
+            raise ValueError(f'interval_iters must be an int >= 1, got '
+                             f'{interval_iters!r}')
+        self.num_images_per_class = num_images_per_class
+        self.start_epoch = start_epoch
+        self.interval_iters = interval_iters
+        self.seed = seed
+
+    @staticmethod
+    def _model(runner):
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        if not hasattr(model, 'set_mapping'):
+            raise TypeError('ClassPromptMappingHook needs a model with a '
+                            'class-to-prompt mapping (type='
+                            f"'mmprompt.PromptMetricClassifier'), got "
+                            f'{type(model).__name__}')
+        return model
+
+    # ------------------------------------------------------------------
+    def before_train(self, runner) -> None:
+        model = self._model(runner)
+        if bool(model.mapping_ready):  # resumed or loaded: keep it
+            runner.logger.info('Class-to-prompt mapping from the checkpoint:'
+                               f' {model.class_to_prompt.tolist()}')
+            return
+        features = self.class_representations(runner, model)
+        if get_rank() == 0:
+            mapping, centroids = initial_mapping(
+                features.cpu(), model.num_guided_prompts, self.seed)
+        else:
+            mapping = torch.zeros(model.num_classes, dtype=torch.long)
+            centroids = torch.zeros_like(model.prompt_centroids.cpu())
+        self._set(model, mapping, centroids)
+        runner.logger.info(
+            f'Initial class-to-prompt mapping ({model.num_classes} classes, '
+            f'{model.num_guided_prompts} prompts): '
+            f'{model.class_to_prompt.tolist()}')
+
+    @torch.no_grad()
+    def class_representations(self, runner, model) -> torch.Tensor:
+        dataset = runner.train_dataloader.dataset
+        labels = np.asarray(dataset.get_gt_labels())
+        chosen = []
+        for c in range(model.num_classes):
+            idx = np.flatnonzero(labels == c)[:self.num_images_per_class]
+            if len(idx) == 0:
+                raise ValueError(
+                    f'Class {c} has no training image: cannot build its '
+                    f'representation ({model.num_classes} classes, '
+                    f'{len(labels)} images)')
+            chosen.append(idx)
+        was_training = model.training
+        model.eval()
+        features = []
+        try:
+            with model.backbone.without_prompts():
+                for idx in chosen:
+                    batch = pseudo_collate([dataset[int(i)] for i in idx])
+                    data = model.data_preprocessor(batch, False)
+                    feat = model.backbone_feature(
+                        model.backbone(data['inputs']))
+                    features.append(feat.float().mean(0))
+        finally:
+            model.train(was_training)
+        return torch.stack(features)
+
+    # ------------------------------------------------------------------
+    def after_train_epoch(self, runner) -> None:
+        if self.interval_iters is None and \
+                runner.epoch + 1 >= self.start_epoch:
+            self.remap(runner)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if self.interval_iters is not None and \
+                (runner.iter + 1) % self.interval_iters == 0:
+            self.remap(runner)
+
+    @torch.no_grad()
+    def remap(self, runner) -> None:
+        model = self._model(runner)
+        sums = model.class_feat_sum.clone()
+        counts = model.class_feat_count.clone()
+        all_reduce(sums, 'sum')
+        all_reduce(counts, 'sum')
+        if get_rank() == 0:
+            seen = counts > 0
+            means = sums / counts.clamp_min(1).unsqueeze(1)
+            mapping, centroids = update_mapping(
+                means.cpu(), seen.cpu(), model.class_to_prompt.cpu(),
+                model.prompt_centroids.cpu(), self.seed)
+        else:
+            mapping = model.class_to_prompt.cpu().clone()
+            centroids = model.prompt_centroids.cpu().clone()
+        self._set(model, mapping, centroids)
+        model.class_feat_sum.zero_()
+        model.class_feat_count.zero_()
+        runner.logger.info('Class-to-prompt mapping: '
+                           f'{model.class_to_prompt.tolist()}')
+
+    @staticmethod
+    def _set(model, mapping, centroids) -> None:
+        device = model.class_to_prompt.device
+        mapping, centroids = mapping.to(device), centroids.to(device)
+        broadcast(mapping, 0)  # DDP does not sync buffers
+        broadcast(centroids, 0)
+        model.set_mapping(mapping, centroids)

@@ -1,0 +1,226 @@
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+
+import mmprompt  # noqa: F401
+from mmprompt.engine.hooks import ClassPromptMappingHook
+from mmprompt.models.losses import PromptMetricLoss
+from mmprompt.models.utils import initial_mapping, update_mapping
+from test_prompt_condensation import batches
+from test_tools import (REPO, TRAIN, assert_same, free_port, load, run,
+                        setup)  # noqa: F401  (setup is a fixture)
+
+TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
+
+
+def davpt(anchor_source='paper', **kwargs):
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='mmprompt.PromptMetricClassifier',
+        data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
+        backbone=dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
+                      patch_size=8, num_prompts=[2, 2, 2, 4]),
+        head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
+        anchor_source=anchor_source, beta=0.5, lam=2.0, **kwargs))
+    model.init_weights()
+    return model
+
+
+@pytest.mark.parametrize('source', ['paper', 'released'])
+def test_losses_use_the_guided_layer(source):
+    model = davpt(source)
+    batch = model.data_preprocessor(batches(1, size=6)[0], True)
+    with pytest.raises(RuntimeError, match='ClassPromptMappingHook'):
+        model(**batch, mode='loss')
+    model.set_mapping(torch.tensor([3, 0, 3]))
+    losses = model(**batch, mode='loss')
+    assert set(losses) == {'loss_cls', 'loss_ml_patch', 'loss_ml_cls'}
+
+    # independent: the guided layer's internals from a hand forward
+    bb = model.backbone
+    x = batch['inputs']
+    tokens = torch.cat([bb.cls_token.expand(6, -1, -1),
+                        bb.patch_embed(x)[0]], 1) + bb.pos_embed
+    slot = 0
+    for i in range(3):
+        p = bb.prompts[i].tokens.expand(6, -1, -1)
+        tokens = bb.layers[i](torch.cat([tokens[:, :1], p,
+                                         tokens[:, 1 + slot:]], 1))
+        slot = 2
+    prompts = bb.prompts[3].tokens
+    tokens = torch.cat([tokens[:, :1], prompts.expand(6, -1, -1),
+                        tokens[:, 3:]], 1)
+    layer = bb.layers[3]
+    labels = torch.cat([s.gt_label for s in batch['data_samples']])
+    assign = torch.tensor([3, 0, 3])[labels]
+    if source == 'paper':
+        h = layer.ln1(tokens)
+        q = h @ layer.attn.qkv.weight[:32].t() + layer.attn.qkv.bias[:32]
+        proxies, cls = q[0, 1:5], q[:, 0]
+        patch = layer.attn(h)[:, 5:].mean(1)
+    else:
+        proxies, cls = prompts, tokens[:, 0]
+        patch = tokens[:, 5:].mean(1)
+    metric = PromptMetricLoss()
+    torch.testing.assert_close(losses['loss_ml_patch'],
+                               0.5 * metric(patch, proxies, assign))
+    torch.testing.assert_close(losses['loss_ml_cls'],
+                               2.0 * metric(cls, proxies, assign))
+    # the class sums for re-mapping were accumulated
+    assert model.class_feat_count.tolist() == torch.bincount(
+        labels, minlength=3).float().tolist()
+
+
+def test_bad_classifier_arguments():
+    with pytest.raises(ValueError, match="Unknown anchor_source 'code'"):
+        davpt('code')
+    with pytest.raises(ValueError, match='guided_layer 4 outside'):
+        davpt(guided_layer=4)
+    model = davpt()
+    with pytest.raises(ValueError, match=r'map 3 classes to \[0, 4\)'):
+        model.set_mapping(torch.tensor([0, 4, 1]))
+    with pytest.raises(ValueError, match='num_images_per_class must be'):
+        ClassPromptMappingHook(num_images_per_class=0)
+
+
+def test_initial_mapping():
+    # C <= M: class c -> prompt c
+    mapping, centroids = initial_mapping(torch.randn(3, 8), 5)
+    assert mapping.tolist() == [0, 1, 2]
+    assert centroids.shape == (5, 8) and centroids[3:].abs().sum() == 0
+    # two clear directions -> two prompts, deterministic for a seed
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(2, 16, generator=g)
+    feats = torch.cat([base[0] + 0.01 * torch.randn(4, 16, generator=g),
+                       base[1] + 0.01 * torch.randn(3, 16, generator=g)])
+    order = torch.randperm(7, generator=g)
+    mapping, centroids = initial_mapping(feats[order], 2, seed=3)
+    groups = (order >= 4).long()
+    assert (mapping == groups).all() or (mapping == 1 - groups).all()
+    again, _ = initial_mapping(feats[order], 2, seed=3)
+    assert torch.equal(mapping, again)
+    # cosine: the scale of a feature does not matter
+    scaled, _ = initial_mapping(feats[order] * torch.rand(7, 1) * 10, 2, 3)
+    assert torch.equal(scaled, mapping)
+
+
+def test_update_keeps_unseen_classes_and_empty_clusters():
+    g = torch.Generator().manual_seed(1)
+    means = torch.randn(6, 8, generator=g)
+    mapping, centroids = initial_mapping(means, 3, seed=0)
+    seen = torch.tensor([True, True, True, True, False, True])
+    shifted = means + 0.05 * torch.randn(6, 8, generator=g)
+    new_map, new_centroids = update_mapping(shifted, seen, mapping,
+                                            centroids, seed=0)
+    assert new_map[4] == mapping[4]  # unseen: keeps its prompt
+    used = torch.zeros(3, dtype=torch.bool)
+    used[new_map[seen]] = True
+    assert torch.equal(new_centroids[~used], centroids[~used])
+    # fewer seen classes than prompts: nothing can be re-clustered
+    few = torch.tensor([True, False, False, False, False, True])
+    same_map, same_c = update_mapping(shifted, few, mapping, centroids)
+    assert torch.equal(same_map, mapping) and torch.equal(same_c, centroids)
+
+
+# ----------------------------------------------------------------- runner
+MAPPING_DUMP = '''
+import os.path as osp
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class DumpMappingHook(Hook):
+    priority = 'LOWEST'
+
+    def after_train(self, runner):
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        torch.save(model.class_to_prompt.cpu(),
+                   osp.join(runner.work_dir, f'mapping_rank{get_rank()}.pth'))
+'''
+
+DAVPT_CONFIG = '''
+_base_ = './tiny_vpt.py'
+custom_imports = dict(
+    imports=['mmprompt', 'mmprompt_tools_test_hooks', 'davpt_test_hooks'],
+    allow_failed_imports=False)
+model = dict(
+    type='mmprompt.PromptMetricClassifier',
+    backbone=dict(num_prompts=[4, 2]),
+    guided_layer=-1, beta=0.5, lam=0.5)
+custom_hooks = [
+    dict(type='ToolsTestHook', stop_after=None),
+    dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=3),
+    dict(type='DumpMappingHook'),
+]
+'''
+
+
+@pytest.fixture(scope='module')
+def davpt_run(setup):
+    cfg = setup['root'] / 'tiny_davpt.py'
+    cfg.write_text(DAVPT_CONFIG)
+    with open(osp.join(setup['hooks_dir'], 'davpt_test_hooks.py'), 'w') as f:
+        f.write(MAPPING_DUMP)
+    work = setup['root'] / 'DA_A'
+    proc = run([sys.executable, TRAIN, str(cfg), '--work-dir', str(work)],
+               setup['env'])
+    return dict(cfg=str(cfg), work=work, log=proc.stdout + proc.stderr)
+
+
+def test_mapping_hook_in_training_and_resume(setup, davpt_run):
+    log, work = davpt_run['log'], davpt_run['work']
+    assert 'Initial class-to-prompt mapping (4 classes, 2 prompts)' in log
+    assert 'loss_ml_patch' in log and 'loss_ml_cls' in log
+    final = load(work / 'epoch_2.pth')
+    state = final['state_dict']
+    mapping = state['class_to_prompt']
+    assert set(mapping.tolist()) <= {0, 1} and len(mapping) == 4
+    assert state['mapping_ready'] == 1
+    assert state['class_feat_count'].sum() == 0  # reset after re-mapping
+    # resumed from epoch 1: the mapping is not recomputed, the result equal
+    work_b = setup['root'] / 'DA_B'
+    run([sys.executable, TRAIN, davpt_run['cfg'], '--work-dir', str(work_b),
+         '--cfg-options', 'custom_hooks.0.stop_after=1'], setup['env'])
+    proc = run([sys.executable, TRAIN, davpt_run['cfg'], '--work-dir',
+                str(work_b), '--resume'], setup['env'])
+    log_b = proc.stdout + proc.stderr
+    assert 'Class-to-prompt mapping from the checkpoint' in log_b
+    assert 'Initial class-to-prompt mapping' not in log_b
+    resumed = load(work_b / 'epoch_2.pth')
+    assert_same(state, resumed['state_dict'], 'state_dict')
+    assert_same(final['optimizer'], resumed['optimizer'], 'optimizer')
+
+
+def initial_mapping_line(log):
+    return next(line.split('prompts): ')[1] for line in log.splitlines()
+                if 'Initial class-to-prompt mapping' in line)
+
+
+def test_mapping_hook_under_two_process_ddp(setup, davpt_run):
+    """Both ranks hold the same mapping (k-means on rank 0, broadcast) and
+    the same prompts; the initial mapping equals the 1-process one (the same
+    images). Prompts cannot equal a 1-process run exactly: the proxy-anchor
+    loss is not a sum over samples, so per-rank losses on half batches do
+    not average to the loss of the whole batch."""
+    env = dict(setup['env'], PORT=str(free_port()), OMP_NUM_THREADS='1')
+    work = setup['root'] / 'DA_DDP'
+    proc = run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'),
+                davpt_run['cfg'], '2', '--work-dir', str(work)], env)
+    assert initial_mapping_line(proc.stdout + proc.stderr) == \
+        initial_mapping_line(davpt_run['log'])
+    ranks = [load(work / f'prompts_after_train_rank{r}.pth') for r in (0, 1)]
+    assert all(info['world_size'] == 2 for info in ranks)
+    assert_same(ranks[0]['prompts'], ranks[1]['prompts'], 'rank prompts')
+    mappings = [load(work / f'mapping_rank{r}.pth') for r in (0, 1)]
+    assert torch.equal(mappings[0], mappings[1])
+    assert torch.equal(mappings[0],
+                       load(work / 'epoch_2.pth')['state_dict']
+                       ['class_to_prompt'])
