@@ -224,3 +224,59 @@ def test_mapping_hook_under_two_process_ddp(setup, davpt_run):
     assert torch.equal(mappings[0],
                        load(work / 'epoch_2.pth')['state_dict']
                        ['class_to_prompt'])
+
+
+def test_davpt_plus_tunes_only_k_and_v_bias_thirds():
+    """DA-VPT+: the K and V thirds of the fused qkv bias (and other chosen
+    biases) learn; the Q third stays exactly as it was under AdamW."""
+    from mmengine.optim import build_optim_wrapper
+    model = MODELS.build(dict(
+        type='mmprompt.PromptMetricClassifier',
+        data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
+        backbone=dict(
+            type='mmprompt.PromptViT', arch=TINY, img_size=32, patch_size=8,
+            num_prompts=[2, 2, 2, 4],
+            trainable_params=[
+                dict(name=r'layers\.\d+\.attn\.qkv\.bias', rows=(32, None)),
+                r'layers\.\d+\.attn\.proj\.bias']),
+        head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
+    model.set_mapping(torch.tensor([0, 1, 2]))
+    backbone = model.backbone
+    assert backbone.trainable_rows == {
+        f'layers.{i}.attn.qkv.bias': (32, 96) for i in range(4)}
+    trainable = sum(p.numel() for p in model.parameters()
+                    if p.requires_grad)
+    assert trainable == (2 + 2 + 2 + 4) * 32 + 4 * (96 + 32) + 32 * 3 + 3
+    wrapper = build_optim_wrapper(model, dict(
+        optimizer=dict(type='AdamW', lr=0.05, weight_decay=0.05),
+        paramwise_cfg=dict(bias_decay_mult=0., norm_decay_mult=0.)))
+    before = [l.attn.qkv.bias.detach().clone() for l in backbone.layers]
+    model.train()
+    probe = model(**model.data_preprocessor(batches(1, size=6)[0], True),
+                  mode='loss')
+    model.parse_losses(probe)[0].backward()
+    for layer in backbone.layers:  # Q third masked to exactly zero
+        grad = layer.attn.qkv.bias.grad
+        assert grad[:32].abs().sum() == 0 and grad[64:].abs().sum() > 0
+    model.zero_grad()
+    model.class_feat_sum.zero_()
+    model.class_feat_count.zero_()
+    for batch in batches(3, size=6):
+        losses = model(**model.data_preprocessor(batch, True), mode='loss')
+        wrapper.update_params(model.parse_losses(losses)[0])
+    for layer, old in zip(backbone.layers, before):
+        new = layer.attn.qkv.bias.detach()
+        assert torch.equal(new[:32], old[:32])  # Q third frozen
+        # V learns. (A key bias adds the same q.b_k to every logit of a
+        # row, which softmax ignores: its gradient is zero up to rounding,
+        # so K is not asserted to move.)
+        assert not torch.equal(new[64:], old[64:])
+    with pytest.raises(ValueError, match=r'rows \(96, 200\) select nothing'):
+        MODELS.build(dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
+                          patch_size=8, trainable_params=[dict(
+                              name=r'layers\.0\.attn\.qkv\.bias',
+                              rows=(96, 200))]))
+    with pytest.raises(ValueError, match='trainable_params entries are'):
+        MODELS.build(dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
+                          patch_size=8, trainable_params=[dict(
+                              pattern='cls_token')]))

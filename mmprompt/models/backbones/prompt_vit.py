@@ -55,11 +55,13 @@ class PromptViT(VisionTransformer):
             those matched by ``trainable_params``. Frozen submodules stay in
             eval mode while training (no dropout or drop-path in them).
             Defaults to True.
-        trainable_params (Sequence[str]): Regular expressions; a backbone
-            parameter whose name (relative to the backbone, e.g.
+        trainable_params (Sequence[str | dict]): Regular expressions; a
+            backbone parameter whose name (relative to the backbone, e.g.
             ``layers.11.attn.qkv.bias``) fully matches one of them stays
-            trainable. Each pattern must match at least one parameter.
-            Defaults to ().
+            trainable. ``dict(name=regex, rows=(start, end))`` makes only
+            those rows (dim 0) learn, e.g. the K and V thirds of the fused
+            qkv bias for DA-VPT+: ``rows=(D, None)``. Each pattern must
+            match at least one parameter. Defaults to ().
         out_type (str): The parent's ``'raw'`` (all tokens, prompts
             included), ``'cls_token'``, ``'featmap'`` and ``'avg_featmap'``
             (prompts stripped), plus ``'avg_prompt'`` (normed mean of the
@@ -183,21 +185,50 @@ class PromptViT(VisionTransformer):
         return self.num_prompts[layer if self.prompt_mode == 'deep' else 0]
 
     def _freeze_backbone(self) -> None:
-        patterns = [re.compile(p) for p in self.trainable_params]
+        rules = []  # (compiled pattern, rows or None)
+        for rule in self.trainable_params:
+            if isinstance(rule, str):
+                rules.append((re.compile(rule), None))
+            elif isinstance(rule, dict) and set(rule) == {'name', 'rows'}:
+                start, end = rule['rows']
+                rules.append((re.compile(rule['name']), (start, end)))
+            else:
+                raise ValueError(
+                    f'trainable_params entries are regular expressions or '
+                    f"dict(name=regex, rows=(start, end)), got {rule!r}")
         matched = set()
+        self.trainable_rows = {}
         for name, param in self.named_parameters():
             keep = name.startswith('prompts.')
-            for pattern in patterns:
-                if pattern.fullmatch(name):
-                    keep = True
-                    matched.add(pattern.pattern)
+            for pattern, rows in rules:
+                if not pattern.fullmatch(name):
+                    continue
+                keep = True
+                matched.add(pattern.pattern)
+                if rows is not None:
+                    self._train_rows_only(name, param, rows)
             param.requires_grad_(keep)
-        unmatched = [p.pattern for p in patterns if p.pattern not in matched]
+        unmatched = [p.pattern for p, _ in rules if p.pattern not in matched]
         if unmatched:
             raise ValueError(
                 f'trainable_params patterns {unmatched} match no parameter '
                 f'of {type(self).__name__} (names look like '
                 f"'layers.0.attn.qkv.bias', 'cls_token')")
+
+    def _train_rows_only(self, name, param, rows) -> None:
+        """Let only rows [start, end) of ``param`` learn: the gradient of
+        the other rows is zeroed. With zero gradient, SGD and Adam(W) leave
+        them unchanged as long as the optimizer applies no weight decay to
+        this tensor (e.g. ``paramwise_cfg=dict(bias_decay_mult=0.)``)."""
+        start, end = slice(*rows).indices(param.shape[0])[:2]
+        if not 0 <= start < end <= param.shape[0]:
+            raise ValueError(f'rows {rows} select nothing of {name} with '
+                             f'{param.shape[0]} rows')
+        mask = torch.zeros(param.shape[0], dtype=torch.bool)
+        mask[start:end] = True
+        mask = mask.view(-1, *([1] * (param.dim() - 1)))
+        param.register_hook(lambda grad: grad * mask.to(grad.device))
+        self.trainable_rows[name] = (start, end)
 
     def train(self, mode: bool = True):
         super().train(mode)
