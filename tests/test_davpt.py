@@ -24,7 +24,8 @@ def davpt(anchor_source='paper', **kwargs):
         backbone=dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
                       patch_size=8, num_prompts=[2, 2, 2, 4]),
         head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
-        anchor_source=anchor_source, beta=0.5, lam=2.0, **kwargs))
+        anchor_source=anchor_source, **{**dict(beta=0.5, lam=2.0),
+                                        **kwargs}))
     model.init_weights()
     return model
 
@@ -79,6 +80,17 @@ def test_bad_classifier_arguments():
         davpt('code')
     with pytest.raises(ValueError, match='guided_layer 4 outside'):
         davpt(guided_layer=4)
+    with pytest.raises(ValueError, match='beta must be >= 0, got -1'):
+        davpt(beta=-1)
+    with pytest.raises(ValueError, match='lam must be >= 0, got -0.5'):
+        davpt(lam=-0.5)
+    with pytest.raises(ValueError, match='guided layer 2 has no prompts'):
+        MODELS.build(dict(
+            type='mmprompt.PromptMetricClassifier',
+            backbone=dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
+                          patch_size=8, num_prompts=[2, 2, 0, 4]),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
+            guided_layer=2))
     model = davpt()
     with pytest.raises(ValueError, match=r'map 3 classes to \[0, 4\)'):
         model.set_mapping(torch.tensor([0, 4, 1]))
@@ -178,6 +190,7 @@ def davpt_run(setup):
 def test_mapping_hook_in_training_and_resume(setup, davpt_run):
     log, work = davpt_run['log'], davpt_run['work']
     assert 'Initial class-to-prompt mapping (4 classes, 2 prompts)' in log
+    assert 'smallest class has' not in log  # k=3 of 6 images per class
     assert 'loss_ml_patch' in log and 'loss_ml_cls' in log
     final = load(work / 'epoch_2.pth')
     state = final['state_dict']
@@ -280,3 +293,45 @@ def test_davpt_plus_tunes_only_k_and_v_bias_thirds():
         MODELS.build(dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
                           patch_size=8, trainable_params=[dict(
                               pattern='cls_token')]))
+
+
+def test_class_representations_small_classes_and_unlabelled_data():
+    from types import SimpleNamespace
+
+    import numpy as np
+    from mmpretrain.structures import DataSample
+
+    class TinySet:
+        labels = np.array([0, 0, 1, 2, 2, 2])
+
+        def get_gt_labels(self):
+            return self.labels
+
+        def __getitem__(self, i):
+            g = torch.Generator().manual_seed(i)
+            return dict(inputs=torch.randint(0, 256, (3, 32, 32), generator=g,
+                                             dtype=torch.uint8),
+                        data_samples=DataSample().set_gt_label(
+                            int(self.labels[i])))
+
+    warnings = []
+    runner = SimpleNamespace(
+        train_dataloader=SimpleNamespace(dataset=TinySet()),
+        logger=SimpleNamespace(warning=warnings.append))
+    model = davpt()
+    hook = ClassPromptMappingHook(num_images_per_class=2)
+    feats = hook.class_representations(runner, model)
+    assert feats.shape == (3, 32)
+    assert warnings == ['num_images_per_class=2 but the smallest class has '
+                        '1 training images: using what exists']
+    # class 2 uses its first two images, through the prompt-free backbone
+    batch = model.data_preprocessor(
+        dict(inputs=[TinySet()[3]['inputs'], TinySet()[4]['inputs']]), False)
+    model.eval()
+    with model.backbone.without_prompts():
+        expected = model.backbone(batch['inputs'])[-1].mean(0)
+    torch.testing.assert_close(feats[2], expected)
+
+    runner.train_dataloader.dataset = object()
+    with pytest.raises(TypeError, match='needs a labelled training set'):
+        hook.class_representations(runner, model)

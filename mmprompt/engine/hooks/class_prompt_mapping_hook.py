@@ -98,6 +98,10 @@ class ClassPromptMappingHook(Hook):
     @torch.no_grad()
     def class_representations(self, runner, model) -> torch.Tensor:
         dataset = runner.train_dataloader.dataset
+        if not hasattr(dataset, 'get_gt_labels'):
+            raise TypeError(
+                f'{type(dataset).__name__} has no get_gt_labels(): the '
+                'class-to-prompt mapping needs a labelled training set')
         labels = np.asarray(dataset.get_gt_labels())
         chosen = []
         for c in range(model.num_classes):
@@ -108,6 +112,12 @@ class ClassPromptMappingHook(Hook):
                     f'representation ({model.num_classes} classes, '
                     f'{len(labels)} images)')
             chosen.append(idx)
+        fewest = min(len(idx) for idx in chosen)
+        if fewest < self.num_images_per_class:
+            runner.logger.warning(
+                f'num_images_per_class={self.num_images_per_class} but the '
+                f'smallest class has {fewest} training images: using what '
+                'exists')
         was_training = model.training
         model.eval()
         features = []

@@ -55,6 +55,9 @@ class PromptMetricClassifier(ImageClassifier):
                  anchor_source: str = 'paper',
                  **kwargs):
         super().__init__(*args, **kwargs)
+        for name, value in (('beta', beta), ('lam', lam)):
+            if value < 0:
+                raise ValueError(f'{name} must be >= 0, got {value!r}')
         if anchor_source not in ANCHOR_SOURCES:
             raise ValueError(f'Unknown anchor_source {anchor_source!r}; '
                              f'choose from {ANCHOR_SOURCES}')
