@@ -53,7 +53,7 @@ import torch
 
 __all__ = [
     'SUPPORTED_FORMATS', 'load_vit_checkpoint', 'convert_vit_state_dict',
-    'detect_vit_format', 'vit_arch_from_state_dict'
+    'detect_vit_format', 'vit_arch_from_state_dict', 'read_checkpoint_file'
 ]
 
 SUPPORTED_FORMATS = ('google-npz', 'timm', 'mae', 'mocov3', 'mocov3-linear',
@@ -814,6 +814,42 @@ def _load_onnx(path, logger=None):
     return state_dict, 'onnx-hf-dinov2'
 
 
+def read_checkpoint_file(path, map_location='cpu', logger=None,
+                         what='ViT', formats=SUPPORTED_FORMATS,
+                         extensions=SUPPORTED_EXTENSIONS):
+    """The dict stored in a ``.pth``/``.pt``/``.bin``/``.tar``/``.ckpt``
+    (``weights_only`` loading), ``.safetensors`` or ``.npz`` file.
+
+    ``what`` and ``formats`` word the errors; ``extensions`` are the ones
+    the caller accepts.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: an unknown extension, or the file holds no dict.
+    """
+    path = os.fspath(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} checkpoint not found: {path!r}')
+    ext = osp.splitext(path)[1].lower()
+    readers = {'.safetensors': _load_safetensors, '.npz': _load_npz}
+    readers.update({
+        e: lambda p: _torch_load(p, map_location, logger)
+        for e in TORCH_EXTENSIONS
+    })
+    if ext not in extensions or ext not in readers:
+        raise ValueError(
+            f'Unknown {what} checkpoint file extension {ext!r} of {path!r}; '
+            f'supported extensions: {", ".join(extensions)} '
+            f'(formats: {", ".join(formats)}).')
+    checkpoint = readers[ext](path)
+    if not isinstance(checkpoint, Mapping):
+        raise ValueError(
+            f'Cannot convert {path}: it holds a '
+            f'{type(checkpoint).__name__}, not a dict of tensors. '
+            f'Supported formats: {", ".join(formats)}.')
+    return checkpoint
+
+
 def load_vit_checkpoint(source, map_location='cpu', logger=None):
     """Read a ViT checkpoint of any supported format.
 
@@ -840,31 +876,14 @@ def load_vit_checkpoint(source, map_location='cpu', logger=None):
         name = _GIVEN_DICT
         state_dict, fmt = _convert(source, name, logger)
     else:
-        path = os.fspath(source)
-        name = path
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'ViT checkpoint not found: {path!r}')
-        ext = osp.splitext(path)[1].lower()
-        if ext == '.onnx':
-            state_dict, fmt = _load_onnx(path, logger)
+        name = os.fspath(source)
+        if osp.splitext(name)[1].lower() == '.onnx':
+            if not osp.isfile(name):
+                raise FileNotFoundError(
+                    f'ViT checkpoint not found: {name!r}')
+            state_dict, fmt = _load_onnx(name, logger)
         else:
-            if ext in TORCH_EXTENSIONS:
-                checkpoint = _torch_load(path, map_location, logger)
-            elif ext == '.safetensors':
-                checkpoint = _load_safetensors(path)
-            elif ext == '.npz':
-                checkpoint = _load_npz(path)
-            else:
-                raise ValueError(
-                    f'Unknown ViT checkpoint file extension {ext!r} of '
-                    f'{path!r}; supported extensions: '
-                    f'{", ".join(SUPPORTED_EXTENSIONS)} (formats: '
-                    f'{", ".join(SUPPORTED_FORMATS)}).')
-            if not isinstance(checkpoint, Mapping):
-                raise ValueError(
-                    f'Cannot convert {path}: it holds a '
-                    f'{type(checkpoint).__name__}, not a dict of tensors. '
-                    f'Supported formats: {", ".join(SUPPORTED_FORMATS)}.')
+            checkpoint = read_checkpoint_file(name, map_location, logger)
             state_dict, fmt = _convert(checkpoint, name, logger)
     _log(
         f'Recognised checkpoint format: {fmt} ({name}, '

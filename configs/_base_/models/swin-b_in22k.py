@@ -1,11 +1,11 @@
 # Swin-B (window 7, 224 px) pretrained on ImageNet-22k, as a PromptSwin
 # (VPT's prompted Swin). Pooling: mean of the last stage's patch tokens
 # after its norm (prompts excluded), mmpretrain's GlobalAveragePooling.
-# Weights: mmpretrain's `swin-base_3rdparty_in21k` checkpoint (the official
-# Swin-B ImageNet-22k weights converted; an mmpretrain ImageClassifier
-# checkpoint, hence prefix='backbone.'). Official-format Swin files:
-# convert them with mmpretrain's tools/model_converters/swin2mmpretrain.py.
-pretrained = 'data/pretrained/swin-base_3rdparty_in21k.pth'
+# Weights: the official Swin-B ImageNet-22k release (the file VPT uses,
+# github.com/microsoft/Swin-Transformer). mmprompt's converter reads it as
+# it is; timm's and mmpretrain's checkpoints (`swin-base_3rdparty_in21k`)
+# work too: point `pretrained` at them.
+pretrained = 'data/pretrained/swin_base_patch4_window7_224_22k.pth'
 model = dict(
     type='ImageClassifier',
     backbone=dict(
@@ -14,8 +14,7 @@ model = dict(
         img_size=224,
         window_size=7,
         drop_path_rate=0.,
-        init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',

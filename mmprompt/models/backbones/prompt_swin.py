@@ -1,3 +1,4 @@
+import re
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -41,6 +42,11 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
     in order (deep) or ``prompts[0]`` (shallow), so methods that act on
     generators (Prompt Condensation) see one prompted layer per block.
     Output feature maps hold the patch tokens only.
+
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` reads Microsoft's
+    official Swin files (VPT's ``swin_base_patch4_window7_224_22k.pth``),
+    timm's and mmpretrain's through
+    :func:`mmprompt.utils.swin_checkpoint_converters.load_swin_checkpoint`.
 
     Args:
         num_prompts (int | Sequence[int]): Prompt tokens: one int, one
@@ -257,6 +263,19 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         weights = w_msa.attn_drop(w_msa.softmax(logits))
         out = (weights @ v).transpose(1, 2).reshape(B_, N, C)
         return w_msa.proj_drop(w_msa.proj(out))
+
+    @staticmethod
+    def _load_pretrained(checkpoint):
+        from mmprompt.utils.swin_checkpoint_converters import \
+            load_swin_checkpoint
+        return load_swin_checkpoint(checkpoint)
+
+    def _pretrained_may_lack(self, name: str) -> bool:
+        # classification checkpoints hold the last stage's output norm only;
+        # those of other out_indices start fresh
+        last = len(self.stages) - 1
+        return super()._pretrained_may_lack(name) or bool(
+            re.match(rf'norm(?!{last}\.)\d+\.', name))
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               *args, **kwargs):

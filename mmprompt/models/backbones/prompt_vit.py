@@ -2,7 +2,6 @@ from typing import List, Sequence, Union
 
 import torch
 import torch.nn as nn
-from mmengine.logging import MMLogger
 from mmpretrain.models import VisionTransformer
 from mmpretrain.models.utils import build_norm_layer, resize_pos_embed
 
@@ -297,31 +296,7 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1), hw)
 
     # ------------------------------------------------------------------
-    def init_weights(self):
-        """Initialise, loading ``init_cfg=dict(type='Pretrained')`` through
-        mmprompt's converter so any supported checkpoint format works."""
-        cfg = self.init_cfg
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            from mmprompt.utils.checkpoint_converters import \
-                load_vit_checkpoint
-            state_dict, fmt = load_vit_checkpoint(cfg['checkpoint'])
-            prefix = cfg.get('prefix')
-            if prefix:  # mmengine semantics: take a sub-module's weights
-                prefix = prefix.rstrip('.') + '.'
-                state_dict = {k[len(prefix):]: v for k, v in
-                              state_dict.items() if k.startswith(prefix)}
-            incompatible = self.load_state_dict(state_dict, strict=False)
-            missing = [k for k in incompatible.missing_keys
-                       if not k.startswith('prompts.')]
-            if missing or incompatible.unexpected_keys:
-                raise ValueError(
-                    f"Pretrained checkpoint {cfg['checkpoint']!r} (format "
-                    f'{fmt}) does not fit {type(self).__name__}: missing '
-                    f'{missing[:8]}, unexpected '
-                    f'{incompatible.unexpected_keys[:8]}')
-            MMLogger.get_current_instance().info(
-                f"Loaded {fmt} checkpoint {cfg['checkpoint']} into "
-                f'{type(self).__name__}')
-            self._is_init = True
-            return
-        super().init_weights()
+    @staticmethod
+    def _load_pretrained(checkpoint):
+        from mmprompt.utils.checkpoint_converters import load_vit_checkpoint
+        return load_vit_checkpoint(checkpoint)

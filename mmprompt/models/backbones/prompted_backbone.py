@@ -28,8 +28,15 @@ class PromptedBackboneMixin:
       differ from the config are refused, naming both.
     - :meth:`without_prompts`: the forward of the prompt-free model.
 
+    - Pretrained weights: ``init_cfg=dict(type='Pretrained',
+      checkpoint=...)`` loads through mmprompt's converters
+      (:meth:`_load_pretrained`), so every supported checkpoint format
+      works; a checkpoint that leaves a backbone parameter other than the
+      prompts unset is an error.
+
     A backbone calls :meth:`_init_prompting` at the end of its
-    ``__init__`` and defines ``TAP_NAMES`` and ``num_tap_layers``.
+    ``__init__``, defines ``TAP_NAMES``, ``num_tap_layers`` and
+    ``_load_pretrained(checkpoint) -> (state_dict, format)``.
     """
     TAP_NAMES = ('prompts', )
 
@@ -126,6 +133,47 @@ class PromptedBackboneMixin:
                 if name not in ('prompts', 'prompt_dropout'):
                     child.eval()
         return self
+
+    def _pretrained_may_lack(self, name: str) -> bool:
+        """Whether a pretrained checkpoint may leave parameter ``name`` at
+        its initial value (the prompts; a backbone adds its own)."""
+        return name.startswith('prompts.')
+
+    def init_weights(self):
+        """Initialise, loading ``init_cfg=dict(type='Pretrained')`` through
+        :meth:`_load_pretrained` (``prefix`` keeps one sub-module's weights,
+        as in mmengine)."""
+        cfg = self.init_cfg
+        if not (isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'):
+            return super().init_weights()
+        # (not super().init_weights(): mmengine would load the file as is;
+        # what the checkpoint lacks keeps its construction-time init)
+        state_dict, fmt = self._load_pretrained(cfg['checkpoint'])
+        prefix = cfg.get('prefix')
+        if prefix:
+            prefix = prefix.rstrip('.') + '.'
+            state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
+                          if k.startswith(prefix)}
+        incompatible = self.load_state_dict(state_dict, strict=False)
+        params = dict(self.named_parameters())
+        # missing buffers (relative position indices ...) are derived from
+        # the config at build time
+        unset = [k for k in incompatible.missing_keys if k in params]
+        missing = [k for k in unset if not self._pretrained_may_lack(k)]
+        if missing or incompatible.unexpected_keys:
+            raise ValueError(
+                f"Pretrained checkpoint {cfg['checkpoint']!r} (format {fmt}) "
+                f'does not fit {type(self).__name__}: missing '
+                f'{missing[:8]}, unexpected '
+                f'{incompatible.unexpected_keys[:8]}')
+        fresh = [k for k in unset if not k.startswith('prompts.')]
+        from mmengine.logging import MMLogger
+        MMLogger.get_current_instance().info(
+            f"Loaded {fmt} checkpoint {cfg['checkpoint']} into "
+            f'{type(self).__name__}' +
+            (f'; not in the checkpoint, initialised: {fresh}' if fresh
+             else ''))
+        self._is_init = True
 
     def _check_prompt_shapes(self, state_dict, prefix, *args, **kwargs):
         """Refuse a checkpoint whose prompt counts differ from the config.
