@@ -3,6 +3,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 
 import mmprompt  # noqa: F401
@@ -44,16 +45,35 @@ def test_benchmark_table_and_json(tmp_path):
         [sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
          '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
          '--num-prompts', '10', '--repeats', '1', '--warmup', '0',
-         '--methods', 'full', 'vpt-deep', 'davpt-plus', 'pc', '--out',
+         '--methods', 'full', 'vpt-deep', 'davpt-plus', 'pc',
+         'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten', '--bpt-width', '4',
+         '--out',
          str(out)],
         cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {r['method']: r for r in json.loads(out.read_text())['rows']}
-    assert set(rows) == {'full', 'vpt-deep', 'davpt-plus', 'pc'}
+    assert set(rows) == {'full', 'vpt-deep', 'davpt-plus', 'pc',
+                         'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten'}
+    head = 192 * 1000 + 1000
+    # BPT-Deep: A (10 x 4) per layer and one shared B (4 x 192) per layer;
+    # fWhiten: A (10 x 192) per layer, W fixed; tWhiten: W (192 x 192) too
+    assert rows['bpt-bilinear']['trainable_params'] == \
+        12 * (10 * 4 + 4 * 192) + head
+    assert rows['bpt-fwhiten']['trainable_params'] == 12 * 10 * 192 + head
+    assert rows['bpt-twhiten']['trainable_params'] == \
+        12 * (10 * 192 + 192 * 192) + head
+    # the same tokens as VPT-Deep, so the same inference FLOPs up to the
+    # prompt generation (A @ B, computed once per forward)
+    assert rows['bpt-bilinear']['gflops'] == pytest.approx(
+        rows['vpt-deep']['gflops'], rel=0.01)
     # DA-VPT+ adds the K and V thirds of 12 qkv biases to VPT-Deep
     assert rows['davpt-plus']['trainable_params'] == \
         rows['vpt-deep']['trainable_params'] + 12 * 2 * 192
     assert json.loads(out.read_text())['mapping_update_s'] > 0
+    # the whitening variants fit their matrices once (the hook's work)
+    assert json.loads(out.read_text())['bpt-twhiten_whitening_s'] > 0
+    assert 'bpt-fwhiten: whitening matrices of 12 layers from 2 images' \
+        in proc.stdout
     assert 'DA-VPT mapping update at an epoch end (200 classes -> 10 ' \
         'prompts' in proc.stdout
     assert rows['vpt-deep']['trainable_params'] == 12 * 10 * 192 + \

@@ -1,4 +1,6 @@
 import os.path as osp
+import signal
+import subprocess
 import sys
 
 import pytest
@@ -210,6 +212,48 @@ def test_mapping_hook_in_training_and_resume(setup, davpt_run):
     resumed = load(work_b / 'epoch_2.pth')
     assert_same(state, resumed['state_dict'], 'state_dict')
     assert_same(final['optimizer'], resumed['optimizer'], 'optimizer')
+
+
+def val_accuracies(work):
+    """The validation top-1 of every epoch, from the run's scalars."""
+    import json
+    lines = [json.loads(line) for line in
+             sorted(work.glob('*/vis_data/scalars.json'))[-1].read_text()
+             .splitlines()]
+    return [(r['step'], r['accuracy/top1']) for r in lines
+            if 'accuracy/top1' in r]
+
+
+def test_kill_9_mid_epoch_then_resume_auto_equals_uninterrupted(
+        setup, davpt_run):
+    """A run killed by SIGKILL in the middle of its 2nd epoch and restarted
+    with ``--resume`` (auto) ends with the prompts, head, DA-VPT state
+    (mapping, centroids, class sums), optimizer and validation accuracy of
+    the uninterrupted run."""
+    work = setup['root'] / 'DA_KILLED'
+    args = [sys.executable, TRAIN, davpt_run['cfg'], '--work-dir', str(work)]
+    proc = subprocess.run(
+        args + ['--cfg-options', 'custom_hooks.0.kill_at=[1,1]'], cwd=REPO,
+        env=setup['env'], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert (work / 'epoch_1.pth').exists()
+    assert not (work / 'epoch_2.pth').exists()
+    log = sorted(work.glob('*/*.log'))[-1].read_text()  # flushed per line
+    assert 'Epoch(train) [2][2/3]' in log  # killed mid-epoch
+    assert 'Epoch(train) [2][3/3]' not in log
+
+    proc = run(args + ['--resume'], setup['env'])
+    assert 'resumed epoch: 1' in proc.stdout + proc.stderr
+    final, resumed = load(davpt_run['work'] / 'epoch_2.pth'), \
+        load(work / 'epoch_2.pth')
+    for part in ('state_dict', 'optimizer', 'param_schedulers'):
+        assert_same(final[part], resumed[part], part)
+    state = resumed['state_dict']
+    assert {'class_to_prompt', 'prompt_centroids', 'mapping_ready',
+            'class_feat_sum', 'class_feat_count'} <= set(state)
+    full_acc = val_accuracies(davpt_run['work'])
+    assert len(full_acc) == 2
+    assert val_accuracies(work) == full_acc[1:]  # the resumed run's epoch 2
 
 
 def initial_mapping_line(log):

@@ -53,11 +53,20 @@ from mmengine.registry import HOOKS
 
 @HOOKS.register_module()
 class ToolsTestHook(Hook):
-    """Dumps each rank's prompts before/after training; can stop early."""
+    """Dumps each rank's prompts before/after training; can stop early or
+    die by SIGKILL after iteration ``kill_at = (epoch, batch_idx)``
+    (0-based) as a crashed or preempted job does."""
     priority = 'VERY_LOW'
 
-    def __init__(self, stop_after=None):
+    def __init__(self, stop_after=None, kill_at=None):
         self.stop_after = stop_after
+        self.kill_at = None if kill_at is None else tuple(kill_at)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if self.kill_at == (runner.epoch, batch_idx):
+            import signal
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def _dump(self, runner, stage):
         model = runner.model.module if is_model_wrapper(

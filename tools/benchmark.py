@@ -24,7 +24,9 @@ all methods alike, and medians are reported:
 
 ``vpt-deep-reference`` is a minimal hand-written VPT-Deep over the same
 mmpretrain ``VisionTransformer`` (prompts concatenated before each layer),
-the yardstick for PromptViT's overhead. ``pc`` is VPT-Deep condensed to
+the yardstick for PromptViT's overhead. ``bpt-*`` are BPT-Deep
+(``BilinearPromptViT``, same prompt counts; bilinear of ``--bpt-width``,
+fixed or tuned whitening). ``pc`` is VPT-Deep condensed to
 ``--keep-ratio`` of its prompt tokens (random scores, so the kept counts are
 uneven across layers as after real condensation). Prints a markdown table
 with ratios to full fine-tuning and to VPT-Deep, and writes JSON.
@@ -44,7 +46,9 @@ from mmpretrain.models import VisionTransformer
 
 import mmprompt  # noqa: F401
 from mmprompt.analysis.complexity import count_flops
-from mmprompt.models import PromptViT
+from mmprompt.analysis.whitening import (compute_whitening_statistics,
+                                         whitening_matrix)
+from mmprompt.models import BilinearPromptViT, PromptViT
 from mmprompt.models.classifiers import (GUIDED_TAPS,
                                          guided_anchors_and_proxies)
 from mmprompt.models.losses import PromptMetricLoss
@@ -52,7 +56,8 @@ from mmprompt.models.utils import (condense_prompts, count_parameters,
                                    select_prompts, update_mapping)
 
 METHODS = ('linear', 'full', 'vpt-shallow', 'vpt-deep',
-           'vpt-deep-reference', 'davpt', 'davpt-plus', 'pc')
+           'vpt-deep-reference', 'bpt-bilinear', 'bpt-fwhiten',
+           'bpt-twhiten', 'davpt', 'davpt-plus', 'pc')
 
 
 class ReferenceVPTDeep(nn.Module):
@@ -96,6 +101,12 @@ def build(method, args):
                          prompt_mode='shallow')
     if method == 'vpt-deep':
         return PromptViT(**kw, num_prompts=args.num_prompts)
+    if method.startswith('bpt-'):
+        # BPT-Deep: only the prompt generators differ from VPT-Deep; the
+        # whitening matrices are fitted once on the batch (Bench), as
+        # PromptWhiteningHook does on training images before training
+        return BilinearPromptViT(**kw, num_prompts=args.num_prompts,
+                                 variant=method[4:], width=args.bpt_width)
     if method == 'vpt-deep-reference':
         return ReferenceVPTDeep(VisionTransformer(**kw), args.num_prompts)
     if method in ('davpt', 'davpt-plus'):
@@ -125,6 +136,8 @@ class Bench:
         torch.manual_seed(0)
         self.method, self.args, self.x, self.y = method, args, x, y
         self.backbone = build(method, args).to(args.device)
+        self.whitening_s = fit_whitening(self.backbone, x) \
+            if method in ('bpt-fwhiten', 'bpt-twhiten') else None
         vit = getattr(self.backbone, 'vit', self.backbone)
         self.head = nn.Linear(vit.embed_dims, 1000).to(args.device)
         params = [p for p in self.backbone.parameters() if p.requires_grad]
@@ -223,6 +236,19 @@ def memory_worker(method, args, x, y):
     print(_status_bytes('VmHWM') - base)
 
 
+def fit_whitening(backbone, x, eps=1e-5):
+    """Set every layer's whitening matrix from the tokens of ``x`` (the
+    computation of PromptWhiteningHook); returns the seconds it took."""
+    start = time.perf_counter()
+    layers = range(len(backbone.prompts))
+    stats = compute_whitening_statistics(backbone.eval(), [x], layers)
+    for layer in layers:
+        backbone.prompts[layer].set_whitening(whitening_matrix(
+            stats[layer].covariance(), eps, stats[layer].num_token_vectors,
+            name=f'Sigma of layer {layer}').to(x.dtype))
+    return time.perf_counter() - start
+
+
 def mapping_update_seconds(args):
     """The per-epoch cost of DA-VPT's re-mapping (k-means on class means,
     warm-started), separate from the training step."""
@@ -245,6 +271,9 @@ def parse_args():
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--num-prompts', type=int, default=100)
     parser.add_argument('--keep-ratio', type=float, default=0.3)
+    parser.add_argument('--bpt-width', type=int, default=25,
+                        help='inner width of BPT-bilinear (the poster\'s '
+                        'ImageNet setting)')
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--device', default='cpu')
@@ -307,6 +336,12 @@ def main():
         print(f"DA-VPT mapping update at an epoch end ({args.mapping_classes}"
               f' classes -> {args.num_prompts} prompts, cosine k-means): '
               f"{extra['mapping_update_s']:.3f} s")
+    for b in benches:
+        if b.whitening_s is not None:
+            extra[f'{b.method}_whitening_s'] = b.whitening_s
+            print(f'{b.method}: whitening matrices of {len(b.backbone.prompts)} '
+                  f'layers from {args.batch_size} images (once, before '
+                  f'training): {b.whitening_s:.3f} s')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(dict(args=vars(args), rows=rows, **extra), f, indent=2)
