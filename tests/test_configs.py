@@ -22,6 +22,7 @@ from mmengine.registry import init_default_scope
 
 import mmprompt  # noqa: F401
 from mmprompt.datasets import FGVC_DATASETS, VTAB1K_TASKS
+from mmprompt.registry import MODELS as PROMPT_MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = dict(embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)
@@ -62,6 +63,9 @@ def tiny_backbone(backbone):
     if backbone['type'].endswith('PromptSwin'):
         backbone.update(arch=TINY_SWIN, init_cfg=None)
         return backbone
+    arch = backbone.get('arch', 'b')
+    dims = arch['embed_dims'] if isinstance(arch, dict) else \
+        PROMPT_MODELS.get(backbone['type']).arch_zoo[arch]['embed_dims']
     out_indices = backbone.get('out_indices', -1)
     num_outs = 1 if isinstance(out_indices, int) else len(out_indices)
     num_layers = max(2, num_outs)
@@ -76,10 +80,10 @@ def tiny_backbone(backbone):
             [prompts[-1]]
     if 'width' in backbone:  # BPT's inner width is at most embed_dims
         backbone['width'] = min(backbone['width'], TINY['embed_dims'])
-    # DA-VPT+: rows (768, None) of qkv.bias are K and V of ViT-B
+    # DA-VPT+: rows (D, None) of qkv.bias are K and V of a width-D ViT
     backbone['trainable_params'] = [
         dict(rule, rows=(TINY['embed_dims'], None))
-        if isinstance(rule, dict) and tuple(rule.get('rows', ())) == (768, None)
+        if isinstance(rule, dict) and tuple(rule.get('rows', ())) == (dims, None)
         else rule for rule in backbone.get('trainable_params', [])]
     prompt_cfg = backbone.get('prompt_cfg')
     if isinstance(prompt_cfg, dict) and 'width' in prompt_cfg:
@@ -190,6 +194,7 @@ def test_configs_are_discovered():
     assert count['davpt'] == 2 * 3 * 24
     assert count['bpt'] == 2 * 3 * 5 + 4 + 4 + 2  # + ablations
     assert count['demo'] == 2 and count['spt'] == 10
+    assert count['offline'] == 10  # tools/offline_benchmark.py's methods
     assert count['imagenet'] == 4 * 6  # VPT + 3 BPT variants x 6 fractions
     dense = {}
     for c in DENSE_CONFIGS:

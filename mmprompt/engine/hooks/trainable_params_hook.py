@@ -7,17 +7,26 @@ from mmprompt.registry import HOOKS
 
 @HOOKS.register_module()
 class TrainableParamsHook(Hook):
-    """Log ``trainable params: N (x.xx% of M)`` once before training.
+    """Log ``trainable params: N (x.xx% of M)`` before training and, with
+    ``at the end of training``, after it.
 
     Parameter-efficient methods are compared by what they tune, so every run
-    states it at the top of its log.
+    states it at the top of its log; the second line differs when a method
+    changed the model while training (Prompt Condensation).
     """
     priority = 'VERY_LOW'
 
-    def before_train(self, runner) -> None:
+    @staticmethod
+    def _log(runner, when: str) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         trainable, total = count_parameters(model)
         runner.logger.info(
-            f'trainable params: {trainable} '
+            f'trainable params{when}: {trainable} '
             f'({100. * trainable / max(total, 1):.2f}% of {total})')
+
+    def before_train(self, runner) -> None:
+        self._log(runner, '')
+
+    def after_train(self, runner) -> None:
+        self._log(runner, ' at the end of training')
