@@ -282,6 +282,11 @@ mine = [dict(inputs=data['inputs'][i:i + 4][rank::world],
 scores = score_prompts(classifier([3, 2, 4, 1]), mine, 'taylor')
 if rank == 0:
     torch.save(scores, sys.argv[1])
+if world > 1:
+    # Without an orderly teardown gloo can abort the rank that exits last
+    # ('terminate called without an active exception', seen in CI).
+    dist.barrier()
+    dist.destroy_process_group()
 '''
 
 
