@@ -463,7 +463,9 @@ def _check_layers(state_dict, name, fmt, source_keys):
 
 def _convert(checkpoint, name, logger=None):
     found = _detect(checkpoint)
-    keys = list(checkpoint.keys()) if isinstance(checkpoint, Mapping) else []
+    # the keys of the state dict inside a {'state_dict': ...} wrapper
+    keys = list(_unwrap(checkpoint)[0].keys()) if isinstance(
+        checkpoint, Mapping) else []
     if found is None:
         raise _unrecognised_error(name, keys)
     fmt, flat, prefix = found

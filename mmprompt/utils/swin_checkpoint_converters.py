@@ -194,7 +194,9 @@ def _convert_mmpretrain(state_dict, prefix):
 
 def _convert(checkpoint, name, logger=None):
     found = _detect(checkpoint)
-    keys = list(checkpoint.keys()) if isinstance(checkpoint, Mapping) else []
+    # the keys of the state dict inside a {'state_dict': ...} wrapper
+    keys = list(_unwrap(checkpoint)[0].keys()) if isinstance(
+        checkpoint, Mapping) else []
     if found is None:
         raise _error(name, keys)
     fmt, flat, prefix = found
