@@ -192,13 +192,16 @@ def plot(rows, path):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in rows:
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    markers = 'osD^v<>ph*'
+    for i, r in enumerate(rows):
         std = 0. if math.isnan(r['top1_std']) else r['top1_std']
+        # a legend, not annotations: several methods share a parameter
+        # count (VPT-Deep, fWhiten, DA-VPT) and their labels would overlap
         ax.errorbar(r['trainable_params'], r['top1_mean'], yerr=std,
-                    fmt='o', capsize=3)
-        ax.annotate(r['label'], (r['trainable_params'], r['top1_mean']),
-                    textcoords='offset points', xytext=(5, 4), fontsize=8)
+                    fmt=markers[i % len(markers)], capsize=3,
+                    label=f"{r['label']} ({r['top1_mean']:.1f})")
+    ax.legend(fontsize=8, loc='center left', bbox_to_anchor=(1.02, 0.5))
     ax.set_xscale('log')
     ax.set_xlabel('trainable parameters (log scale)')
     ax.set_ylabel('top-1 accuracy (%)')
