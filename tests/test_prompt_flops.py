@@ -1,3 +1,4 @@
+import json
 import os.path as osp
 import subprocess
 import sys
@@ -17,12 +18,46 @@ PAPER_GFLOPS = {0: 17.6, 50: 22.2, 100: 26.9, 150: 31.8, 200: 36.7}
 
 
 def test_vit_b16_gflops_match_the_paper_within_2_percent():
+    # The papers count every prompt output; a PromptViT whose outputs show
+    # the prompts at every layer computes them all.
     rows = prompt_count_sweep(
-        lambda n: PromptViT(arch='b', num_prompts=n), list(PAPER_GFLOPS),
-        img_size=224)
+        lambda n: PromptViT(arch='b', num_prompts=n, out_type='raw',
+                            out_indices=list(range(12))),
+        list(PAPER_GFLOPS), img_size=224)
     for row in rows:
         paper = PAPER_GFLOPS[row['num_prompts']]
         assert row['gflops'] == pytest.approx(paper, rel=0.02), row
+
+
+@pytest.mark.parametrize('arch,num_layers,img,patch', [
+    ('b', 12, 224, 16),
+    (dict(embed_dims=32, num_layers=4, num_heads=4,
+          feedforward_channels=48), 4, 32, 8),
+])
+def test_deep_vpt_skips_exactly_the_discarded_prompt_rows(
+        arch, num_layers, img, patch):
+    """Prompt outputs that nothing reads are not computed (deep: every
+    layer's; shallow: the last layer's): there each prompt gives keys and
+    values but no query row, no projection, no second norm, no FFN rows."""
+    kw = dict(arch=arch, img_size=img, patch_size=patch)
+    x = (torch.randn(1, 3, img, img), )
+    m = 20
+    model = PromptViT(**kw, num_prompts=m)
+    every_output = PromptViT(**kw, num_prompts=m, out_type='raw',
+                             out_indices=list(range(num_layers)))
+    d = model.embed_dims
+    ffn = model.layers[0].ffn.feedforward_channels
+    tokens = 1 + (img // patch)**2 + m  # keys each query row attends to
+    per_prompt = d * d + 2 * d * ffn + 2 * tokens * d + 5 * d
+    final_norm = 5 * d  # the last layer's dropped rows skip it too
+    assert count_flops(every_output, x) - count_flops(model, x) == \
+        num_layers * m * per_prompt + m * final_norm
+    shallow = PromptViT(**kw, num_prompts=m, prompt_mode='shallow')
+    shallow_raw = PromptViT(**kw, num_prompts=m, prompt_mode='shallow',
+                            out_type='raw',
+                            out_indices=list(range(num_layers)))
+    assert count_flops(shallow_raw, x) - count_flops(shallow, x) == \
+        m * (per_prompt + final_norm)
 
 
 def test_sdpa_handle_counts_the_two_attention_matmuls():
@@ -63,10 +98,14 @@ def test_prompt_flops_tool_writes_table_json_and_png(tmp_path):
          '2', '--repeats', '2', '--out-dir', str(tmp_path)],
         cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert '| prompts | GFLOPs | latency (ms, batch 2) |' in proc.stdout
+    assert ('| prompts | GFLOPs | GFLOPs, all prompt outputs | '
+            'latency (ms, batch 2) |') in proc.stdout
     lines = [line for line in proc.stdout.splitlines()
              if line.startswith('| 0 |') or line.startswith('| 10 |')]
     assert len(lines) == 2
-    assert float(lines[1].split('|')[2]) > float(lines[0].split('|')[2])
+    none, ten = ([float(c) for c in line.split('|')[2:4]] for line in lines)
+    assert none[0] == none[1]  # no prompts: nothing to skip
+    assert none[0] < ten[0] < ten[1]  # deep skips every prompt output
+    rows = json.loads((tmp_path / 'prompt_flops.json').read_text())['rows']
+    assert rows[1]['gflops'] == pytest.approx(ten[0], abs=0.01)
     assert (tmp_path / 'prompt_flops.png').stat().st_size > 1000
-    assert (tmp_path / 'prompt_flops.json').exists()

@@ -74,6 +74,56 @@ def test_deep_equals_reference(num_prompts):
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_deep_skips_discarded_prompt_outputs_exactly():
+    """Prompt outputs that nothing reads (deep: the next layer replaces
+    them; the last layer's feed no later layer) are not computed: their FFN
+    rows are never formed. Nothing else changes: outputs and prompt
+    gradients equal those of the model computing every prompt output (raw
+    outputs at every layer)."""
+    counts = [1, 2, 3, 4]
+    model = build(num_prompts=counts, out_type='featmap', out_indices=(1, 3))
+    full = build(num_prompts=counts, out_type='raw',
+                 out_indices=(0, 1, 2, 3))
+    full.load_state_dict(model.state_dict())
+    ffn_tokens = {}
+    for i, layer in enumerate(model.layers):
+        layer.ffn.register_forward_hook(
+            lambda m, args, out, i=i: ffn_tokens.__setitem__(
+                i, args[0].shape[1]))
+    x = torch.randn(2, 3, 32, 32)
+    got = model(x)
+    assert ffn_tokens == {0: 17, 1: 17, 2: 17, 3: 17}
+    raws = full(x)
+    for out, raw, m in zip(got, (raws[1], raws[3]), (2, 4)):
+        expected = raw[:, 1 + m:].reshape(2, 4, 4, 32).permute(0, 3, 1, 2)
+        torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    (got[0].square().sum() + got[1].sum()).backward()
+    (raws[1][:, 1 + 2:].square().sum() + raws[3][:, 1 + 4:].sum()).backward()
+    for i in range(4):
+        torch.testing.assert_close(model.prompts[i].tokens.grad,
+                                   full.prompts[i].tokens.grad,
+                                   rtol=1e-4, atol=1e-6)
+    # 'raw' at an output layer keeps that layer's prompt outputs
+    mid = build(num_prompts=counts, out_type='raw', out_indices=(1, 3))
+    assert [o.shape[1] for o in mid(x)] == [1 + 2 + 16, 1 + 4 + 16]
+    # shallow prompts travel: only the last layer's outputs are dropped
+    ffn_tokens.clear()
+    shallow = build(num_prompts=3, prompt_mode='shallow',
+                    out_type='featmap', out_indices=(1, 3))
+    for i, layer in enumerate(shallow.layers):
+        layer.ffn.register_forward_hook(
+            lambda m, args, out, i=i: ffn_tokens.__setitem__(
+                i, args[0].shape[1]))
+    shallow_raw = build(num_prompts=3, prompt_mode='shallow',
+                        out_type='raw', out_indices=(1, 3))
+    got, raws = shallow(x), shallow_raw(x)
+    assert ffn_tokens == {0: 20, 1: 20, 2: 20, 3: 17}
+    for out, raw in zip(got, raws):
+        torch.testing.assert_close(
+            out, raw[:, 4:].reshape(2, 4, 4, 32).permute(0, 3, 1, 2),
+            rtol=1e-5, atol=1e-6)
+
+
 def test_deep_layer_receives_its_own_prompt():
     """Changing p_l changes layer l's input and nothing before it (the MedFM
     PromptedViT off-by-one would feed p_{l+1} to layer l)."""

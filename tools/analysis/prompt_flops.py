@@ -8,10 +8,14 @@ Usage::
         [--out-dir work_dirs/prompt_flops]
 
 FLOPs are counted by mmengine's FlopAnalyzer (multiply-adds) on one image;
-prompt counts are tokens per layer. Prints a markdown table and writes
-``prompt_flops.json`` and ``prompt_flops.png`` to ``--out-dir``. The paper
-(ViT-B/16, 224): 0 -> 17.6, 50 -> 22.2, 100 -> 26.9, 150 -> 31.8,
-200 -> 36.7 GFLOPs.
+prompt counts are tokens per layer. Two counts per row: ``GFLOPs``, what
+PromptViT runs (deep mode skips the query, projection and FFN rows of the
+prompt outputs the next layer discards), and ``GFLOPs, all prompt
+outputs``, the same model made to compute every prompt output (``out_type=
+'raw'`` at every layer), which is how the papers count: ViT-B/16 at 224,
+0 -> 17.6, 50 -> 22.2, 100 -> 26.9, 150 -> 31.8, 200 -> 36.7 GFLOPs.
+Prints a markdown table and writes ``prompt_flops.json`` and
+``prompt_flops.png`` to ``--out-dir``.
 """
 import argparse
 import json
@@ -47,21 +51,32 @@ def parse_args():
 def main():
     args = parse_args()
 
-    def build(count):
+    def build(count, **kwargs):
         return PromptViT(arch=args.arch, img_size=args.img_size,
                          patch_size=args.patch_size, num_prompts=count,
-                         prompt_mode=args.mode)
+                         prompt_mode=args.mode, **kwargs)
+
+    depth = build(0).num_layers
+
+    def build_all_outputs(count):
+        # an output of every layer that shows the prompts: each layer
+        # computes its prompt outputs, as the papers' implementations do
+        return build(count, out_type='raw', out_indices=list(range(depth)))
 
     rows = prompt_count_sweep(build, args.prompts, args.img_size,
                               latency=args.latency,
                               batch_size=args.batch_size,
                               repeats=args.repeats, device=args.device)
-    header = '| prompts | GFLOPs |' + (
+    for row, full in zip(rows, prompt_count_sweep(
+            build_all_outputs, args.prompts, args.img_size)):
+        row['gflops_all_prompt_outputs'] = full['gflops']
+    header = '| prompts | GFLOPs | GFLOPs, all prompt outputs |' + (
         f' latency (ms, batch {args.batch_size}) |' if args.latency else '')
     print(header)
     print('|' + '---|' * (header.count('|') - 1))
     for row in rows:
-        line = f"| {row['num_prompts']} | {row['gflops']:.2f} |"
+        line = (f"| {row['num_prompts']} | {row['gflops']:.2f} | "
+                f"{row['gflops_all_prompt_outputs']:.2f} |")
         if args.latency:
             line += f" {row['latency_ms']:.1f} |"
         print(line)
@@ -72,6 +87,9 @@ def main():
     fig, ax = plt.subplots(figsize=(5, 3.5))
     counts = [r['num_prompts'] for r in rows]
     ax.plot(counts, [r['gflops'] for r in rows], 'o-', label='GFLOPs')
+    ax.plot(counts, [r['gflops_all_prompt_outputs'] for r in rows], 'o:',
+            color='C2', label='GFLOPs, all prompt outputs')
+    ax.legend(loc='upper left', fontsize=8)
     ax.set_xlabel(f'prompts per layer ({args.mode})')
     ax.set_ylabel('GFLOPs')
     ax.set_title(f'ViT-{args.arch} /{args.patch_size} at {args.img_size}')

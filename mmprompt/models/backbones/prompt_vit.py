@@ -16,6 +16,8 @@ from .prompted_backbone import PromptedBackboneMixin
 # attention branch output of the patch tokens before the residual sum
 # (B, N, D).
 TAP_NAMES = ('prompts', 'layer_input', 'attn_input', 'query', 'attn_output')
+# out_types whose outputs contain the prompt tokens
+PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all')
 
 
 @MODELS.register_module()
@@ -34,6 +36,13 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
       layers.
     - ``deep``: before each layer ``l`` the prompt slot is replaced by ``p_l``;
       the prompt outputs of layer ``l - 1`` are discarded.
+
+    Prompt outputs that nothing reads are not computed: in deep mode every
+    layer's, in shallow mode the last layer's, unless an output of that
+    layer shows the prompts (``out_type`` ``'raw'``, ``'avg_prompt'`` or
+    ``'avg_all'``). There the prompts give keys and values only (no query,
+    projection or FFN rows); the other tokens' outputs are unchanged, and
+    memory and time drop.
 
     The prompt tokens of each layer come from a prompt generator (see
     :mod:`mmprompt.models.prompts`), ``prompts[l]``; a plain generator holds
@@ -197,39 +206,59 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
                     f'layers {empty}; keeping {counts} leaves none there')
 
     def _layer_forward(self, index: int, layer: nn.Module, x: torch.Tensor,
-                       num_prompts: int) -> torch.Tensor:
-        taps = self._tap_requests.get(index)
-        if not taps:
-            return layer(x)
-        # The same computation as TransformerEncoderLayer.forward and
-        # MultiheadAttention.forward, with reads in between; it keeps the
-        # fused scaled_dot_product_attention kernel.
-        record = self.tap_outputs.setdefault(index, {})
+                       num_prompts: int,
+                       drop_prompts: bool = False) -> torch.Tensor:
+        """Run layer ``index`` on ``x`` (``num_prompts`` prompt tokens after
+        the extra tokens), recording the requested taps.
+
+        ``drop_prompts``: the prompt outputs are not needed (deep mode
+        replaces them before the next layer), so only the other tokens get
+        queries, attention output, projection and FFN; the prompts still
+        give keys and values. The result then has no prompt tokens. The
+        kept tokens' outputs are those of the full layer: every step after
+        the key/value projection is per token.
+        """
+        taps = self._tap_requests.get(index, ())
+        record = self.tap_outputs.setdefault(index, {}) if taps else {}
         if 'layer_input' in taps:
             record['layer_input'] = x
-        if not taps - {'layer_input'}:
+        if not drop_prompts and not set(taps) - {'layer_input'}:
             return layer(x)
+        # The computation of TransformerEncoderLayer.forward and
+        # MultiheadAttention.forward, with reads in between; it keeps the
+        # fused scaled_dot_product_attention kernel.
         attn = layer.attn
+        n = self.num_extra_tokens
         h = layer.ln1(x)
         if 'attn_input' in taps:
             record['attn_input'] = h
         B, L, _ = h.shape
         qkv = attn.qkv(h)
         if 'query' in taps:
-            record['query'] = qkv[:, :self.num_extra_tokens + num_prompts,
-                                  :self.embed_dims]
-        qkv = qkv.reshape(B, L, 3, attn.num_heads,
-                          attn.head_dims).permute(2, 0, 3, 1, 4)
+            record['query'] = qkv[:, :n + num_prompts, :self.embed_dims]
+        q, k, v = qkv.reshape(B, L, 3, attn.num_heads,
+                              attn.head_dims).permute(2, 0, 3, 1, 4)
+        if drop_prompts:
+            q = torch.cat([q[:, :, :n], q[:, :, n + num_prompts:]], dim=2)
+            x = torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1)
+            num_prompts = 0
         dropout_p = attn.attn_drop if attn.training else 0.
-        out = attn.scaled_dot_product_attention(
-            qkv[0], qkv[1], qkv[2], dropout_p=dropout_p)
-        out = out.transpose(1, 2).reshape(B, L, attn.embed_dims)
+        out = attn.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+        out = out.transpose(1, 2).reshape(B, x.shape[1], attn.embed_dims)
         out = attn.out_drop(attn.gamma1(attn.proj_drop(attn.proj(out))))
         if 'attn_output' in taps:
-            record['attn_output'] = out[:, self.num_extra_tokens +
-                                        num_prompts:]
+            record['attn_output'] = out[:, n + num_prompts:]
         x = x + out
         return layer.ffn(layer.ln2(x), identity=x)
+
+    def _drops_prompt_outputs(self, layer: int) -> bool:
+        """Whether nothing reads the prompt outputs of ``layer``: no output
+        of this layer shows them (``raw``, ``avg_prompt``, ``avg_all``) and
+        no later layer takes them (deep mode replaces them; after the last
+        layer nothing follows)."""
+        if layer in self.out_indices and self.out_type in PROMPT_OUT_TYPES:
+            return False
+        return self.prompt_mode == 'deep' or layer == self.num_layers - 1
 
     # ------------------------------------------------------------------
     def _insert_prompts(self, x: torch.Tensor, layer: int,
@@ -272,7 +301,10 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
                                           self.prompt_mode == 'deep'):
                 x = self._insert_prompts(x, i, num_prompts)
                 num_prompts = self.num_prompts[i]
-            x = self._layer_forward(i, layer, x, num_prompts)
+            drop = num_prompts > 0 and self._drops_prompt_outputs(i)
+            x = self._layer_forward(i, layer, x, num_prompts, drop)
+            if drop:
+                num_prompts = 0
             if i == len(self.layers) - 1 and self.final_norm:
                 x = self.ln1(x)
             if i in self.out_indices:
