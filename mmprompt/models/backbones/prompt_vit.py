@@ -211,11 +211,11 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
         """Run layer ``index`` on ``x`` (``num_prompts`` prompt tokens after
         the extra tokens), recording the requested taps.
 
-        ``drop_prompts``: the prompt outputs are not needed (deep mode
-        replaces them before the next layer), so only the other tokens get
+        ``drop_prompts``: nothing reads the prompt outputs (see
+        :meth:`_drops_prompt_outputs`), so only the other tokens get
         queries, attention output, projection and FFN; the prompts still
         give keys and values. The result then has no prompt tokens. The
-        kept tokens' outputs are those of the full layer: every step after
+        other tokens' outputs are those of the full layer: every step after
         the key/value projection is per token.
         """
         taps = self._tap_requests.get(index, ())
