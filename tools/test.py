@@ -23,13 +23,14 @@ except ImportError:  # a source checkout that is not installed
     import mmprompt  # noqa: F401
 
 import mmengine  # noqa: E402
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.config import ConfigDict, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmprompt.utils.dependencies import load_config  # noqa: E402
 from mmprompt.utils.compat import configure_cpu_distributed  # noqa: E402
 from mmprompt.utils.prompt_checkpoint import (  # noqa: E402
     init_pretrained_for_prompt_only, is_prompt_only_file)
@@ -192,7 +193,7 @@ def main():
                          'path of the output file before using `--out-item`.')
 
     # load config
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
 
     # merge cli arguments to config
     cfg = merge_args(cfg, args)

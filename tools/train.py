@@ -35,10 +35,11 @@ except ImportError:  # a source checkout that is not installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmprompt  # noqa: F401
 
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.config import ConfigDict, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmprompt.utils.dependencies import load_config  # noqa: E402
 from mmprompt.utils.compat import (CPU_AMP_OPTIM_WRAPPER,  # noqa: E402
                                    configure_cpu_distributed, has_amp_device)
 
@@ -192,7 +193,7 @@ def main():
     args = parse_args()
 
     # load config
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
 
     # merge cli arguments to config
     cfg = merge_args(cfg, args)
