@@ -45,15 +45,35 @@ def test_benchmark_table_and_json(tmp_path):
         [sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
          '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
          '--num-prompts', '10', '--repeats', '1', '--warmup', '0',
-         '--methods', 'full', 'vpt-deep', 'davpt-plus', 'pc',
-         'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten', '--bpt-width', '4',
-         '--out',
-         str(out)],
+         '--methods', 'linear', 'full', 'vpt-deep', 'vpt-deep-per-image',
+         'davpt-plus', 'pc', 'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten',
+         'swin', 'vpt-deep-swin', '--swin-arch', 'tiny', '--swin-prompts',
+         '3', '--bpt-width', '4', '--onnx-methods', 'linear', 'vpt-deep',
+         'pc', '--out', str(out)],
         cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = {r['method']: r for r in json.loads(out.read_text())['rows']}
-    assert set(rows) == {'full', 'vpt-deep', 'davpt-plus', 'pc',
-                         'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten'}
+    result = json.loads(out.read_text())
+    rows = {r['method']: r for r in result['rows']}
+    assert set(rows) == {'linear', 'full', 'vpt-deep', 'vpt-deep-per-image',
+                         'davpt-plus', 'pc', 'bpt-bilinear', 'bpt-fwhiten',
+                         'bpt-twhiten', 'swin', 'vpt-deep-swin'}
+    # per image over the batch of 2: the shared prefix projects the 10
+    # prompts of each of the 12 layers once, not twice (qkv 3 D^2 and an
+    # affine layer norm 5 D per row, D = 192)
+    saved = 12 * 10 * (3 * 192 ** 2 + 5 * 192) / 2
+    assert (rows['vpt-deep-per-image']['gflops'] -
+            rows['vpt-deep']['gflops']) * 1e9 == pytest.approx(saved)
+    assert rows['linear']['gflops'] < rows['vpt-deep']['gflops']
+    assert rows['swin']['gflops'] < rows['vpt-deep-swin']['gflops']
+    assert rows['vpt-deep-swin']['trainable_params'] == \
+        3 * (2 * 96 + 2 * 192 + 6 * 384 + 2 * 768) + 768 * 1000 + 1000
+    # onnxruntime rows: the exported graphs agree with PyTorch
+    assert set(result['onnxruntime']) == {'linear', 'vpt-deep', 'pc'}
+    for row in result['onnxruntime'].values():
+        assert row['latency_s'] > 0 and row['max_abs_diff'] < 1e-3
+    assert '| vpt-deep (onnxruntime) |' not in proc.stdout
+    assert any(x.startswith('| pc | ') and x.count('|') == 5
+               for x in proc.stdout.splitlines())
     head = 192 * 1000 + 1000
     # BPT-Deep: A (10 x 4) per layer and one shared B (4 x 192) per layer;
     # fWhiten: A (10 x 192) per layer, W fixed; tWhiten: W (192 x 192) too

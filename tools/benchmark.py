@@ -20,12 +20,22 @@ all methods alike, and medians are reported:
   training steps, minus its resident size before them (in one process the
   allocator keeps freed pages, so deltas there mean nothing);
 - ``latency``: one inference forward (``torch.no_grad``);
-- ``GFLOPs``: one image, inference, mmengine's counter.
+- ``GFLOPs``: per image, inference of the whole batch (shared prompt
+  work is spread over its images), mmengine's counter;
+- ``onnxruntime`` (``--onnx-methods``): latency of the backbone and head
+  exported with :func:`mmprompt.utils.onnx_export.export_onnx` (prompts
+  folded into constants), on the same batch.
 
-``vpt-deep-reference`` is a minimal hand-written VPT-Deep over the same
-mmpretrain ``VisionTransformer`` (prompts concatenated before each layer),
-the yardstick for PromptViT's overhead. ``bpt-*`` are BPT-Deep
-(``BilinearPromptViT``, same prompt counts; bilinear of ``--bpt-width``,
+``vpt-deep`` runs its prompts as a shared prefix (PromptViT's default);
+``vpt-deep-per-image`` is the same model with ``share_prompt_prefix=False``
+(every image projects its own copy of the prompts, the path prompt dropout
+needs in training). ``vpt-deep-reference`` is a minimal hand-written
+VPT-Deep over the same mmpretrain ``VisionTransformer`` (prompts
+concatenated before each layer, every prompt output computed), the
+yardstick for PromptViT's overhead. ``swin`` and ``vpt-deep-swin`` are
+mmpretrain's Swin (``--swin-arch``, window 7) without prompts and
+``PromptSwin`` with ``--swin-prompts`` deep prompts per block (not run
+unless named in ``--methods``). ``bpt-*`` are BPT-Deep (``BilinearPromptViT``, same prompt counts; bilinear of ``--bpt-width``,
 fixed or tuned whitening). ``pc`` is VPT-Deep condensed to
 ``--keep-ratio`` of its prompt tokens (random scores, so the kept counts are
 uneven across layers as after real condensation). Prints a markdown table
@@ -50,16 +60,19 @@ import mmprompt  # noqa: F401
 from mmprompt.analysis.complexity import count_flops
 from mmprompt.analysis.whitening import (compute_whitening_statistics,
                                          whitening_matrix)
-from mmprompt.models import BilinearPromptViT, PromptViT
+from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
 from mmprompt.models.classifiers import (GUIDED_TAPS,
                                          guided_anchors_and_proxies)
 from mmprompt.models.losses import PromptMetricLoss
 from mmprompt.models.utils import (condense_prompts, count_parameters,
                                    select_prompts, update_mapping)
+from mmprompt.utils.onnx_export import export_onnx
 
 METHODS = ('linear', 'full', 'vpt-shallow', 'vpt-deep',
-           'vpt-deep-reference', 'bpt-bilinear', 'bpt-fwhiten',
-           'bpt-twhiten', 'davpt', 'davpt-plus', 'pc')
+           'vpt-deep-per-image', 'vpt-deep-reference', 'bpt-bilinear',
+           'bpt-fwhiten', 'bpt-twhiten', 'davpt', 'davpt-plus', 'pc',
+           'swin', 'vpt-deep-swin')
+DEFAULT_METHODS = tuple(m for m in METHODS if 'swin' not in m)
 
 
 class ReferenceVPTDeep(nn.Module):
@@ -103,6 +116,15 @@ def build(method, args):
                          prompt_mode='shallow')
     if method == 'vpt-deep':
         return PromptViT(**kw, num_prompts=args.num_prompts)
+    if method == 'vpt-deep-per-image':
+        return PromptViT(**kw, num_prompts=args.num_prompts,
+                         share_prompt_prefix=False)
+    if method in ('swin', 'vpt-deep-swin'):
+        # (pad_small_map: only small test images have stages below 7x7)
+        return PromptSwin(
+            arch=args.swin_arch, img_size=args.img_size, window_size=7,
+            pad_small_map=True,
+            num_prompts=args.swin_prompts if method != 'swin' else 0)
     if method.startswith('bpt-'):
         # BPT-Deep: only the prompt generators differ from VPT-Deep; the
         # whitening matrices are fitted once on the batch (Bench), as
@@ -140,8 +162,8 @@ class Bench:
         self.backbone = build(method, args).to(args.device)
         self.whitening_s = fit_whitening(self.backbone, x) \
             if method in ('bpt-fwhiten', 'bpt-twhiten') else None
-        vit = getattr(self.backbone, 'vit', self.backbone)
-        self.head = nn.Linear(vit.embed_dims, 1000).to(args.device)
+        self.head = nn.Linear(output_dims(self.backbone), 1000).to(
+            args.device)
         params = [p for p in self.backbone.parameters() if p.requires_grad]
         self.trainable = count_parameters(self.backbone)[0] + \
             count_parameters(self.head)[0]
@@ -170,7 +192,7 @@ class Bench:
         self._sync()
         start = time.perf_counter()
         with self._autocast():
-            logits = self.head(self.backbone(self.x)[0])
+            logits = self.scores(self.x)
             loss = F.cross_entropy(logits.float(), self.y)
             if self.metric is not None:  # DA-VPT: both metric losses
                 layer = self.backbone.num_layers - 1
@@ -194,19 +216,72 @@ class Bench:
         with torch.no_grad(), self._autocast():
             self._sync()
             start = time.perf_counter()
-            self.head(self.backbone(self.x)[0])
+            self.scores(self.x)
             self._sync()
         self.latencies.append(time.perf_counter() - start)
 
+    def scores(self, x):
+        return scores(self.backbone, self.head, x)
+
     def result(self):
-        median = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
-        flops = count_flops(self.backbone, (self.x[:1], ))
+        flops = count_flops(self.backbone, (self.x, )) / len(self.x)
         memory = median(self.memory) if self.memory else \
             cpu_peak_memory(self.method)
         return dict(method=self.method, trainable_params=self.trainable,
                     step_s=median(self.steps),
                     peak_memory_mb=memory / 2**20,
                     latency_s=median(self.latencies), gflops=flops / 1e9)
+
+    def onnx_latency(self, folder):
+        """Export backbone + head (the shared prefix folded into constants)
+        and time onnxruntime on the batch: median seconds, max |diff|."""
+        import onnxruntime as ort
+        module = ScoresModule(self).cpu().eval()
+        x = self.x.cpu()
+        path = osp.join(folder, f'{self.method}.onnx')
+        diff = export_onnx(module, x, path, describe=self.method)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(path, options,
+                                       providers=['CPUExecutionProvider'])
+        feed = {'inputs': x.numpy()}
+        times = []
+        for i in range(self.args.warmup + self.args.repeats):
+            start = time.perf_counter()
+            session.run(None, feed)
+            if i >= self.args.warmup:
+                times.append(time.perf_counter() - start)
+        return median(times), diff
+
+
+def median(values):
+    return sorted(values)[len(values) // 2]
+
+
+def scores(backbone, head, x):
+    """Backbone, global average pooling of a feature map (Swin), head."""
+    feats = backbone(x)[0]
+    if feats.dim() == 4:
+        feats = feats.mean((2, 3))
+    return head(feats)
+
+
+class ScoresModule(nn.Module):
+    """What the ONNX export traces: :func:`scores` of a bench."""
+
+    def __init__(self, bench):
+        super().__init__()
+        self.backbone, self.head = bench.backbone, bench.head
+
+    def forward(self, x):
+        return scores(self.backbone, self.head, x)
+
+
+def output_dims(backbone) -> int:
+    """Width of the backbone's (pooled) output."""
+    if isinstance(backbone, PromptSwin):
+        return backbone.num_features[-1]
+    return getattr(backbone, 'vit', backbone).embed_dims
 
 
 def _status_bytes(field):
@@ -288,8 +363,15 @@ def parse_args():
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--amp', action='store_true',
                         help='fp16 autocast on CUDA, bf16 on CPU')
-    parser.add_argument('--methods', nargs='+', default=list(METHODS),
-                        choices=METHODS)
+    parser.add_argument('--methods', nargs='+',
+                        default=list(DEFAULT_METHODS), choices=METHODS)
+    parser.add_argument('--swin-arch', default='base')
+    parser.add_argument('--swin-prompts', type=int, default=10,
+                        help='deep prompts per block of vpt-deep-swin')
+    parser.add_argument('--onnx-methods', nargs='*', default=[],
+                        choices=METHODS,
+                        help='also time these methods exported to ONNX in '
+                        'onnxruntime (CPU), e.g. linear vpt-deep pc')
     parser.add_argument('--out', default='work_dirs/benchmark.json')
     parser.add_argument('--mapping-classes', type=int, default=200,
                         help='classes for the DA-VPT mapping-update timing '
@@ -329,15 +411,20 @@ def main():
           f'{args.batch_size}, {args.num_prompts} prompts, {args.device}'
           f'{" AMP" if args.amp else ""}, median of {args.repeats}')
     print('| method | trainable | step (s) | step / full | step / VPT-Deep '
-          '| peak mem (MB) | mem / full | latency (s) | latency / VPT-Deep '
-          '| GFLOPs |')
-    print('|---' * 10 + '|')
+          '| step / reference | peak mem (MB) | mem / full | latency (s) | '
+          'latency / VPT-Deep | latency / prompt-free | GFLOPs / image |')
+    print('|---' * 12 + '|')
+    reference = by.get('vpt-deep-reference')
     for r in rows:
+        prompt_free = by.get('swin' if 'swin' in r['method'] else 'linear')
         print(f"| {r['method']} | {r['trainable_params']:,} | "
               f"{r['step_s']:.3f} | {ratio(r, full, 'step_s'):.2f} | "
-              f"{ratio(r, vpt, 'step_s'):.2f} | {r['peak_memory_mb']:.0f} | "
+              f"{ratio(r, vpt, 'step_s'):.2f} | "
+              f"{ratio(r, reference, 'step_s'):.2f} | "
+              f"{r['peak_memory_mb']:.0f} | "
               f"{ratio(r, full, 'peak_memory_mb'):.2f} | "
               f"{r['latency_s']:.3f} | {ratio(r, vpt, 'latency_s'):.2f} | "
+              f"{ratio(r, prompt_free, 'latency_s'):.2f} | "
               f"{r['gflops']:.2f} |")
     extra = {}
     if any(m.startswith('davpt') for m in args.methods):
@@ -351,6 +438,22 @@ def main():
             print(f'{b.method}: whitening matrices of {len(b.backbone.prompts)} '
                   f'layers from {args.batch_size} images (once, before '
                   f'training): {b.whitening_s:.3f} s')
+    onnx_rows = {}
+    if args.onnx_methods:
+        import tempfile
+        with tempfile.TemporaryDirectory() as folder:
+            for b in benches:
+                if b.method in args.onnx_methods:
+                    onnx_rows[b.method] = b.onnx_latency(folder)
+        ref = onnx_rows.get('linear', (None, ))[0]
+        print('| method (onnxruntime) | latency (s) | / linear | '
+              'max abs diff |')
+        print('|---|---|---|---|')
+        for method, (latency, diff) in onnx_rows.items():
+            rel = f'{latency / ref:.2f}' if ref else '-'
+            print(f'| {method} | {latency:.3f} | {rel} | {diff:.2g} |')
+        extra['onnxruntime'] = {m: dict(latency_s=t, max_abs_diff=d)
+                                for m, (t, d) in onnx_rows.items()}
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(dict(args=vars(args), rows=rows, **extra), f, indent=2)

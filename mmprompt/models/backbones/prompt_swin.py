@@ -38,6 +38,17 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
     is batch-major, so with a batch of more than one image its prompts mix
     images; here every image keeps its own.
 
+    Prompts as a shared prefix (deep mode): a block's prompts are the same
+    for every window of every image and their outputs are discarded (the
+    next block replaces them), so their norm and key/value projections run
+    once per forward (M rows instead of B * windows * M) and they get no
+    query, projection or FFN rows; attention broadcasts their keys and
+    values into every window. Exact; it runs always in eval and in training
+    without prompt dropout (with ``prompt_dropout > 0`` in training every
+    image draws its own mask, and the per-image path runs), unless
+    ``share_prompt_prefix=False``. Shallow prompts travel and are per image
+    after the first block: they take the per-image path.
+
     The prompt generators are ``prompts[j]`` over the blocks of all stages
     in order (deep) or ``prompts[0]`` (shallow), so methods that act on
     generators (Prompt Condensation) see one prompted layer per block.
@@ -59,12 +70,16 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
             width), ``'normal'`` or ``'zeros'``. Defaults to ``'uniform'``.
         prompt_std (float): Std of the ``'normal'`` init. Defaults to 0.02.
         prompt_dropout (float): Dropout on the prompt tokens only.
-        prompt_cfg (dict): Config of the prompt generators.
+        prompt_cfg (dict | Sequence[dict]): Config of the prompt
+            generators, or one per prompted block; as in :class:`PromptViT`.
             Defaults to ``dict(type='mmprompt.PromptTokens')``.
         frozen (bool): Freeze every backbone parameter but the prompts and
             ``trainable_params``; frozen parts stay in eval mode while
             training. Defaults to True.
+        frozen_eval (bool): As in :class:`PromptViT`. Defaults to True.
         trainable_params (Sequence[str | dict]): As in :class:`PromptViT`.
+        share_prompt_prefix (bool): Deep prompts as a shared prefix (see
+            above). Defaults to True.
         **kwargs: Arguments of :class:`mmpretrain.models.SwinTransformer`.
     """
 
@@ -75,13 +90,20 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
                  prompt_init: str = 'uniform',
                  prompt_std: float = 0.02,
                  prompt_dropout: float = 0.,
-                 prompt_cfg: dict = dict(type='mmprompt.PromptTokens'),
+                 prompt_cfg: Union[dict, Sequence[dict]] = dict(
+                     type='mmprompt.PromptTokens'),
                  frozen: bool = True,
+                 frozen_eval: bool = True,
                  trainable_params: Sequence = (),
+                 share_prompt_prefix: bool = True,
                  **kwargs):
         self._check_prompt_args(prompt_mode, prompt_init)
+        if not isinstance(share_prompt_prefix, bool):
+            raise TypeError(f'share_prompt_prefix must be a bool, got '
+                            f'{share_prompt_prefix!r}')
         super().__init__(*args, **kwargs)
         self.prompt_mode = prompt_mode
+        self.share_prompt_prefix = share_prompt_prefix
         self.stage_of_block = [i for i, stage in enumerate(self.stages)
                                for _ in stage.blocks]
         stage_dims = [stage.embed_dims for stage in self.stages]
@@ -93,7 +115,8 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
             counts, dims, prompt_mode, prompt_init, prompt_std,
             prompt_dropout, prompt_cfg,
             vpt_uniform_bound(self.patch_embed.projection.kernel_size,
-                              stage_dims[0]), frozen, trainable_params)
+                              stage_dims[0]), frozen, trainable_params,
+            frozen_eval)
 
     def _check_num_prompts(self, num_prompts) -> List[int]:
         num_blocks = len(self.stage_of_block)
@@ -130,10 +153,19 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
 
     # ------------------------------------------------------------------
     def _block_prompts(self, block: int, batch: int) -> torch.Tensor:
+        """The prompts of ``block``: (M, C) shared by the batch where deep
+        prompts run as a shared prefix, else (B, M, C) per image."""
         prompts = self.prompts[block]()
         self._record_prompts_tap(block, prompts)
+        if self.prompt_mode == 'deep' and self.shares_prompt_prefix():
+            return prompts
         return self.prompt_dropout(
             prompts.unsqueeze(0).expand(batch, -1, -1))
+
+    def shares_prompt_prefix(self) -> bool:
+        """As :meth:`PromptViT.shares_prompt_prefix` (deep mode only)."""
+        return self.share_prompt_prefix and not (
+            self.prompt_dropout.training and self.prompt_dropout.p > 0)
 
     def forward(self, x):
         self.tap_outputs = {}
@@ -182,9 +214,16 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
 
     # ------------------------------------------------------------------
     def _block_forward(self, block, x, prompts, hw_shape):
-        """A ``SwinBlock`` on ``x`` (B, L, C) with ``prompts`` (B, M, C)."""
-        if prompts is None or prompts.shape[1] == 0:
+        """A ``SwinBlock`` on ``x`` (B, L, C) with ``prompts`` (B, M, C), or
+        (M, C) shared by the batch, whose outputs nothing reads (deep)."""
+        if prompts is None or prompts.shape[-2] == 0:
             return block(x, hw_shape), prompts
+        if prompts.dim() == 2:  # the shared prefix: keys and values only
+            out_x = self._shift_window_attention(
+                block.attn, block.norm1(prompts.to(x.dtype)),
+                block.norm1(x), hw_shape, shared=True)
+            y = x + out_x
+            return block.ffn(block.norm2(y), identity=y), None
         M = prompts.shape[1]
         identity = torch.cat([prompts, x], dim=1)
         h = block.norm1(identity)
@@ -195,9 +234,13 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         return y[:, M:], y[:, :M]
 
     @staticmethod
-    def _shift_window_attention(attn, prompts, x, hw_shape):
+    def _shift_window_attention(attn, prompts, x, hw_shape, shared=False):
         """mmpretrain's ``ShiftWindowMSA.forward`` with prompts prepended
-        to every window of their image and averaged over the windows."""
+        to every window of their image and averaged over the windows.
+
+        ``shared``: ``prompts`` (M, C) are the same for every window of
+        every image and only give keys and values; only the patch tokens'
+        output comes back."""
         B, L, C = x.shape
         H, W = hw_shape
         x = x.view(B, H, W, C)
@@ -221,6 +264,11 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         windows = attn.window_partition(x, window_size).view(
             -1, window_size**2, C)
         num_windows = windows.shape[0] // B
+        if shared:
+            out_x = PromptSwin._window_attention_shared(
+                attn.w_msa, prompts, windows, mask)
+            return attn.drop(PromptSwin._reverse_windows(
+                attn, out_x, hw_shape, (H_pad, W_pad), shift_size))
         M = prompts.shape[1]
         tokens = torch.cat([
             prompts.unsqueeze(1).expand(B, num_windows, M, C).reshape(
@@ -228,15 +276,56 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         ], dim=1)
         out = PromptSwin._window_attention(attn.w_msa, tokens, mask, M)
         out_p = out[:, :M].reshape(B, num_windows, M, C).mean(1)
+        out_x = PromptSwin._reverse_windows(attn, out[:, M:], hw_shape,
+                                            (H_pad, W_pad), shift_size)
+        return attn.drop(out_p), attn.drop(out_x)
+
+    @staticmethod
+    def _reverse_windows(attn, windows, hw_shape, padded_shape, shift_size):
+        """Window outputs (B * nW, ws*ws, C) back to tokens (B, H*W, C)."""
+        (H, W), (H_pad, W_pad) = hw_shape, padded_shape
+        window_size, C = attn.window_size, windows.shape[-1]
         out_x = attn.window_reverse(
-            out[:, M:].reshape(-1, window_size, window_size, C), H_pad,
-            W_pad, window_size)
+            windows.reshape(-1, window_size, window_size, C), H_pad, W_pad,
+            window_size)
         if attn.shift_size > 0:
             out_x = torch.roll(
                 out_x, shifts=(shift_size, shift_size), dims=(1, 2))
         if H != H_pad or W != W_pad:
             out_x = out_x[:, :H, :W, :].contiguous()
-        return attn.drop(out_p), attn.drop(out_x.view(B, H * W, C))
+        return out_x.reshape(out_x.shape[0], H * W, C)
+
+    @staticmethod
+    def _window_attention_shared(w_msa, prompts, windows, mask):
+        """:meth:`_window_attention` for prompts (M, C) shared by every
+        window that give keys and values only: their projections run once
+        and broadcast; the logits of the prompt columns carry no bias and
+        no mask (zeros), as in the per-image path. Returns the windows'
+        output (B * nW, ws*ws, C)."""
+        B_, N, C = windows.shape
+        heads = w_msa.num_heads
+        qkv = w_msa.qkv(windows).reshape(B_, N, 3, heads,
+                                         C // heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * w_msa.scale, qkv[1], qkv[2]
+        M = prompts.shape[0]
+        kv_p = w_msa.qkv(prompts)[:, C:].reshape(M, 2, heads, C // heads)
+        k_p, v_p = kv_p.permute(1, 2, 0, 3)  # each (heads, M, d)
+        logits = q @ k.transpose(-2, -1)  # (B_, heads, N, N)
+        wh, ww = w_msa.window_size
+        bias = w_msa.relative_position_bias_table[
+            w_msa.relative_position_index.view(-1)].view(
+                wh * ww, wh * ww, -1).permute(2, 0, 1)
+        logits = logits + bias.unsqueeze(0)
+        if mask is not None:
+            nW = mask.shape[0]
+            logits = (logits.view(B_ // nW, nW, heads, N, N) +
+                      mask.unsqueeze(1).unsqueeze(0)).view(-1, heads, N, N)
+        # the prompt columns: broadcast keys, no bias, never masked
+        logits = torch.cat([q @ k_p.transpose(-2, -1), logits], dim=-1)
+        weights = w_msa.attn_drop(w_msa.softmax(logits))
+        out = weights[..., :M] @ v_p + weights[..., M:] @ v
+        return w_msa.proj_drop(w_msa.proj(out.transpose(1, 2).reshape(
+            B_, N, C)))
 
     @staticmethod
     def _window_attention(w_msa, x, mask, num_prompts):

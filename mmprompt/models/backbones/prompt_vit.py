@@ -1,4 +1,4 @@
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -17,7 +17,7 @@ from .prompted_backbone import PromptedBackboneMixin
 # (B, N, D).
 TAP_NAMES = ('prompts', 'layer_input', 'attn_input', 'query', 'attn_output')
 # out_types whose outputs contain the prompt tokens
-PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all')
+PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all', 'avg_all_tokens')
 
 
 @MODELS.register_module()
@@ -44,6 +44,16 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
     projection or FFN rows); the other tokens' outputs are unchanged, and
     memory and time drop.
 
+    Prompts as a shared prefix: where a layer's prompt tokens come straight
+    from their generator (deep: every layer; shallow: layer 0) they are the
+    same for every image, and so are their layer norm and query, key and
+    value projections (all per token). They are computed once per forward,
+    for M rows instead of B * M, and broadcast into attention. This is
+    exact, and runs always in eval and in training without prompt dropout;
+    with ``prompt_dropout > 0`` in training every image draws its own
+    dropout mask (VPT's semantics), so the per-image path runs there.
+    ``share_prompt_prefix=False`` forces the per-image path everywhere.
+
     The prompt tokens of each layer come from a prompt generator (see
     :mod:`mmprompt.models.prompts`), ``prompts[l]``; a plain generator holds
     the parameter ``prompts.{l}.tokens``.
@@ -60,13 +70,20 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
         prompt_std (float): Std of the ``'normal'`` init. Defaults to 0.02.
         prompt_dropout (float): Dropout on the prompt tokens only.
             Defaults to 0.
-        prompt_cfg (dict): Config of the prompt generator of each layer;
-            ``num_tokens``, ``embed_dims`` and the init arguments are filled
-            in. Defaults to ``dict(type='mmprompt.PromptTokens')``.
+        prompt_cfg (dict | Sequence[dict]): Config of the prompt generator
+            of each layer, or one config per prompted layer; ``num_tokens``
+            and ``embed_dims`` are filled in, and for ``PromptTokens`` the
+            init arguments above unless the config sets its own.
+            Defaults to ``dict(type='mmprompt.PromptTokens')``.
         frozen (bool): Freeze every backbone parameter except the prompts and
             those matched by ``trainable_params``. Frozen submodules stay in
             eval mode while training (no dropout or drop-path in them).
             Defaults to True.
+        frozen_eval (bool): With ``frozen``: keep the frozen submodules in
+            eval mode while training (default). False lets them follow the
+            model's mode, so ``drop_path_rate`` and dropout act inside the
+            frozen layers during training, as in the released DA-VPT code
+            (``drop_path: 0.1`` in most of its configs). Defaults to True.
         trainable_params (Sequence[str | dict]): Regular expressions; a
             backbone parameter whose name (relative to the backbone, e.g.
             ``layers.11.attn.qkv.bias``) fully matches one of them stays
@@ -74,14 +91,27 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             those rows (dim 0) learn, e.g. the K and V thirds of the fused
             qkv bias for DA-VPT+: ``rows=(D, None)``. Each pattern must
             match at least one parameter. Defaults to ().
+        share_prompt_prefix (bool): Compute each layer's freshly inserted
+            prompts once per forward and broadcast them (see above).
+            Defaults to True.
+        prompts_see_patches_only (bool): The prompts' queries attend to the
+            patch tokens only, not to CLS or the prompts (the released
+            DA-VPT code's ``mask: true``). It changes only prompt outputs
+            that something reads (shallow prompts, prompt out_types).
+            Defaults to False.
         out_type (str): The parent's ``'raw'`` (all tokens, prompts
             included), ``'cls_token'``, ``'featmap'`` and ``'avg_featmap'``
             (prompts stripped), plus ``'avg_prompt'`` (normed mean of the
-            prompt tokens) and ``'avg_all'`` (normed mean of prompts and
-            patches, MAE-style pooling). Defaults to ``'cls_token'``.
+            prompt tokens), ``'avg_all'`` (normed mean of prompts and
+            patches, MAE's fine-tuning pooling) and ``'avg_all_tokens'``
+            (the plain mean of the prompt and patch tokens, after the final
+            norm with ``final_norm=True``: the released DA-VPT code's MAE
+            pooling, ``norm(x)[:, 1:].mean(1)``). Defaults to
+            ``'cls_token'``.
         **kwargs: Arguments of :class:`mmpretrain.models.VisionTransformer`.
     """
-    OUT_TYPES = VisionTransformer.OUT_TYPES | {'avg_prompt', 'avg_all'}
+    OUT_TYPES = VisionTransformer.OUT_TYPES | {'avg_prompt', 'avg_all',
+                                               'avg_all_tokens'}
     TAP_NAMES = TAP_NAMES
 
     def __init__(self,
@@ -91,9 +121,13 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
                  prompt_init: str = 'uniform',
                  prompt_std: float = 0.02,
                  prompt_dropout: float = 0.,
-                 prompt_cfg: dict = dict(type='mmprompt.PromptTokens'),
+                 prompt_cfg: Union[dict, Sequence[dict]] = dict(
+                     type='mmprompt.PromptTokens'),
                  frozen: bool = True,
+                 frozen_eval: bool = True,
                  trainable_params: Sequence[str] = (),
+                 share_prompt_prefix: bool = True,
+                 prompts_see_patches_only: bool = False,
                  out_type: str = 'cls_token',
                  out_indices: Union[int, Sequence[int]] = -1,
                  **kwargs):
@@ -108,9 +142,21 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             out_indices=self._check_out_indices(out_indices, args, kwargs),
             **kwargs)
         self.prompt_mode = prompt_mode
+        if not isinstance(share_prompt_prefix, bool):
+            raise TypeError(f'share_prompt_prefix must be a bool, got '
+                            f'{share_prompt_prefix!r}')
+        self.share_prompt_prefix = share_prompt_prefix
+        if not isinstance(prompts_see_patches_only, bool):
+            raise TypeError(f'prompts_see_patches_only must be a bool, got '
+                            f'{prompts_see_patches_only!r}')
+        self.prompts_see_patches_only = prompts_see_patches_only
         counts = self._check_num_prompts(num_prompts)
         self.num_prompts = counts
 
+        if out_type == 'avg_all_tokens' and not self.final_norm:
+            raise ValueError("out_type='avg_all_tokens' averages the tokens "
+                             'after the final norm: it needs '
+                             'final_norm=True')
         if out_type in ('avg_prompt', 'avg_all'):
             # The parent builds this norm only for 'avg_featmap'.
             self.ln2 = build_norm_layer(
@@ -128,7 +174,8 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             counts, [self.embed_dims] * len(counts), prompt_mode,
             prompt_init, prompt_std, prompt_dropout, prompt_cfg,
             vpt_uniform_bound(self.patch_embed.projection.kernel_size,
-                              self.embed_dims), frozen, trainable_params)
+                              self.embed_dims), frozen, trainable_params,
+            frozen_eval)
 
     # ------------------------------------------------------------------
     # construction helpers
@@ -206,8 +253,9 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
                     f'layers {empty}; keeping {counts} leaves none there')
 
     def _layer_forward(self, index: int, layer: nn.Module, x: torch.Tensor,
-                       num_prompts: int,
-                       drop_prompts: bool = False) -> torch.Tensor:
+                       num_prompts: int, drop_prompts: bool = False,
+                       shared: Optional[torch.Tensor] = None
+                       ) -> torch.Tensor:
         """Run layer ``index`` on ``x`` (``num_prompts`` prompt tokens after
         the extra tokens), recording the requested taps.
 
@@ -217,33 +265,63 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
         give keys and values. The result then has no prompt tokens. The
         other tokens' outputs are those of the full layer: every step after
         the key/value projection is per token.
+
+        ``shared``: the layer's ``num_prompts`` prompt tokens (M, D), the
+        same for every image; ``x`` then holds the other tokens only. Their
+        norm and q/k/v projections run once and are broadcast over the
+        batch (the shared prefix).
         """
         taps = self._tap_requests.get(index, ())
         record = self.tap_outputs.setdefault(index, {}) if taps else {}
+        B = x.shape[0]
+        n = self.num_extra_tokens
+
+        def with_prompts(tokens, prompts):  # (B, L, C) and (M, C)
+            return torch.cat([tokens[:, :n],
+                              prompts.unsqueeze(0).expand(B, -1, -1),
+                              tokens[:, n:]], dim=1)
+
         if 'layer_input' in taps:
-            record['layer_input'] = x
-        if not drop_prompts and not set(taps) - {'layer_input'}:
+            record['layer_input'] = x if shared is None else \
+                with_prompts(x, shared)
+        mask_prompts = self.prompts_see_patches_only and num_prompts > 0 \
+            and not drop_prompts
+        if shared is None and not drop_prompts and not mask_prompts and \
+                not set(taps) - {'layer_input'}:
             return layer(x)
         # The computation of TransformerEncoderLayer.forward and
         # MultiheadAttention.forward, with reads in between; it keeps the
         # fused scaled_dot_product_attention kernel.
         attn = layer.attn
-        n = self.num_extra_tokens
         h = layer.ln1(x)
-        if 'attn_input' in taps:
-            record['attn_input'] = h
-        B, L, _ = h.shape
         qkv = attn.qkv(h)
+        if shared is not None:
+            h_prompts = layer.ln1(shared)
+            qkv_prompts = attn.qkv(h_prompts)
+            if 'attn_input' in taps:
+                record['attn_input'] = with_prompts(h, h_prompts)
+            qkv = with_prompts(qkv, qkv_prompts)
+            if not drop_prompts:  # the prompt outputs are read: per image
+                x = with_prompts(x, shared)
+        elif 'attn_input' in taps:
+            record['attn_input'] = h
+        L = qkv.shape[1]
         if 'query' in taps:
             record['query'] = qkv[:, :n + num_prompts, :self.embed_dims]
         q, k, v = qkv.reshape(B, L, 3, attn.num_heads,
                               attn.head_dims).permute(2, 0, 3, 1, 4)
         if drop_prompts:
             q = torch.cat([q[:, :, :n], q[:, :, n + num_prompts:]], dim=2)
-            x = torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1)
+            if shared is None:
+                x = torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1)
             num_prompts = 0
         dropout_p = attn.attn_drop if attn.training else 0.
-        out = attn.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+        attn_mask = None
+        if mask_prompts:  # prompt queries see the patches only
+            attn_mask = q.new_zeros(q.shape[2], k.shape[2])
+            attn_mask[n:n + num_prompts, :n + num_prompts] = float('-inf')
+        out = attn.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
         out = out.transpose(1, 2).reshape(B, x.shape[1], attn.embed_dims)
         out = attn.out_drop(attn.gamma1(attn.proj_drop(attn.proj(out))))
         if 'attn_output' in taps:
@@ -261,17 +339,36 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
         return self.prompt_mode == 'deep' or layer == self.num_layers - 1
 
     # ------------------------------------------------------------------
-    def _insert_prompts(self, x: torch.Tensor, layer: int,
-                        num_old: int) -> torch.Tensor:
-        """Put the prompts of ``layer`` in the slot of ``num_old`` tokens."""
+    def _insert_prompts(self, x: torch.Tensor, layer: int, num_old: int
+                        ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Put the prompts of ``layer`` in the slot of ``num_old`` tokens.
+
+        Returns ``(x, shared)``: with a shared prefix (see
+        :meth:`shares_prompt_prefix`) ``x`` loses the old slot and the new
+        prompts come back as ``shared`` (M, D); otherwise ``x`` holds every
+        image's (dropped-out) copy of them and ``shared`` is None.
+        """
         prompts = self.prompts[layer]()
         self._record_prompts_tap(layer, prompts)
         if prompts.shape[0] == 0 and num_old == 0:
-            return x
+            return x, None
+        n = self.num_extra_tokens
+        if self.shares_prompt_prefix():
+            if num_old:
+                x = torch.cat([x[:, :n], x[:, n + num_old:]], dim=1)
+            shared = prompts.to(x.dtype) if prompts.shape[0] else None
+            return x, shared
         prompts = self.prompt_dropout(
             prompts.to(x.dtype).unsqueeze(0).expand(x.shape[0], -1, -1))
-        n = self.num_extra_tokens
-        return torch.cat([x[:, :n], prompts, x[:, n + num_old:]], dim=1)
+        return torch.cat([x[:, :n], prompts, x[:, n + num_old:]],
+                         dim=1), None
+
+    def shares_prompt_prefix(self) -> bool:
+        """Whether freshly inserted prompts run as a shared prefix now:
+        unless disabled, or prompt dropout draws a mask per image (training
+        with ``prompt_dropout > 0``)."""
+        return self.share_prompt_prefix and not (
+            self.prompt_dropout.training and self.prompt_dropout.p > 0)
 
     def embed_tokens(self, x: torch.Tensor):
         """Images (B, 3, H, W) to the tokens entering layer 0,
@@ -297,12 +394,13 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
         outs = []
         num_prompts = 0
         for i, layer in enumerate(self.layers):
+            shared = None
             if self._prompts_enabled and (i == 0 or
                                           self.prompt_mode == 'deep'):
-                x = self._insert_prompts(x, i, num_prompts)
+                x, shared = self._insert_prompts(x, i, num_prompts)
                 num_prompts = self.num_prompts[i]
             drop = num_prompts > 0 and self._drops_prompt_outputs(i)
-            x = self._layer_forward(i, layer, x, num_prompts, drop)
+            x = self._layer_forward(i, layer, x, num_prompts, drop, shared)
             if drop:
                 num_prompts = 0
             if i == len(self.layers) - 1 and self.final_norm:
@@ -323,6 +421,8 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             return self.ln2(x[:, n:n + num_prompts].mean(dim=1))
         if self.out_type == 'avg_all':
             return self.ln2(x[:, n:].mean(dim=1))
+        if self.out_type == 'avg_all_tokens':
+            return x[:, n:].mean(dim=1)
         # featmap / avg_featmap: the parent strips the extra tokens only.
         return super()._format_output(
             torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1), hw)

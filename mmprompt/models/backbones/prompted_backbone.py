@@ -44,20 +44,37 @@ class PromptedBackboneMixin:
                         prompt_mode: str, prompt_init: str,
                         prompt_std: float, prompt_dropout: float,
                         prompt_cfg: dict, uniform_bound: float,
-                        frozen: bool, trainable_params: Sequence) -> None:
+                        frozen: bool, trainable_params: Sequence,
+                        frozen_eval: bool = True) -> None:
         self.prompt_mode = prompt_mode
         self.num_prompts = list(counts)
         self.prompts = nn.ModuleList()
-        for count, width in zip(counts, dims):
-            cfg = dict(prompt_cfg)
+        if isinstance(prompt_cfg, dict):
+            layer_cfgs = [prompt_cfg] * len(counts)
+        else:
+            layer_cfgs = list(prompt_cfg)
+            if len(layer_cfgs) != len(counts) or not all(
+                    isinstance(c, dict) for c in layer_cfgs):
+                raise ValueError(
+                    f'prompt_cfg is one generator config or one per '
+                    f'prompted layer ({len(counts)}), got {prompt_cfg!r}')
+        for count, width, layer_cfg in zip(counts, dims, layer_cfgs):
+            cfg = dict(layer_cfg)
             cfg.update(num_tokens=count, embed_dims=width)
             if cfg['type'] in ('mmprompt.PromptTokens', 'PromptTokens'):
-                cfg.update(init=prompt_init, uniform_bound=uniform_bound,
-                           std=prompt_std)
+                # the backbone's prompt_* arguments, unless the layer's
+                # generator config sets its own
+                cfg.setdefault('init', prompt_init)
+                cfg.setdefault('uniform_bound', uniform_bound)
+                cfg.setdefault('std', prompt_std)
             self.prompts.append(MODELS.build(cfg))
         self.prompt_dropout = nn.Dropout(prompt_dropout)
 
         self.frozen = frozen
+        if not isinstance(frozen_eval, bool):
+            raise TypeError(f'frozen_eval must be a bool, got '
+                            f'{frozen_eval!r}')
+        self.frozen_eval = frozen_eval
         self.trainable_params = tuple(trainable_params)
         self.trainable_rows = {}
         if frozen:
@@ -126,7 +143,7 @@ class PromptedBackboneMixin:
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if mode and self.frozen:
+        if mode and self.frozen and self.frozen_eval:
             # Frozen parts behave as at inference: no dropout or drop-path
             # inside the pretrained layers, only on the prompts.
             for name, child in self.named_children():

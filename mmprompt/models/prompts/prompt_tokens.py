@@ -3,6 +3,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from mmprompt.registry import MODELS
 from .base_prompt import BasePromptGenerator
@@ -42,6 +43,9 @@ class PromptTokens(BasePromptGenerator):
             with ``init='uniform'``; a prompted backbone passes VPT's bound
             for its patch size.
         std (float): Standard deviation of the normal init. Defaults to 0.02.
+        l2_normalize (bool): Use each token divided by its L2 norm
+            (``F.normalize``, eps 1e-6), as the released DA-VPT code's
+            ``vpt_norm: l2``. Defaults to False.
     """
 
     def __init__(self,
@@ -49,8 +53,13 @@ class PromptTokens(BasePromptGenerator):
                  embed_dims: int,
                  init: str = 'uniform',
                  uniform_bound: Optional[float] = None,
-                 std: float = 0.02):
+                 std: float = 0.02,
+                 l2_normalize: bool = False):
         super().__init__(num_tokens, embed_dims)
+        if not isinstance(l2_normalize, bool):
+            raise TypeError(f'l2_normalize must be a bool, got '
+                            f'{l2_normalize!r}')
+        self.l2_normalize = l2_normalize
         if init not in PROMPT_INITS:
             raise ValueError(f'Unknown prompt_init {init!r}; choose from '
                              f'{PROMPT_INITS}')
@@ -102,4 +111,6 @@ class PromptTokens(BasePromptGenerator):
                 "prompt_init='prototype' tokens are not initialised yet: add "
                 "dict(type='mmprompt.PrototypePromptInitHook') to "
                 'custom_hooks or load a checkpoint that has them')
+        if self.l2_normalize:
+            return F.normalize(self.tokens, dim=-1, eps=1e-6)
         return self.tokens

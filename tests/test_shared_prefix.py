@@ -1,0 +1,237 @@
+"""Prompts as a shared prefix: outputs, taps and prompt gradients equal the
+per-image path (``share_prompt_prefix=False``) for ViT (deep, shallow,
+uneven counts, BPT generators, taps, bf16 autocast) and Swin (deep), and
+the FLOPs drop by exactly the prompt rows' norm and projections."""
+import pytest
+import torch
+
+import mmprompt  # noqa: F401
+from mmprompt.analysis.complexity import count_flops
+from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
+from mmprompt.models.backbones.prompt_vit import TAP_NAMES
+
+TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
+KW = dict(arch=TINY, img_size=32, patch_size=8)
+SWIN = dict(arch=dict(embed_dims=16, depths=[2, 2, 2], num_heads=[2, 2, 4]),
+            img_size=32, patch_size=2, window_size=4, out_indices=(0, 1, 2),
+            drop_path_rate=0.)
+
+
+def pair(cls, kw, **kwargs):
+    """The same weights with and without the shared prefix."""
+    torch.manual_seed(0)
+    shared = cls(**kw, **kwargs)
+    shared.init_weights()
+    per_image = cls(**kw, **kwargs, share_prompt_prefix=False)
+    per_image.load_state_dict(shared.state_dict())
+    return shared, per_image
+
+
+def prompt_grads(model):
+    return {n: p.grad for n, p in model.prompts.named_parameters()
+            if p.requires_grad and p.numel()}  # (layers with prompts)
+
+
+def assert_same_forward_backward(shared, per_image, x, train=True,
+                                 grad_tol=1e-5, **tol):
+    """Outputs within ``tol``; prompt gradients within ``grad_tol`` of the
+    largest gradient entry (the batch sums run in another order)."""
+    tol = tol or dict(rtol=1e-5, atol=1e-6)
+    for model in (shared, per_image):
+        model.train(train)
+    outs = shared(x), per_image(x)
+    assert len(outs[0]) == len(outs[1])
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, **tol)
+    for out in outs:
+        sum((o.float() * torch.linspace(-1, 1, o.numel()).view_as(o)).sum()
+            for o in out).backward()
+    grads = prompt_grads(shared), prompt_grads(per_image)
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for name in grads[0]:
+        scale = float(grads[1][name].abs().max())
+        torch.testing.assert_close(grads[0][name], grads[1][name],
+                                   rtol=10 * grad_tol, atol=grad_tol * scale)
+    return outs
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(num_prompts=3),
+    dict(num_prompts=[2, 0, 5, 1]),  # uneven, a layer without prompts
+    dict(num_prompts=[0, 3, 0, 0]),
+    dict(num_prompts=4, prompt_mode='shallow'),
+    dict(num_prompts=3, out_type='featmap', out_indices=(1, 3)),
+    dict(num_prompts=[1, 2, 3, 4], out_type='raw', out_indices=(0, 2, 3)),
+    dict(num_prompts=[1, 2, 3, 4], out_type='avg_all'),
+    dict(num_prompts=2, prompt_mode='shallow', out_type='avg_prompt',
+         out_indices=(1, 3)),
+])
+def test_vit_shared_prefix_equals_per_image(kwargs):
+    shared, per_image = pair(PromptViT, KW, **kwargs)
+    x = torch.randn(3, 3, 32, 32)
+    assert shared.shares_prompt_prefix()
+    assert not per_image.shares_prompt_prefix()
+    assert_same_forward_backward(shared, per_image, x)
+
+
+def test_vit_shared_prefix_computes_prompt_rows_once():
+    """Each prompted layer projects M prompt rows, not B * M: the layer
+    norm and the qkv linear see the prompts as a (M, D) tensor."""
+    shared, per_image = pair(PromptViT, KW, num_prompts=[2, 0, 5, 1])
+    rows = {}
+    for model in (shared, per_image):
+        for i, layer in enumerate(model.layers):
+            layer.attn.qkv.register_forward_hook(
+                lambda m, args, out, i=i, model=model: rows.setdefault(
+                    id(model), {}).setdefault(i, []).append(
+                        tuple(args[0].shape)))
+    x = torch.randn(3, 3, 32, 32)
+    shared(x)
+    per_image(x)
+    assert rows[id(shared)] == {0: [(3, 17, 32), (2, 32)], 1: [(3, 17, 32)],
+                                2: [(3, 17, 32), (5, 32)],
+                                3: [(3, 17, 32), (1, 32)]}
+    assert rows[id(per_image)] == {0: [(3, 19, 32)], 1: [(3, 17, 32)],
+                                   2: [(3, 22, 32)], 3: [(3, 18, 32)]}
+
+
+@pytest.mark.parametrize('source', ['paper', 'released'])
+def test_vit_taps_equal_per_image(source):
+    taps = dict(paper=('query', 'attn_output'),
+                released=('prompts', 'layer_input', 'query'))[source]
+    shared, per_image = pair(PromptViT, KW, num_prompts=[2, 3, 0, 4])
+    for model in (shared, per_image):
+        model.request_taps(3, taps)
+        model.request_taps(1, TAP_NAMES)
+    x = torch.randn(2, 3, 32, 32)
+    for model in (shared, per_image):
+        model.train()
+        model(x)
+    for layer in (1, 3):
+        got, expected = shared.tap_outputs[layer], per_image.tap_outputs[layer]
+        assert got.keys() == expected.keys()
+        for name in got:
+            torch.testing.assert_close(got[name], expected[name],
+                                       rtol=1e-5, atol=1e-6)
+    # the DA-VPT losses read them: the same values and prompt gradients
+    for model in (shared, per_image):
+        t = model.tap_outputs[3]
+        loss = t['query'][:, 1:5].mean(0).square().sum() + \
+            t['query'][:, 0].sum()
+        if 'attn_output' in t:
+            loss = loss + t['attn_output'].mean(1).square().sum()
+        if 'layer_input' in t:
+            loss = loss + t['layer_input'][:, 5:].mean(1).sum()
+        loss.backward()
+    for name, grad in prompt_grads(shared).items():
+        expected = prompt_grads(per_image)[name]
+        torch.testing.assert_close(grad, expected, rtol=1e-4,
+                                   atol=1e-5 * float(expected.abs().max()))
+
+
+@pytest.mark.parametrize('variant', ['bilinear', 'twhiten'])
+def test_bpt_shared_prefix_equals_per_image(variant):
+    shared, per_image = pair(BilinearPromptViT, KW, variant=variant,
+                             width=8, num_prompts=3)
+    if variant == 'twhiten':
+        torch.manual_seed(1)
+        w = torch.eye(32) + 0.1 * torch.randn(32, 32)
+        for model in (shared, per_image):
+            for g in model.prompts:
+                g.set_whitening(w)
+    assert_same_forward_backward(shared, per_image, torch.randn(2, 3, 32, 32))
+
+
+def test_condensed_vit_shared_prefix_equals_per_image():
+    from mmprompt.models.utils import condense_prompts
+    shared, per_image = pair(PromptViT, KW, num_prompts=4)
+    keep = [torch.tensor([0, 3]), torch.tensor([], dtype=torch.long),
+            None, torch.tensor([1])]
+    for model in (shared, per_image):
+        condense_prompts(model, keep)
+    assert shared.num_prompts == [2, 0, 4, 1]
+    assert_same_forward_backward(shared, per_image, torch.randn(2, 3, 32, 32))
+
+
+def test_vit_shared_prefix_under_bf16_autocast():
+    shared, per_image = pair(PromptViT, KW, num_prompts=[3, 1, 0, 2])
+    x = torch.randn(2, 3, 32, 32)
+    dtypes = []
+    shared.layers[0].attn.qkv.register_forward_hook(
+        lambda m, args, out: dtypes.append(out.dtype))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        # bf16 keeps 8 bits of mantissa: equal up to its rounding
+        outs = assert_same_forward_backward(shared, per_image, x,
+                                            grad_tol=1e-2, rtol=2e-2,
+                                            atol=2e-2)
+    # the projections (the shared prompt rows' too) ran in bf16
+    assert dtypes == [torch.bfloat16, torch.bfloat16]
+    assert outs[0][0].shape == (2, 32)
+
+
+def test_prompt_dropout_in_training_takes_the_per_image_path():
+    """VPT's prompt dropout draws a mask per image: in training with
+    prompt_dropout > 0 the prompts are per image (images differ), in eval
+    they are the shared prefix again."""
+    torch.manual_seed(0)
+    model = PromptViT(**KW, num_prompts=3, prompt_dropout=0.5,
+                      out_type='raw', out_indices=(0, ))
+    model.train()
+    assert not model.shares_prompt_prefix()
+    x = torch.randn(1, 3, 32, 32).expand(4, -1, -1, -1)
+    out = model(x)[0]
+    # same image, different dropout masks: the prompt outputs differ
+    assert not torch.allclose(out[0, 1:4], out[1, 1:4])
+    model.eval()
+    assert model.shares_prompt_prefix()
+    out = model(x)[0]
+    torch.testing.assert_close(out[0], out[3])
+
+
+@pytest.mark.parametrize('num_prompts', [3, [2, 0, 1], [1, 0, 2, 3, 0, 1]])
+def test_swin_deep_shared_prefix_equals_per_image(num_prompts):
+    shared, per_image = pair(PromptSwin, SWIN, num_prompts=num_prompts)
+    x = torch.randn(2, 3, 32, 32)
+    assert_same_forward_backward(shared, per_image, x)
+    assert_same_forward_backward(shared, per_image, x, train=False)
+
+
+def test_swin_shared_prefix_skips_prompt_queries_and_ffn():
+    shared, per_image = pair(PromptSwin, SWIN, num_prompts=3)
+    ffn_rows = {}
+    for model in (shared, per_image):
+        block = model.stages[0].blocks[1]
+        block.ffn.register_forward_hook(
+            lambda m, args, out, model=model: ffn_rows.__setitem__(
+                id(model), args[0].shape[1]))
+    x = torch.randn(2, 3, 32, 32)
+    shared(x)
+    per_image(x)
+    assert ffn_rows == {id(shared): 256, id(per_image): 256 + 3}
+
+
+def test_shallow_swin_keeps_the_per_image_path():
+    shared, per_image = pair(PromptSwin, SWIN, num_prompts=3,
+                             prompt_mode='shallow')
+    assert_same_forward_backward(shared, per_image, torch.randn(2, 3, 32, 32))
+
+
+def test_flops_drop_by_the_prompt_rows_projections():
+    """Per prompted layer the shared prefix saves the layer norm (5 flops
+    per element, mmengine's count for an affine norm) and the qkv linear
+    (3 D^2 per row) of (B - 1) * M prompt rows; nothing else changes."""
+    B, D, counts = 4, 32, [2, 0, 5, 1]
+    shared, per_image = pair(PromptViT, KW, num_prompts=counts)
+    x = torch.randn(B, 3, 32, 32)
+    saved = count_flops(per_image, (x, )) - count_flops(shared, (x, ))
+    assert saved == sum((B - 1) * m * (3 * D * D + 5 * D) for m in counts)
+
+
+@pytest.mark.parametrize('value', [1, 'yes', None])
+def test_bad_share_prompt_prefix(value):
+    with pytest.raises(TypeError,
+                       match=f'share_prompt_prefix must be a bool, got '
+                       f'{value!r}'):
+        PromptViT(**KW, num_prompts=2, share_prompt_prefix=value)
+    with pytest.raises(TypeError, match='share_prompt_prefix must be a bool'):
+        PromptSwin(**SWIN, num_prompts=2, share_prompt_prefix=value)
