@@ -6,18 +6,20 @@ library (mmpretrain, mmseg, mmdet) reaches our classes with the scope prefix,
 e.g. ``dict(type='mmprompt.PromptViT')``, after importing the package through
 ``custom_imports=dict(imports=['mmprompt'], allow_failed_imports=False)``.
 """
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import \
     WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 __all__ = [
-    'MODELS', 'HOOKS', 'DATASETS', 'TRANSFORMS', 'METRICS',
-    'WEIGHT_INITIALIZERS'
+    'MODELS', 'HOOKS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'METRICS',
+    'PARAM_SCHEDULERS', 'WEIGHT_INITIALIZERS'
 ]
 
 MODELS = Registry(
@@ -29,6 +31,12 @@ HOOKS = Registry(
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, scope='mmprompt',
     locations=['mmprompt.datasets'])
+DATA_SAMPLERS = Registry(
+    'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='mmprompt',
+    locations=['mmprompt.datasets'])
+PARAM_SCHEDULERS = Registry(
+    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
+    scope='mmprompt', locations=['mmprompt.engine'])
 TRANSFORMS = Registry(
     'transform', parent=MMENGINE_TRANSFORMS, scope='mmprompt',
     locations=['mmprompt.datasets'])

@@ -72,9 +72,9 @@ def numpy_whitening(qkv_weight, xs, eps, convention='row_vector',
         qk = wq_lin @ wk_lin.T
     ms = [qk @ x.T for x in xs]  # each D x T
     T = xs[0].shape[0]
-    if average:
+    if average:  # the released code: n = Mbar.size(0), the D rows
         mbar = sum(ms) / len(ms)
-        sigma = mbar @ mbar.T / T
+        sigma = mbar @ mbar.T / mbar.shape[0]
     else:
         sigma = sum(m @ m.T for m in ms) / (len(ms) * T)
     s, u = np.linalg.eigh(sigma)
@@ -627,14 +627,19 @@ def test_bpt_recipes_build_with_expected_counts():
             model = MODELS.build(cfg.model)
         m = bb.num_prompts
         layers = 12 if bb.prompt_mode == 'deep' else 1
+        # the released deep scripts train B of layers 8-11 only
+        assert bb.get('trainable_factor_layers') == (
+            (8, 9, 10, 11) if bb.prompt_mode == 'deep' else None), path
+        if bb.get('bilinear_init') == 'whitening':
+            assert bb.bilinear_whitening_subset == 'per_column', path
+        b_layers = 4 if bb.prompt_mode == 'deep' else layers
         if bb.variant == 'bilinear':
-            per_layer = m * bb.width + bb.width * 768
+            expected = layers * m * bb.width + b_layers * bb.width * 768
         else:
-            per_layer = m * 768 + (768 * 768 if bb.variant == 'twhiten'
-                                   else 0)
+            expected = layers * (m * 768 + (
+                768 * 768 if bb.variant == 'twhiten' else 0))
         head = sum(p.numel() for p in model.head.parameters())
-        assert model.backbone.trainable_parameter_count() == \
-            layers * per_layer, path
+        assert model.backbone.trainable_parameter_count() == expected, path
         assert head == 768 * cfg.model.head.num_classes + \
             cfg.model.head.num_classes
         head_wd = cfg.optim_wrapper.paramwise_cfg.custom_keys[

@@ -78,13 +78,25 @@ def tiny_backbone(backbone):
     if isinstance(prompts, (list, tuple)):
         backbone['num_prompts'] = [prompts[0]] * (num_layers - 1) + \
             [prompts[-1]]
+    prompt_cfg = backbone.get('prompt_cfg')
+    if isinstance(prompt_cfg, (list, tuple)):  # one generator per layer
+        backbone['prompt_cfg'] = [prompt_cfg[0]] * (num_layers - 1) + \
+            [prompt_cfg[-1]]
+    if backbone.get('trainable_factor_layers'):
+        # the last layers of ViT-B (8-11): here the last one
+        backbone['trainable_factor_layers'] = [num_layers - 1]
     if 'width' in backbone:  # BPT's inner width is at most embed_dims
         backbone['width'] = min(backbone['width'], TINY['embed_dims'])
     # DA-VPT+: rows (D, None) of qkv.bias are K and V of a width-D ViT
+    # (2 D: V only): the same thirds of the tiny ViT's
+
+    def thirds(row):
+        return None if row is None else row // dims * TINY['embed_dims']
+
     backbone['trainable_params'] = [
-        dict(rule, rows=(TINY['embed_dims'], None))
-        if isinstance(rule, dict) and tuple(rule.get('rows', ())) == (dims, None)
-        else rule for rule in backbone.get('trainable_params', [])]
+        dict(rule, rows=tuple(thirds(r) for r in rule['rows']))
+        if isinstance(rule, dict) and 'rows' in rule else rule
+        for rule in backbone.get('trainable_params', [])]
     prompt_cfg = backbone.get('prompt_cfg')
     if isinstance(prompt_cfg, dict) and 'width' in prompt_cfg:
         backbone['prompt_cfg'] = dict(
@@ -191,7 +203,8 @@ def test_configs_are_discovered():
         count[family_of(c)] = count.get(family_of(c), 0) + 1
     # 3 ViT-B/16 pretrainings and Swin-B
     assert count['vpt'] == 4 * 4 * 24 == 384
-    assert count['davpt'] == 2 * 3 * 24
+    # + the 61 configs of the released DA-VPT code
+    assert count['davpt'] == 2 * 3 * 24 + len(gen.DAVPT_RELEASED) == 205
     assert count['bpt'] == 2 * 3 * 5 + 4 + 4 + 2  # + ablations
     assert count['demo'] == 2 and count['spt'] == 10
     assert count['offline'] == 10  # tools/offline_benchmark.py's methods
@@ -217,6 +230,10 @@ def test_config_builds_and_trains_one_batch(config, fake_data):
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model_cfg = cfg.model.to_dict()
     model_cfg['backbone'] = tiny_backbone(model_cfg['backbone'])
+    if 'guided_layer' in model_cfg:
+        # DA-VPT's guided layers (e.g. 9-11 of 12): the last of the tiny ViT
+        model_cfg['guided_layer'] = [-1] if isinstance(
+            model_cfg['guided_layer'], list) else -1
     if 'in_channels' in model_cfg.get('head', {}):
         model_cfg['head']['in_channels'] = \
             TINY_SWIN['embed_dims'] * 8 if 'Swin' in \
@@ -283,11 +300,14 @@ def test_config_builds_and_trains_one_batch(config, fake_data):
         assert wd_of['head.fc.weight'] == head_key['weight_decay']
     tuned = {n: p.numel() for n, p in model.named_parameters()
              if p.requires_grad}
-    if family_of(config) == 'davpt':
+    released = osp.basename(osp.dirname(config)) == 'released'
+    if family_of(config) == 'davpt' and not released:
         # DA-VPT+ tunes the qkv biases (their K/V rows), DA-VPT no bias
         plus = osp.basename(osp.dirname(config)) == 'davpt-plus'
         assert any(n.endswith('attn.qkv.bias') for n in tuned) == plus
         assert model.num_guided_prompts == min(10, num_classes)
+    if released:  # the released bias sets tune V (and K) in every config
+        assert any(n.endswith('attn.qkv.bias') for n in tuned)
     if family_of(config) == 'vpt':
         method = osp.basename(osp.dirname(config))
         frozen = method != 'finetune'

@@ -59,13 +59,13 @@ def test_losses_use_the_guided_layer(source):
     layer = bb.layers[3]
     labels = torch.cat([s.gt_label for s in batch['data_samples']])
     assign = torch.tensor([3, 0, 3])[labels]
+    h = layer.ln1(tokens)
+    q = h @ layer.attn.qkv.weight[:32].t() + layer.attn.qkv.bias[:32]
     if source == 'paper':
-        h = layer.ln1(tokens)
-        q = h @ layer.attn.qkv.weight[:32].t() + layer.attn.qkv.bias[:32]
         proxies, cls = q[0, 1:5], q[:, 0]
         patch = layer.attn(h)[:, 5:].mean(1)
-    else:
-        proxies, cls = prompts, tokens[:, 0]
+    else:  # the released code: CLS query (cls_type='query'), raw prompts
+        proxies, cls = prompts, q[:, 0]
         patch = tokens[:, 5:].mean(1)
     metric = PromptMetricLoss()
     torch.testing.assert_close(losses['loss_ml_patch'],

@@ -153,13 +153,25 @@ def bpt_body(mode):
         # The official code initialises B from the whitening matrix for MAE
         # (always) and for deep prompts; shallow Sup/MoCo B is xavier.
         whitening = pretrain == 'vit-b16-mae' or mode == 'deep'
-        text = ('model = dict(\n'
-                '    backbone=dict(\n'
-                "        type='mmprompt.BilinearPromptViT',\n"
-                "        variant='bilinear',\n"
-                f"        bilinear_init='{'whitening' if whitening else 'xavier'}',\n"  # noqa: E501
-                f"        prompt_mode='{mode}',\n"
-                '        prompt_dropout=0.))\n')
+        text = ''
+        if whitening:
+            text += ("# B from the whitening matrix with the released code's "
+                     'draw (column d of B:\n# c entries of row d of W at its '
+                     "own random columns; seeded here).\n")
+        if mode == 'deep':
+            text += ('# As the released deep training scripts: A trains in '
+                     'every layer, B only\n# in layers 8-11.\n')
+        text += ('model = dict(\n'
+                 '    backbone=dict(\n'
+                 "        type='mmprompt.BilinearPromptViT',\n"
+                 "        variant='bilinear',\n"
+                 f"        bilinear_init='{'whitening' if whitening else 'xavier'}',\n"  # noqa: E501
+                 + ("        bilinear_whitening_subset='per_column',\n"
+                    if whitening else '')
+                 + ('        trainable_factor_layers=(8, 9, 10, 11),\n'
+                    if mode == 'deep' else '')
+                 + f"        prompt_mode='{mode}',\n"
+                 '        prompt_dropout=0.))\n')
         if whitening:
             text += (
                 '# Whitening from 100 training images through the frozen '
@@ -233,6 +245,230 @@ def davpt_leaf_extra(pretrain, benchmark, name, num_classes):
                 f'[{num_classes}]'), ''
 
 
+# ------------------------------------------------- DA-VPT released configs
+# The 61 per-dataset configs the released DA-VPT code ships, values only
+# (tools/davpt_released.py), each as a leaf of configs/davpt/released/.
+def _load_released_table():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'davpt_released', osp.join(osp.dirname(osp.abspath(__file__)),
+                                   'davpt_released.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.COMMON, module.RELEASED
+
+
+DAVPT_RELEASED_COMMON, DAVPT_RELEASED = _load_released_table()
+# the released model_name -> (pretraining tag, base model file, note)
+DAVPT_RELEASED_PRETRAINS = {
+    'vit-B': ('vit-b16-augreg-in21k', 'vit-b16_augreg-in21k.py',
+              "timm's vit_base_patch16_224.augreg_in21k"),
+    'mae-B': ('vit-b16-mae', 'vit-b16_mae.py',
+              "MAE's ViT-B/16 (timm's vit_base_patch16_224.mae)"),
+    'moco-B': ('vit-b16-mocov3', 'vit-b16_mocov3.py',
+               'MoCo v3 ViT-B/16 300 epochs (the released code loads the '
+               'linear-probe file\n# linear-vit-b-300ep.pth.tar: the same '
+               'frozen encoder)'),
+}
+# the released dataset names that differ from mmprompt's
+DAVPT_RELEASED_TASKS = {'retinopathy': 'diabetic_retinopathy'}
+VIT_B_DIMS, VIT_B_DEPTH = 768, 12
+
+
+def released_task(dataset):
+    """``(task_tag, benchmark, name, num_classes)`` of a released dataset."""
+    name = DAVPT_RELEASED_TASKS.get(dataset, dataset)
+    if name in FGVC_DATASETS:
+        return f'fgvc-{name}', 'fgvc', name, FGVC_DATASETS[name][0]
+    return f'vtab1k-{name}', 'vtab1k', name, VTAB1K_TASKS[name]
+
+
+def released_bias_rules(v):
+    """``trainable_params`` of a released bias set. The released code
+    matches parameter names by their last parts, so ``proj.bias`` also
+    unfreezes the patch embedding's bias."""
+    rules = []
+    q, k, vv = v['bias_q'], v['bias_k'], v['bias_v']
+    if q and not k and vv:
+        raise ValueError('bias_q and bias_v without bias_k are no row range')
+    first = 0 if q else (1 if k else (2 if vv else None))
+    last = 3 if vv else (2 if k else (1 if q else None))
+    if first is not None:
+        rows = f'({first * VIT_B_DIMS}, None)' if last == 3 else \
+            f'({first * VIT_B_DIMS}, {last * VIT_B_DIMS})'
+        rules.append(r"dict(name=r'layers\.\d+\.attn\.qkv\.bias', "
+                     f'rows={rows})')
+    if v['bias_proj']:
+        rules += [r"r'layers\.\d+\.attn\.proj\.bias'",
+                  r"r'patch_embed\.projection\.bias'"]
+    if v['bias_fc2']:
+        rules.append(r"r'layers\.\d+\.ffn\.layers\.1\.bias'")
+    if v['bias_norm2']:
+        rules.append(r"r'layers\.\d+\.ln2\.bias'")
+    if v['norm_norm1']:
+        rules.append(r"r'layers\.\d+\.ln1\.(weight|bias)'")
+    if v['train_cls']:
+        rules.append("'cls_token'")
+    return rules
+
+
+def released_prompt_layout(v, num_classes):
+    """Per-layer prompt counts and uniform init bounds of a released
+    config: ``proxy_prompt_len`` prompts (one per class when there are
+    fewer classes) in the guided layers ``proxy_prompt_start_idx`` ..
+    ``proxy_prompt_end_idx``, ``num_prompts`` elsewhere; each group is
+    initialised as the released ``xavier_uniform_`` of a (layers, prompts,
+    D) tensor (bound sqrt(6 / ((prompts + layers) D))), divided by 8 with
+    ``init_divide_by8``."""
+    guided = list(range(v['proxy_prompt_start_idx'],
+                        min(v['proxy_prompt_end_idx'], VIT_B_DEPTH - 1) + 1))
+    m = min(v['proxy_prompt_len'], num_classes)
+    others = VIT_B_DEPTH - len(guided)
+    divider = 8. if v['init_divide_by8'] else 1.
+
+    def bound(prompts, layers):
+        return (6. / ((prompts + layers) * VIT_B_DIMS)) ** 0.5 / divider
+
+    return guided, m, bound(m, len(guided)), bound(v['num_prompts'], others)
+
+
+def davpt_released_recipe_file(pretrain_tag):
+    model_name = next(k for k, (tag, _, _) in DAVPT_RELEASED_PRETRAINS.items()
+                      if tag == pretrain_tag)
+    _, model_file, note = DAVPT_RELEASED_PRETRAINS[model_name]
+    mae = model_name == 'mae-B'
+    return (
+        HEADER + '# DA-VPT as the released code runs it (what every one of '
+        'its configs shares);\n'
+        f'# backbone: {note}.\n'
+        f"_base_ = ['../models/{model_file}', '../default_runtime.py']\n"
+        'model = dict(\n'
+        "    type='mmprompt.PromptMetricClassifier',\n"
+        '    backbone=dict(\n'
+        "        prompt_mode='deep', prompt_dropout=0." + (
+            ',\n        # the released MAE pooling: final norm, then the '
+            "mean of\n        # prompts and patches\n        "
+            "final_norm=True, out_type='avg_all_tokens'" if mae else '') +
+        '),\n'
+        "    # cls_type 'query', proxies the raw prompts, patches the block "
+        'input\n'
+        "    anchor_source='released')\n"
+        '# fp16: true in every released config: train with --amp on a GPU\n'
+        'optim_wrapper = dict(\n'
+        "    type='OptimWrapper',\n"
+        "    optimizer=dict(type='AdamW', betas=(0.9, 0.999)),\n"
+        "    clip_grad=dict(type='value', clip_value=10.),\n"
+        '    # no weight decay on biases and 1-D tensors '
+        '(open_bias_decay and\n    # open_weight_decay: false)\n'
+        '    paramwise_cfg=dict(\n'
+        '        bias_decay_mult=0., norm_decay_mult=0., '
+        'flat_decay_mult=0.))\n'
+        'train_cfg = dict(by_epoch=True, val_interval=1)\n'
+        'val_cfg = dict()\n'
+        'test_cfg = dict()\n'
+        'default_hooks = dict(\n'
+        '    logger=dict(interval=20),\n'
+        '    checkpoint=dict(interval=10, max_keep_ckpts=1))\n')
+
+
+def davpt_released_leaf_file(name, values):
+    v = dict(DAVPT_RELEASED_COMMON, **values)
+    pretrain_tag = DAVPT_RELEASED_PRETRAINS[v['model_name']][0]
+    task_tag, benchmark, task, num_classes = released_task(v['dataset'])
+    guided, m, guided_bound, other_bound = released_prompt_layout(
+        v, num_classes)
+    counts = [m if i in guided else v['num_prompts']
+              for i in range(VIT_B_DEPTH)]
+    l2 = ', l2_normalize=True' if v['vpt_norm'] == 'l2' else ''
+    if v['vpt_norm'] not in ('none', 'l2'):
+        raise ValueError(f"{name}: vpt_norm={v['vpt_norm']!r}")
+    first = guided[0]
+
+    def tokens(bound, repeat):
+        return ('[\n'
+                "            dict(type='mmprompt.PromptTokens', "
+                "init='uniform',\n"
+                f'                 uniform_bound={bound!r}{l2}),\n'
+                f'        ] * {repeat}')
+
+    if first:
+        backbone = [
+            f'num_prompts=[{v["num_prompts"]}] * {first} + [{m}] * '
+            f'{len(guided)}',
+            f'prompt_cfg={tokens(other_bound, first)} + '
+            f'{tokens(guided_bound, len(guided))}']
+    else:
+        backbone = [f'num_prompts={m}',
+                    f'prompt_cfg={tokens(guided_bound, len(guided))}']
+    if v['drop_path'] > 0:
+        backbone.append(f"drop_path_rate={v['drop_path']!r}, "
+                        'frozen_eval=False')
+    if v['mask']:
+        backbone.append('prompts_see_patches_only=True')
+    backbone.append('trainable_params=[\n            ' + ',\n            '.join(
+        released_bias_rules(v)) + ']')
+    assert counts == [v['num_prompts']] * first + [m] * len(guided)
+    guided_text = str(guided[0]) if len(guided) == 1 else str(guided)
+    return (
+        HEADER + f'# DA-VPT, the released config {name}.yaml, values only '
+        f'({num_classes} classes).\n'
+        f"_base_ = ['../../_base_/recipes/davpt-released_{pretrain_tag}.py',\n"
+        f"          '../../_base_/datasets/{benchmark}/{task}.py']\n"
+        'model = dict(\n'
+        '    backbone=dict(\n        ' + ',\n        '.join(backbone) +
+        '),\n'
+        f'    head=dict(num_classes={num_classes}),\n'
+        f'    guided_layer={guided_text},\n'
+        f"    beta={v['vpt_loss_weight']!r}, lam={v['cls_loss_weight']!r},\n"
+        "    metric_loss=dict(type='mmprompt.PromptMetricLoss', "
+        "positive_mean='all',\n"
+        f"                     proxy_scale={v['loss_vpt_scale_ratio']!r}))\n"
+        'optim_wrapper = dict(\n'
+        f"    optimizer=dict(lr={v['lr']!r}, "
+        f"weight_decay={v['weight_decay']!r}),\n"
+        '    paramwise_cfg=dict(custom_keys={\n'
+        "        'head.fc.weight': dict(weight_decay="
+        f"{v['wd_head']!r})}}))\n"
+        "# timm's cosine with warm-up, stepped per update "
+        '(sched_on_updates: true)\n'
+        'param_scheduler = dict(\n'
+        "    type='mmprompt.WarmupCosineLR', warmup="
+        f"{v['warmup_epochs']}, total={v['epochs']},\n"
+        f"    warmup_value={v['warmup_lr']!r}, eta_min={v['min_lr']!r}, "
+        'by_epoch=True,\n'
+        '    convert_to_iter_based=True)\n'
+        f"train_cfg = dict(max_epochs={v['epochs']}, "
+        f"val_begin={v['eval_after'] + 1})\n"
+        'train_dataloader = dict(\n'
+        f"    batch_size={v['batch_size']},\n"
+        "    batch_sampler=dict(type='mmprompt.ClassSampledBatchSampler',\n"
+        f"                       samples_per_class={v['samples_per_class']}))\n"
+        'custom_hooks = [\n'
+        "    dict(type='mmprompt.ClassPromptMappingHook', "
+        'num_images_per_class=10,\n'
+        f"         start_epoch={v['dynamic_kmeans'] + 1}, "
+        "feature_norm='layer'),\n"
+        "    dict(type='mmprompt.TrainableParamsHook'),\n"
+        ']\n')
+
+
+def davpt_released_files():
+    files = {}
+    tags = sorted({DAVPT_RELEASED_PRETRAINS[dict(
+        DAVPT_RELEASED_COMMON, **v)['model_name']][0]
+        for v in DAVPT_RELEASED.values()})
+    for tag in tags:
+        files[f'configs/_base_/recipes/davpt-released_{tag}.py'] = \
+            davpt_released_recipe_file(tag)
+    for name, values in DAVPT_RELEASED.items():
+        v = dict(DAVPT_RELEASED_COMMON, **values)
+        task_tag = released_task(v['dataset'])[0]
+        tag = DAVPT_RELEASED_PRETRAINS[v['model_name']][0]
+        files[f'configs/davpt/released/davpt-released_{tag}_{task_tag}.py'] \
+            = davpt_released_leaf_file(name, values)
+    return files
+
+
 # ---------------------------------------------------------------- ImageNet
 # The BPT poster's ImageNet-1k runs: MAE ViT-B/16, 100 shallow prompts, on a
 # fraction of the training set. The official script (WangYZ1608/BPT,
@@ -257,10 +493,11 @@ IMAGENET_METHODS = {
         False),
     'bpt-bilinear': (
         'BPT-bilinear: 100 shallow prompts P = A B of width 25, B from the '
-        'whitening matrix (MAE, as the official code)',
+        'whitening matrix (MAE, the official code\'s draw)',
         "type='mmprompt.BilinearPromptViT', variant='bilinear', width=25,\n"
-        "        bilinear_init='whitening', num_prompts=100, "
-        "prompt_mode='shallow'", True),
+        "        bilinear_init='whitening',\n"
+        "        bilinear_whitening_subset='per_column', num_prompts=100,\n"
+        "        prompt_mode='shallow'", True),
     'bpt-fwhiten': (
         'BPT-fWhiten: 100 shallow prompts P = A W, W fixed',
         "type='mmprompt.BilinearPromptViT', variant='fwhiten',\n"
@@ -440,6 +677,7 @@ def expected_files():
             for task_tag, benchmark, name, num in tasks(m.benchmarks):
                 files[leaf_path(method, pretrain, task_tag)] = leaf_file(
                     method, pretrain, task_tag, benchmark, name, num)
+    files.update(davpt_released_files())
     for method in IMAGENET_METHODS:
         files[f'configs/_base_/recipes/{method}_vit-b16-mae_in1k.py'] = \
             imagenet_recipe_file(method)

@@ -10,6 +10,12 @@ convention (``q = x W_q``; ``W_q`` is the transposed ``nn.Linear`` weight):
 
 (ZCA, ``Sigma = U diag(s) U^T``), so that ``W M_i`` has identity second
 moment on the range of Sigma.
+
+The released BPT code computes instead ``Mbar = mean_i M_i`` and
+``Sigma = Mbar Mbar^T / D`` (it divides by ``Mbar.size(0)``, the D rows, not
+the T tokens), with no eps: Sigma has rank <= T, so with T < D its whitening
+is not finite. ``average_images=True`` reproduces that Sigma exactly; eps is
+the one deliberate difference.
 """
 import warnings
 from typing import Dict, Iterable, Optional
@@ -48,9 +54,11 @@ class WhiteningStatistics:
 
     Args:
         embed_dims (int): D.
-        average_images (bool): The official recipe: average ``M_i`` over
-            the images first and use ``Sigma = Mbar Mbar^T / T`` (rank at
-            most T). Defaults to False (``sum_i M_i M_i^T / (N T)``).
+        average_images (bool): The released code's statistics: average
+            ``M_i`` over the images first and use ``Sigma = Mbar Mbar^T / D``
+            (its ``n = Mbar.size(0)`` is the D rows; rank at most T).
+            Defaults to False (``sum_i M_i M_i^T / (N T)``, the second
+            moment of the token vectors).
     """
 
     def __init__(self, embed_dims: int, average_images: bool = False):
@@ -120,7 +128,8 @@ class WhiteningStatistics:
         T = self.tokens_per_image
         if self.average_images:
             mean = self.sum_m / self.num_images
-            return mean @ mean.t() / T
+            # the released code divides by Mbar.size(0) = D, not by T
+            return mean @ mean.t() / self.embed_dims
         return self.sum_mmt / (self.num_images * T)
 
 

@@ -1,5 +1,6 @@
 from .fashion_mnist import FashionMNISTSubset, balanced_subset
 from .fgvc import FGVC_DATASETS, FGVCDataset
+from .samplers import ClassSampledBatchSampler
 from .subsets import ClassBalancedSubset, class_balanced_subset
 from .vtab1k import VTAB1K_GROUPS, VTAB1K_TASKS, VTAB1kDataset
 
@@ -7,3 +8,4 @@ __all__ = ['FashionMNISTSubset', 'balanced_subset']
 __all__ += ['FGVCDataset', 'FGVC_DATASETS']
 __all__ += ['VTAB1kDataset', 'VTAB1K_TASKS', 'VTAB1K_GROUPS']
 __all__ += ['ClassBalancedSubset', 'class_balanced_subset']
+__all__ += ['ClassSampledBatchSampler']

@@ -2,11 +2,17 @@
 # BPT-deep: bilinear prompts P = A B in every layer, backbone frozen; ViT-B/16 supervised ImageNet-21k.
 _base_ = ['../models/vit-b16_in21k.py', '../schedules/adamw_100e.py',
           '../default_runtime.py']
+# B from the whitening matrix with the released code's draw (column d of B:
+# c entries of row d of W at its own random columns; seeded here).
+# As the released deep training scripts: A trains in every layer, B only
+# in layers 8-11.
 model = dict(
     backbone=dict(
         type='mmprompt.BilinearPromptViT',
         variant='bilinear',
         bilinear_init='whitening',
+        bilinear_whitening_subset='per_column',
+        trainable_factor_layers=(8, 9, 10, 11),
         prompt_mode='deep',
         prompt_dropout=0.))
 # Whitening from 100 training images through the frozen backbone:

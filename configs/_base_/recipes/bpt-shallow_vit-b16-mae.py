@@ -2,11 +2,14 @@
 # BPT-shallow: bilinear prompts P = A B before layer 0, backbone frozen; ViT-B/16 MAE.
 _base_ = ['../models/vit-b16_mae.py', '../schedules/adamw_100e.py',
           '../default_runtime.py']
+# B from the whitening matrix with the released code's draw (column d of B:
+# c entries of row d of W at its own random columns; seeded here).
 model = dict(
     backbone=dict(
         type='mmprompt.BilinearPromptViT',
         variant='bilinear',
         bilinear_init='whitening',
+        bilinear_whitening_subset='per_column',
         prompt_mode='shallow',
         prompt_dropout=0.))
 # Whitening from 100 training images through the frozen backbone:

@@ -8,6 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmprompt.models.utils import initial_mapping, update_mapping
+from mmprompt.models.utils.class_prompt_mapping import FEATURE_NORMS
 from mmprompt.registry import HOOKS
 
 
@@ -24,7 +25,8 @@ class ClassPromptMappingHook(Hook):
       guided prompts (class c -> prompt c when C <= M).
     - After each training epoch from ``start_epoch`` (or every
       ``interval_iters`` iterations, for iteration-based loops): the class
-      means accumulated by the model during those training forwards are
+      means accumulated by the model during that epoch's training forwards
+      (an epoch before ``start_epoch`` does not count) are
       summed across ranks and re-clustered, warm-started at the previous
       centroids; a class not seen keeps its prompt, a cluster left empty
       keeps its centroid. k-means runs on rank 0 and the result is
@@ -41,9 +43,14 @@ class ClassPromptMappingHook(Hook):
         num_images_per_class (int): Images per class for the initial
             representations. Defaults to 10.
         start_epoch (int): First epoch (1-based, counted at its end) after
-            which the mapping is updated. Defaults to 1.
+            which the mapping is updated. Defaults to 1. The released
+            code's ``dynamic_kmeans: d`` re-maps after the 0-based epochs
+            ``>= d``: ``start_epoch=d + 1``.
         interval_iters (int, optional): Update every this many iterations
             instead of every epoch.
+        feature_norm (str): How class representations are normalised for
+            cosine k-means: ``'l2'`` (default) or ``'layer'`` (a layer norm
+            without affine first, the released ``kmeans_norm: layer``).
         seed (int): k-means seed. Defaults to 0.
     """
     priority = 'ABOVE_NORMAL'
@@ -52,7 +59,11 @@ class ClassPromptMappingHook(Hook):
                  num_images_per_class: int = 10,
                  start_epoch: int = 1,
                  interval_iters: Optional[int] = None,
+                 feature_norm: str = 'l2',
                  seed: int = 0):
+        if feature_norm not in FEATURE_NORMS:
+            raise ValueError(f'Unknown feature_norm {feature_norm!r}; '
+                             f'choose from {FEATURE_NORMS}')
         for name, value in (('num_images_per_class', num_images_per_class),
                             ('start_epoch', start_epoch)):
             if not isinstance(value, int) or value < 1:
@@ -65,6 +76,7 @@ class ClassPromptMappingHook(Hook):
         self.num_images_per_class = num_images_per_class
         self.start_epoch = start_epoch
         self.interval_iters = interval_iters
+        self.feature_norm = feature_norm
         self.seed = seed
 
     @staticmethod
@@ -88,7 +100,8 @@ class ClassPromptMappingHook(Hook):
         features, present = self.class_representations(runner, model)
         if get_rank() == 0:
             mapping, centroids = initial_mapping(
-                features.cpu(), model.num_guided_prompts, self.seed)
+                features.cpu(), model.num_guided_prompts, self.seed,
+                self.feature_norm)
             if not bool(present.all()):
                 # classes no image belongs to: round-robin, re-mapped once
                 # an image of theirs appears in training
@@ -159,9 +172,14 @@ class ClassPromptMappingHook(Hook):
 
     # ------------------------------------------------------------------
     def after_train_epoch(self, runner) -> None:
-        if self.interval_iters is None and \
-                runner.epoch + 1 >= self.start_epoch:
+        if self.interval_iters is not None:
+            return
+        if runner.epoch + 1 >= self.start_epoch:
             self.remap(runner)
+        else:  # each re-mapping sees the class means of its own epoch
+            model = self._model(runner)
+            model.class_feat_sum.zero_()
+            model.class_feat_count.zero_()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
@@ -181,7 +199,7 @@ class ClassPromptMappingHook(Hook):
             means = sums / counts.clamp_min(1).unsqueeze(1)
             mapping, centroids = update_mapping(
                 means.cpu(), seen.cpu(), model.class_to_prompt.cpu(),
-                model.prompt_centroids.cpu(), self.seed)
+                model.prompt_centroids.cpu(), self.seed, self.feature_norm)
         else:
             mapping = model.class_to_prompt.cpu().clone()
             centroids = model.prompt_centroids.cpu().clone()

@@ -31,9 +31,11 @@ class PromptWhiteningHook(Hook):
     Args:
         num_images (int): Training images. Defaults to 100.
         eps (float): Added to the eigenvalues of Sigma. Defaults to 1e-5.
-        average_images (bool): The official code's recipe: average ``M_i``
-            over images first, ``Sigma = Mbar Mbar^T / T`` (rank <= T, so eps
-            decides the rest). Defaults to False.
+        average_images (bool): The released code's statistics exactly:
+            average ``M_i`` over images first, ``Sigma = Mbar Mbar^T / D``
+            (it divides by the D rows of ``Mbar``; rank <= T, so eps decides
+            the rest, where the released code's whitening is not finite).
+            Defaults to False.
         qk_product (str): ``'row_vector'`` (``W_q W_k^T`` with
             ``q = x W_q``: the attention logits, default) or ``'transposed'``
             (the product of the nn.Linear weights, as the official code).

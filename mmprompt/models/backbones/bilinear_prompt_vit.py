@@ -1,4 +1,6 @@
-from typing import Optional
+from typing import Optional, Sequence
+
+import torch.nn as nn
 
 from mmprompt.registry import MODELS
 from ..prompts.bilinear_prompt import BILINEAR_INITS
@@ -35,7 +37,18 @@ class BilinearPromptViT(PromptViT):
         bilinear_init (str): Init of ``B``: ``'xavier'`` or ``'whitening'``
             (c rows of the whitening matrix, as the official code does).
             Defaults to ``'xavier'``.
-        bilinear_seed (int): Seed of the choice of whitening rows.
+        bilinear_whitening_subset (str): How ``B`` takes its entries from
+            the whitening matrix (``bilinear_init='whitening'``):
+            ``'rows'`` (c whole rows, default) or ``'per_column'`` (the
+            released code's draw); see
+            :class:`~mmprompt.models.BilinearPrompt`.
+        bilinear_seed (int): Seed of the choice of whitening entries.
+        trainable_factor_layers (Sequence[int], optional): The prompted
+            layers whose shared factor (``B`` of ``'bilinear'``, ``W`` of
+            ``'twhiten'``) trains; the others keep it fixed (``A`` trains in
+            every layer). None: all. The released deep BPT training scripts
+            train ``B`` of layers 8-11 only: ``(8, 9, 10, 11)``.
+            Defaults to None.
         prompt_std (float): Std of the normal init of ``A``.
             Defaults to 0.02.
         **kwargs: Arguments of :class:`PromptViT` (``num_prompts``,
@@ -48,7 +61,9 @@ class BilinearPromptViT(PromptViT):
                  variant: str = 'bilinear',
                  width: int = 75,
                  bilinear_init: str = 'xavier',
+                 bilinear_whitening_subset: str = 'rows',
                  bilinear_seed: int = 0,
+                 trainable_factor_layers: Optional[Sequence[int]] = None,
                  prompt_std: float = 0.02,
                  prompt_cfg: Optional[dict] = None,
                  **kwargs):
@@ -66,7 +81,9 @@ class BilinearPromptViT(PromptViT):
         if variant == 'bilinear':
             prompt_cfg = dict(
                 type='mmprompt.BilinearPrompt', width=width, std=prompt_std,
-                b_init=bilinear_init, seed=bilinear_seed)
+                b_init=bilinear_init,
+                whitening_subset=bilinear_whitening_subset,
+                seed=bilinear_seed)
         else:
             prompt_cfg = dict(
                 type='mmprompt.WhitenedPrompt',
@@ -74,3 +91,32 @@ class BilinearPromptViT(PromptViT):
         super().__init__(
             *args, prompt_std=prompt_std, prompt_cfg=prompt_cfg, **kwargs)
         self.variant = variant
+        self.trainable_factor_layers = self._fix_shared_factors(
+            trainable_factor_layers)
+
+    def _fix_shared_factors(self, layers: Optional[Sequence[int]]):
+        """Freeze the shared factor of every prompted layer not in
+        ``layers`` (None: all train); returns the sorted layers."""
+        n = len(self.prompts)
+        if layers is None:
+            return None
+        if isinstance(layers, (str, int)) or not all(
+                isinstance(i, int) and not isinstance(i, bool)
+                for i in layers):
+            raise ValueError(f'trainable_factor_layers must be a list of '
+                             f'layer indices or None, got {layers!r}')
+        outside = [i for i in layers if not 0 <= i < n]
+        if outside:
+            raise ValueError(
+                f'trainable_factor_layers={list(layers)}: {outside} are not '
+                f'among the {n} prompted layers ({self.prompt_mode} prompts'
+                f' of {self.num_layers} layers)')
+        if self.variant == 'fwhiten':
+            raise ValueError(
+                "trainable_factor_layers does not apply to variant='fwhiten'"
+                f' (its W is a fixed buffer), got {list(layers)}')
+        for i, generator in enumerate(self.prompts):
+            factor = generator.shared_factor
+            if i not in layers and isinstance(factor, nn.Parameter):
+                factor.requires_grad_(False)
+        return sorted(set(layers))

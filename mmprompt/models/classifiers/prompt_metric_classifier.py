@@ -1,4 +1,4 @@
-from typing import List
+from typing import List, Sequence, Union
 
 import numpy as np
 import torch
@@ -28,10 +28,15 @@ class PromptMetricClassifier(ClassPromptGuidanceMixin, ImageClassifier):
       CLS query, all at the guided layer.
     - ``'released'`` (the released code): proxies are the raw prompt tokens;
       ``x`` is the mean of the patch tokens entering the guided layer,
-      ``x_cls`` the CLS token entering it.
+      ``x_cls`` the CLS token's query projection there (the released
+      ``cls_type='query'``). With ``metric_loss=dict(positive_mean='all',
+      proxy_scale=<loss_vpt_scale_ratio>)`` the losses are the released
+      code's.
 
     Args:
-        guided_layer (int): The layer whose prompts are guided.
+        guided_layer (int | Sequence[int]): The layer whose prompts are
+            guided, or several sharing one mapping (the losses average
+            over them).
             Defaults to -1 (the last).
         metric_loss (dict): Config of the metric loss.
             Defaults to ``dict(type='mmprompt.PromptMetricLoss')``.
@@ -43,7 +48,7 @@ class PromptMetricClassifier(ClassPromptGuidanceMixin, ImageClassifier):
 
     def __init__(self,
                  *args,
-                 guided_layer: int = -1,
+                 guided_layer: Union[int, Sequence[int]] = -1,
                  metric_loss: dict = dict(type='mmprompt.PromptMetricLoss'),
                  beta: float = 1.,
                  lam: float = 1.,

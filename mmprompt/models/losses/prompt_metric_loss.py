@@ -4,6 +4,8 @@ import torch.nn.functional as F
 
 from mmprompt.registry import MODELS
 
+POSITIVE_MEANS = ('with_positives', 'all')
+
 
 @MODELS.register_module()
 class PromptMetricLoss(nn.Module):
@@ -16,21 +18,41 @@ class PromptMetricLoss(nn.Module):
     ``pos = 1/|P+| sum_{k in P+} log(1 + sum_{i in X+_k} exp(-alpha (s_ik - delta)))``
     over the prompts P+ with a positive in the batch, and
     ``neg = 1/|P| sum_{k in P} log(1 + sum_{j in X-_k} exp(alpha (s_jk + delta)))``
-    over all prompts; the loss is ``loss_weight * (pos + neg)``. (The released
-    code averages the positive term over all prompts instead.)
+    over all prompts; the loss is ``loss_weight * (pos + neg)``.
+
+    The released code (Noahsark/DA-VPT) differs in two ways, both options
+    here: it averages the positive term over all M prompts (a prompt
+    without a positive adds 0: ``positive_mean='all'``), and it multiplies
+    the normalised proxies by ``loss_vpt_scale_ratio`` (5 in most released
+    configs), so that s becomes ``proxy_scale * cos`` (``proxy_scale``).
 
     Args:
         alpha (float): Scale. Defaults to 32.
         delta (float): Margin. Defaults to 0.1.
         loss_weight (float): Defaults to 1.
+        positive_mean (str): ``'with_positives'`` (the paper: over the
+            prompts with a positive in the batch) or ``'all'`` (the released
+            code: over all prompts). Defaults to ``'with_positives'``.
+        proxy_scale (float): Factor on the cosine similarity (the released
+            ``loss_vpt_scale_ratio``), >= 0. Defaults to 1.
     """
 
     def __init__(self, alpha: float = 32., delta: float = 0.1,
-                 loss_weight: float = 1.):
+                 loss_weight: float = 1.,
+                 positive_mean: str = 'with_positives',
+                 proxy_scale: float = 1.):
         super().__init__()
+        if positive_mean not in POSITIVE_MEANS:
+            raise ValueError(f'Unknown positive_mean {positive_mean!r}; '
+                             f'choose from {POSITIVE_MEANS}')
+        if not proxy_scale >= 0:
+            raise ValueError(f'proxy_scale must be >= 0, got proxy_scale='
+                             f'{proxy_scale!r}')
         self.alpha = alpha
         self.delta = delta
         self.loss_weight = loss_weight
+        self.positive_mean = positive_mean
+        self.proxy_scale = proxy_scale
 
     def forward(self, anchors: torch.Tensor, proxies: torch.Tensor,
                 proxy_of_anchor: torch.Tensor) -> torch.Tensor:
@@ -55,7 +77,8 @@ class PromptMetricLoss(nn.Module):
             raise ValueError(f'proxy_of_anchor values must lie in [0, '
                              f'{num_proxies}), got '
                              f'{proxy_of_anchor.unique().tolist()}')
-        sim = F.normalize(anchors, dim=-1) @ F.normalize(proxies, dim=-1).t()
+        sim = F.normalize(anchors, dim=-1) @ F.normalize(
+            proxies, dim=-1).t() * self.proxy_scale
         positive = F.one_hot(proxy_of_anchor, num_proxies).bool()  # (B, M)
         pos_terms = torch.where(positive, -self.alpha * (sim - self.delta),
                                 sim.new_tensor(float('-inf')))
@@ -68,7 +91,10 @@ class PromptMetricLoss(nn.Module):
         if not has_positive.any():
             raise ValueError('No anchor has a prompt in this batch; the '
                              'positive term is undefined')
-        pos = pos_per_proxy[has_positive].mean()
+        if self.positive_mean == 'with_positives':
+            pos = pos_per_proxy[has_positive].mean()
+        else:  # prompts without a positive add 0 (their softplus(-inf))
+            pos = pos_per_proxy.mean()
         neg = neg_per_proxy.mean()
         loss = self.loss_weight * (pos + neg)
         if not torch.isfinite(loss):

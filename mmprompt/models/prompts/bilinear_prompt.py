@@ -5,6 +5,8 @@ from mmprompt.registry import MODELS
 from .factored_prompt import FactoredPrompt
 
 BILINEAR_INITS = ('xavier', 'whitening')
+# How B takes its c x D entries from the whitening matrix W (D x D).
+WHITENING_SUBSETS = ('rows', 'per_column')
 
 
 def check_width(width, embed_dims: int) -> int:
@@ -31,14 +33,20 @@ class BilinearPrompt(FactoredPrompt):
         width (int): Inner width c, 1 <= c <= D.
         std (float): Std of the normal init of ``A``. Defaults to 0.02.
         b_init (str): ``'xavier'`` (xavier-uniform ``B``, ready at once) or
-            ``'whitening'``: ``B`` is set to ``c`` distinct rows (chosen with
-            ``seed``) of the layer's whitening matrix by
-            :class:`mmprompt.engine.PromptWhiteningHook` before training.
-            (The official code draws, for each of the D columns of ``B``,
-            its own unseeded random subset of c entries of that row of W;
-            whole rows keep ``B``'s rows whitening directions.)
-            Defaults to ``'xavier'``.
-        seed (int): Seed of the choice of whitening rows. Defaults to 0.
+            ``'whitening'``: ``B`` is set from the layer's whitening matrix
+            ``W`` by :class:`mmprompt.engine.PromptWhiteningHook` before
+            training, as ``whitening_subset`` says. Defaults to
+            ``'xavier'``.
+        whitening_subset (str): With ``b_init='whitening'``: ``'rows'``
+            (default): ``B = W[r]`` for c distinct rows ``r`` chosen with
+            ``seed``, so each row of ``B`` is a whitening direction.
+            ``'per_column'``: the released code's draw: column d of ``B``
+            takes c entries of row d of ``W`` at its own random subset of
+            columns, ``B[j, d] = W[d, idx[d, j]]`` (the released code's
+            conv weight ``gather(W, 1, argsort(rand(D, D), 1)[:, :c])``,
+            here seeded). With one subset for every d the two are the same
+            (W is symmetric).
+        seed (int): Seed of the choice of whitening entries. Defaults to 0.
     """
 
     def __init__(self,
@@ -47,11 +55,16 @@ class BilinearPrompt(FactoredPrompt):
                  width: int = 75,
                  std: float = 0.02,
                  b_init: str = 'xavier',
+                 whitening_subset: str = 'rows',
                  seed: int = 0):
         if b_init not in BILINEAR_INITS:
             raise ValueError(f'Unknown b_init {b_init!r}; choose from '
                              f'{BILINEAR_INITS}')
+        if whitening_subset not in WHITENING_SUBSETS:
+            raise ValueError(f'Unknown whitening_subset {whitening_subset!r}'
+                             f'; choose from {WHITENING_SUBSETS}')
         self.b_init = b_init
+        self.whitening_subset = whitening_subset
         super().__init__(num_tokens, embed_dims,
                          check_width(width, embed_dims), std)
         self.width = width
@@ -76,13 +89,28 @@ class BilinearPrompt(FactoredPrompt):
                 self.b.zero_()
 
     def whitening_rows(self) -> torch.Tensor:
-        """Indices of the whitening rows that make up ``B``."""
+        """Indices of the whitening rows that make up ``B``
+        (``whitening_subset='rows'``)."""
         g = torch.Generator().manual_seed(self.seed)
         return torch.randperm(self.embed_dims, generator=g)[:self.width]
 
+    def whitening_columns(self) -> torch.Tensor:
+        """(D, c) indices: row d lists the entries of ``W``'s row d that
+        fill column d of ``B`` (``whitening_subset='per_column'``)."""
+        g = torch.Generator().manual_seed(self.seed)
+        noise = torch.rand(self.embed_dims, self.embed_dims, generator=g)
+        return torch.argsort(noise, dim=1)[:, :self.width]
+
     def _set_factor_from_whitening(self, whitening: torch.Tensor) -> None:
-        self.b.copy_(whitening[self.whitening_rows()])
+        if self.whitening_subset == 'rows':
+            self.b.copy_(whitening[self.whitening_rows()])
+        else:
+            index = self.whitening_columns().to(whitening.device)
+            self.b.copy_(torch.gather(whitening, 1, index).t())
 
     def extra_repr(self) -> str:
-        return (f'{super().extra_repr()}, width={self.width}, '
+        text = (f'{super().extra_repr()}, width={self.width}, '
                 f'b_init={self.b_init!r}')
+        if self.b_init == 'whitening':
+            text += f', whitening_subset={self.whitening_subset!r}'
+        return text

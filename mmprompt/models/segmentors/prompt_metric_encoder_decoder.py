@@ -1,4 +1,4 @@
-from typing import List
+from typing import List, Sequence, Union
 
 import numpy as np
 import torch
@@ -38,7 +38,9 @@ class PromptMetricEncoderDecoder(ClassPromptGuidanceMixin, EncoderDecoder):
     round-robin until one appears.
 
     Args:
-        guided_layer (int): The layer whose prompts are guided.
+        guided_layer (int | Sequence[int]): The layer whose prompts are
+            guided, or several sharing one mapping (the losses average
+            over them).
             Defaults to -1 (the last).
         metric_loss (dict): Config of the metric loss.
             Defaults to ``dict(type='mmprompt.PromptMetricLoss')``.
@@ -52,7 +54,7 @@ class PromptMetricEncoderDecoder(ClassPromptGuidanceMixin, EncoderDecoder):
 
     def __init__(self,
                  *args,
-                 guided_layer: int = -1,
+                 guided_layer: Union[int, Sequence[int]] = -1,
                  metric_loss: dict = dict(type='mmprompt.PromptMetricLoss'),
                  beta: float = 1.,
                  lam: float = 1.,

@@ -1,12 +1,16 @@
 """DA-VPT's class-to-prompt guidance, shared by the classifier and the
 segmentor that use it (DESIGN.md §4)."""
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import torch
 
 ANCHOR_SOURCES = ('paper', 'released')
+# 'released': the released code's anchors, patch: mean of the guided
+# block's input patch tokens, CLS: the CLS token's query projection (its
+# ``cls_type='query'``, the default of every released config), proxies: the
+# raw prompt tokens.
 GUIDED_TAPS = {'paper': ('query', 'attn_output'),
-               'released': ('prompts', 'layer_input')}
+               'released': ('prompts', 'layer_input', 'query')}
 
 
 def guided_anchors_and_proxies(backbone, layer: int, anchor_source: str):
@@ -20,7 +24,7 @@ def guided_anchors_and_proxies(backbone, layer: int, anchor_source: str):
         return (taps['attn_output'].mean(1), query[:, 0],
                 query[:, n:n + m].mean(0))
     tokens = taps['layer_input']
-    return tokens[:, n + m:].mean(1), tokens[:, 0], taps['prompts']
+    return tokens[:, n + m:].mean(1), taps['query'][:, 0], taps['prompts']
 
 
 class ClassPromptGuidanceMixin:
@@ -36,6 +40,11 @@ class ClassPromptGuidanceMixin:
     feature sums and counts of the running epoch (``class_feat_sum``,
     ``class_feat_count``) from which the hook re-maps.
 
+    Several guided layers (``guided_layer=[9, 10, 11]``, as the released
+    configs' ``proxy_prompt_start_idx``..``proxy_prompt_end_idx``) share one
+    mapping; each has M prompts, and each loss is the mean over the guided
+    layers (the released code divides the sum by the guided depth).
+
     A model using it has ``num_classes``, calls
     :meth:`_init_class_prompt_guidance` after building its backbone and
     implements :meth:`backbone_feature` (the pooled (B, D) representation
@@ -50,8 +59,8 @@ class ClassPromptGuidanceMixin:
     classes_may_lack_images = False
 
     def _init_class_prompt_guidance(self, num_classes: int,
-                                    guided_layer: int, metric_loss,
-                                    beta: float, lam: float,
+                                    guided_layer: Union[int, Sequence[int]],
+                                    metric_loss, beta: float, lam: float,
                                     anchor_source: str) -> None:
         for name, value in (('beta', beta), ('lam', lam)):
             if value < 0:
@@ -63,19 +72,33 @@ class ClassPromptGuidanceMixin:
         if not hasattr(backbone, 'request_taps'):
             raise TypeError(f'{type(self).__name__} needs a prompted '
                             f'backbone with taps, got {type(backbone)}')
-        if not -backbone.num_layers <= guided_layer < backbone.num_layers:
-            raise ValueError(f'guided_layer {guided_layer} outside the '
-                             f'{backbone.num_layers} layers')
-        self.guided_layer = guided_layer % backbone.num_layers
-        self.num_guided_prompts = backbone.num_prompts_at(self.guided_layer)
+        layers = [guided_layer] if isinstance(guided_layer, int) \
+            else list(guided_layer)
+        if not layers or not all(isinstance(i, int) for i in layers):
+            raise ValueError(f'guided_layer must be a layer index or a list '
+                             f'of them, got {guided_layer!r}')
+        for layer in layers:
+            if not -backbone.num_layers <= layer < backbone.num_layers:
+                raise ValueError(f'guided_layer {layer} outside the '
+                                 f'{backbone.num_layers} layers')
+        self.guided_layers = sorted({i % backbone.num_layers for i in layers})
+        # the last guided layer (the only one unless a list is given)
+        self.guided_layer = self.guided_layers[-1]
+        counts = {i: backbone.num_prompts_at(i) for i in self.guided_layers}
+        self.num_guided_prompts = counts[self.guided_layer]
         if self.num_guided_prompts == 0:
             raise ValueError(f'guided layer {self.guided_layer} has no '
                              'prompts (num_prompts=0 there)')
+        if len(set(counts.values())) > 1:
+            raise ValueError(
+                f'guided layers share one class-to-prompt mapping, so they '
+                f'need the same prompt count; num_prompts there: {counts}')
         from mmprompt.registry import MODELS
         self.metric_loss = MODELS.build(metric_loss)
         self.beta, self.lam = beta, lam
         self.anchor_source = anchor_source
-        backbone.request_taps(self.guided_layer, GUIDED_TAPS[anchor_source])
+        for layer in self.guided_layers:
+            backbone.request_taps(layer, GUIDED_TAPS[anchor_source])
 
         dims = backbone.embed_dims
         self.register_buffer('class_to_prompt',
@@ -105,13 +128,16 @@ class ClassPromptGuidanceMixin:
             raise ValueError('no image of the batch has a class label: '
                              'the metric losses need at least one')
         assign = self.class_to_prompt[labels[valid]]
-        patch, cls, proxies = guided_anchors_and_proxies(
-            self.backbone, self.guided_layer, self.anchor_source)
+        patch_losses, cls_losses = [], []
+        for layer in self.guided_layers:
+            patch, cls, proxies = guided_anchors_and_proxies(
+                self.backbone, layer, self.anchor_source)
+            patch_losses.append(self.metric_loss(patch[valid], proxies,
+                                                 assign))
+            cls_losses.append(self.metric_loss(cls[valid], proxies, assign))
         losses = dict(
-            loss_ml_patch=self.beta * self.metric_loss(
-                patch[valid], proxies, assign),
-            loss_ml_cls=self.lam * self.metric_loss(cls[valid], proxies,
-                                                    assign))
+            loss_ml_patch=self.beta * torch.stack(patch_losses).mean(),
+            loss_ml_cls=self.lam * torch.stack(cls_losses).mean())
         self._accumulate(self.backbone_feature(feats)[valid], labels[valid])
         return losses
 

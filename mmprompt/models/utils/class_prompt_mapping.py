@@ -3,6 +3,11 @@
 Classes are clustered by their representations (L2-normalised, so Euclidean
 k-means is cosine k-means); each cluster is one prompt of the guided layer.
 With no more classes than prompts, class c simply takes prompt c.
+
+``feature_norm``: ``'l2'`` clusters the representations as they are;
+``'layer'`` first applies a layer norm without affine parameters to each
+(the released code's ``kmeans_norm: layer``, used by all its configs): the
+per-class mean over the D features is removed before the cosine.
 """
 from typing import Tuple
 
@@ -11,15 +16,30 @@ import torch
 import torch.nn.functional as F
 from sklearn.cluster import KMeans
 
+FEATURE_NORMS = ('l2', 'layer')
+
+
+def normalise_class_features(features: torch.Tensor,
+                             feature_norm: str = 'l2') -> torch.Tensor:
+    """(C, D) features on the unit sphere, as k-means sees them."""
+    if feature_norm not in FEATURE_NORMS:
+        raise ValueError(f'Unknown feature_norm {feature_norm!r}; choose '
+                         f'from {FEATURE_NORMS}')
+    x = features.double()
+    if feature_norm == 'layer':
+        x = F.layer_norm(x, x.shape[1:])
+    return F.normalize(x, dim=1)
+
 
 def initial_mapping(class_features: torch.Tensor, num_prompts: int,
-                    seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+                    seed: int = 0, feature_norm: str = 'l2'
+                    ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Map C classes to ``num_prompts`` prompts from class features (C, D).
 
     Returns ``(class_to_prompt (C,), centroids (num_prompts, D))``.
     """
     num_classes, dims = class_features.shape
-    x = F.normalize(class_features.double(), dim=1)
+    x = normalise_class_features(class_features, feature_norm)
     if num_classes <= num_prompts:
         centroids = torch.zeros(num_prompts, dims, dtype=torch.float64)
         centroids[:num_classes] = x
@@ -32,7 +52,8 @@ def initial_mapping(class_features: torch.Tensor, num_prompts: int,
 
 def update_mapping(class_means: torch.Tensor, seen: torch.Tensor,
                    class_to_prompt: torch.Tensor, centroids: torch.Tensor,
-                   seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+                   seed: int = 0, feature_norm: str = 'l2'
+                   ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Re-cluster the classes seen this epoch, warm-started at the previous
     centroids. A class not seen keeps its prompt; a cluster left without a
     seen class keeps its centroid.
@@ -43,6 +64,7 @@ def update_mapping(class_means: torch.Tensor, seen: torch.Tensor,
         seen: (C,) bool.
         class_to_prompt: (C,) the previous mapping.
         centroids: (M, D) the previous centroids.
+        feature_norm (str): ``'l2'`` or ``'layer'`` (see the module).
     """
     num_classes = class_means.shape[0]
     num_prompts = centroids.shape[0]
@@ -52,7 +74,7 @@ def update_mapping(class_means: torch.Tensor, seen: torch.Tensor,
         # Identity mapping, or too few seen classes to re-cluster into M
         # groups: keep the mapping (documented behaviour).
         return mapping, centroids
-    x = F.normalize(class_means[seen].double(), dim=1).numpy()
+    x = normalise_class_features(class_means[seen], feature_norm).numpy()
     kmeans = KMeans(n_clusters=num_prompts, init=centroids.double().numpy(),
                     n_init=1, random_state=seed)
     labels = torch.from_numpy(kmeans.fit_predict(x).astype(np.int64))
