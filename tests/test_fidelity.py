@@ -4,6 +4,7 @@ they differ from mmprompt's defaults (T != D; prompts without positives)."""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import mmprompt  # noqa: F401
 from mmprompt.analysis import compute_whitening_statistics, whitening_matrix
@@ -223,3 +224,54 @@ def test_released_loss_mode_is_the_released_formula(scale_ratio):
 def test_bad_released_loss_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PromptMetricLoss(**kwargs)
+
+
+# ------------------------------------------------- DA-VPT released mapping
+def test_layer_normed_mapping_is_the_released_kmeans_norm():
+    """feature_norm='layer': F.layer_norm without affine, then cosine
+    k-means (the released kmeans_norm: layer). On classes whose features
+    share a large offset it clusters differently from plain L2."""
+    from sklearn.cluster import KMeans
+
+    from mmprompt.models.utils import initial_mapping
+    torch.manual_seed(0)
+    # 4 groups around different directions, each class shifted along the
+    # all-ones direction by its own large amount: that shift dominates the
+    # raw cosine; layer norm removes it (the mean over the features)
+    centres = torch.randn(4, 16) * 3
+    feats = torch.cat([c + 0.3 * torch.randn(5, 16) for c in centres])
+    feats = feats + 200 * torch.rand(20, 1) * torch.ones(16)
+    mapping, centroids = initial_mapping(feats, 4, seed=0,
+                                         feature_norm='layer')
+    x = F.layer_norm(feats.double(), (16, ))
+    x = x / x.norm(dim=1, keepdim=True)
+    expected = KMeans(n_clusters=4, n_init=10, random_state=0).fit(x.numpy())
+    assert mapping.tolist() == expected.labels_.tolist()
+    np.testing.assert_allclose(centroids.numpy(), expected.cluster_centers_,
+                               rtol=1e-5, atol=1e-6)
+    # the 4 groups are found once the offset is removed
+    assert all(len(set(mapping[i * 5:(i + 1) * 5].tolist())) == 1
+               for i in range(4))
+    l2_mapping, _ = initial_mapping(feats, 4, seed=0, feature_norm='l2')
+    assert l2_mapping.tolist() != mapping.tolist()
+    with pytest.raises(ValueError, match="Unknown feature_norm 'cosine'"):
+        initial_mapping(feats, 4, feature_norm='cosine')
+
+
+def test_remapping_uses_the_class_means_of_its_own_epoch():
+    """With start_epoch=2 (the released dynamic_kmeans: 1) nothing is
+    re-mapped after epoch 1, and the class sums of epoch 1 are dropped, as
+    the released code resets them every epoch."""
+    from types import SimpleNamespace
+
+    from mmprompt.engine.hooks import ClassPromptMappingHook
+    hook = ClassPromptMappingHook(start_epoch=2, feature_norm='layer')
+    model = SimpleNamespace(
+        set_mapping=lambda *a: None,
+        class_feat_sum=torch.ones(3, 4), class_feat_count=torch.ones(3))
+    runner = SimpleNamespace(model=model, epoch=0)
+    hook.after_train_epoch(runner)  # end of epoch 1: no re-mapping
+    assert model.class_feat_sum.abs().sum() == 0
+    assert model.class_feat_count.sum() == 0
+    with pytest.raises(ValueError, match="Unknown feature_norm 'l1'"):
+        ClassPromptMappingHook(feature_norm='l1')
