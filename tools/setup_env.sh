@@ -125,6 +125,11 @@ if [ ! -f "$FMNIST/t10k-labels-idx1-ubyte.gz" ]; then
     done_step
 fi
 
-log "ready ($PROFILE): $("$PY" -c 'import torch, mmcv, mmengine, mmpretrain, mmprompt
+# (an assignment, so that set -e stops here if mmprompt does not import)
+READY=$("$PY" -c 'import torch, mmcv, mmengine, mmpretrain, mmprompt
 from mmprompt.utils.dependencies import mmcv_ops_import_error as e
-print(f"torch {torch.__version__}, mmcv {mmcv.__version__} ({"without" if e() else "with"} ops), mmengine {mmengine.__version__}, mmpretrain {mmpretrain.__version__}, mmprompt {mmprompt.__version__}")')"
+ops = "without" if e() else "with"
+print(f"torch {torch.__version__}, mmcv {mmcv.__version__} ({ops} ops), "
+      f"mmengine {mmengine.__version__}, mmpretrain {mmpretrain.__version__}, "
+      f"mmprompt {mmprompt.__version__}")')
+log "ready ($PROFILE): $READY"
