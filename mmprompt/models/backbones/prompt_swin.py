@@ -296,6 +296,14 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         return out_x.reshape(out_x.shape[0], H * W, C)
 
     @staticmethod
+    def _position_bias(w_msa) -> torch.Tensor:
+        """The relative position bias of a window, (heads, N, N)."""
+        wh, ww = w_msa.window_size
+        return w_msa.relative_position_bias_table[
+            w_msa.relative_position_index.view(-1)].view(
+                wh * ww, wh * ww, -1).permute(2, 0, 1)
+
+    @staticmethod
     def _window_attention_shared(w_msa, prompts, windows, mask):
         """:meth:`_window_attention` for prompts (M, C) shared by every
         window that give keys and values only: their projections run once
@@ -311,11 +319,7 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         kv_p = w_msa.qkv(prompts)[:, C:].reshape(M, 2, heads, C // heads)
         k_p, v_p = kv_p.permute(1, 2, 0, 3)  # each (heads, M, d)
         logits = q @ k.transpose(-2, -1)  # (B_, heads, N, N)
-        wh, ww = w_msa.window_size
-        bias = w_msa.relative_position_bias_table[
-            w_msa.relative_position_index.view(-1)].view(
-                wh * ww, wh * ww, -1).permute(2, 0, 1)
-        logits = logits + bias.unsqueeze(0)
+        logits = logits + PromptSwin._position_bias(w_msa).unsqueeze(0)
         if mask is not None:
             nW = mask.shape[0]
             logits = (logits.view(B_ // nW, nW, heads, N, N) +
@@ -338,12 +342,9 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
                                        2, 0, 3, 1, 4)
         q, k, v = qkv[0] * w_msa.scale, qkv[1], qkv[2]
         logits = q @ k.transpose(-2, -1)
-        wh, ww = w_msa.window_size
-        bias = w_msa.relative_position_bias_table[
-            w_msa.relative_position_index.view(-1)].view(
-                wh * ww, wh * ww, -1).permute(2, 0, 1)
         pad = (num_prompts, 0, num_prompts, 0)
-        logits = logits + F.pad(bias, pad).unsqueeze(0)
+        logits = logits + F.pad(PromptSwin._position_bias(w_msa),
+                                pad).unsqueeze(0)
         if mask is not None:
             nW = mask.shape[0]
             logits = logits.view(B_ // nW, nW, w_msa.num_heads, N, N) + \
