@@ -42,7 +42,7 @@ from mmprompt.analysis import whitening_matrix
 from mmprompt.models.utils import select_prompts
 from mmprompt.registry import DATASETS, HOOKS, MODELS
 from mmprompt.utils.checkpoint_converters import load_vit_checkpoint
-from mmprompt.utils.swin_checkpoint_converters import load_swin_checkpoint
+from mmprompt.utils.checkpoint_converters import load_swin_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)

@@ -152,7 +152,10 @@ def test_timm(tmp_path, logger, layer_scale):
         has_layer_scale=layer_scale,
         pos_embed_tokens=(IMG // PATCH)**2 + 1,
         final_norm=True,
-        has_fc_norm=False)
+        has_fc_norm=False,
+        pre_norm=False,
+        num_registers=0,
+        projection_dims=None)
 
     model = _load_mm(state_dict,
                      layer_scale_init_value=1e-5 if layer_scale else 0.)
@@ -503,7 +506,10 @@ def test_onnx_real_dinov2_small(logger):
                         has_layer_scale=True,
                         pos_embed_tokens=37 * 37 + 1,
                         final_norm=True,
-                        has_fc_norm=False)
+                        has_fc_norm=False,
+                        pre_norm=False,
+                        num_registers=0,
+                        projection_dims=None)
     assert not any('decoder' in k for k in state_dict)
 
     model = VisionTransformer(arch='dinov2-s',

@@ -17,7 +17,7 @@ from timm.models.vision_transformer import VisionTransformer as TimmViT
 
 from mmprompt.registry import MODELS
 from mmprompt.utils.checkpoint_converters import load_vit_checkpoint
-from mmprompt.utils.swin_checkpoint_converters import (
+from mmprompt.utils.checkpoint_converters import (
     convert_swin_state_dict, detect_swin_format, load_swin_checkpoint,
     merge_channel_order)
 
@@ -210,8 +210,9 @@ def test_missing_blocks_are_an_error_naming_them(tmp_path):
 def test_a_vit_checkpoint_is_not_a_swin_checkpoint_and_vice_versa(tmp_path):
     vit = TimmViT(img_size=32, patch_size=8, embed_dim=16, depth=1,
                   num_heads=2)
-    with pytest.raises(ValueError, match='match no supported Swin checkpoint'
-                       r'.*swin-official, timm-swin, mmpretrain'):
+    with pytest.raises(ValueError, match="plain ViT checkpoint .format 'timm'."
+                       r'.*PromptSwin needs Swin.*swin-official, timm-swin, '
+                       'mmpretrain'):
         convert_swin_state_dict(vit.state_dict())
     path = tmp_path / 'official.pth'
     torch.save(_official(_timm_swin()), path)

@@ -21,12 +21,12 @@ import sys
 import torch
 
 try:
-    from mmprompt.utils.swin_checkpoint_converters import (
+    from mmprompt.utils.checkpoint_converters import (
         SWIN_FORMATS, load_swin_checkpoint)
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..',
                                 '..'))
-    from mmprompt.utils.swin_checkpoint_converters import (
+    from mmprompt.utils.checkpoint_converters import (
         SWIN_FORMATS, load_swin_checkpoint)
 
 

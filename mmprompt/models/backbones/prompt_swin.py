@@ -57,7 +57,7 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
     ``init_cfg=dict(type='Pretrained', checkpoint=...)`` reads Microsoft's
     official Swin files (VPT's ``swin_base_patch4_window7_224_22k.pth``),
     timm's and mmpretrain's through
-    :func:`mmprompt.utils.swin_checkpoint_converters.load_swin_checkpoint`.
+    :func:`mmprompt.utils.checkpoint_converters.load_swin_checkpoint`.
 
     Args:
         num_prompts (int | Sequence[int]): Prompt tokens: one int, one
@@ -356,7 +356,7 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
 
     @staticmethod
     def _load_pretrained(checkpoint):
-        from mmprompt.utils.swin_checkpoint_converters import \
+        from mmprompt.utils.checkpoint_converters import \
             load_swin_checkpoint
         return load_swin_checkpoint(checkpoint)
 

@@ -38,9 +38,8 @@ from collections.abc import Mapping
 
 import torch
 
-from .checkpoint_converters import (TORCH_EXTENSIONS, _log, _prefixes_of,
-                                    _sample_keys, _to_tensor, _unwrap,
-                                    read_checkpoint_file)
+from .common import GIVEN_DICT, log, prefixes_of, sample_keys, to_tensor, unwrap
+from .readers import TORCH_EXTENSIONS, read_checkpoint_file
 
 __all__ = ['SWIN_FORMATS', 'load_swin_checkpoint', 'convert_swin_state_dict',
            'detect_swin_format']
@@ -49,7 +48,7 @@ SWIN_FORMATS = ('swin-official', 'timm-swin', 'mmpretrain')
 
 _BLOCK_KEY = 'layers.0.blocks.0.attn.qkv.weight'
 _MM_BLOCK_KEY = 'stages.0.blocks.0.attn.w_msa.qkv.weight'
-_GIVEN_DICT = 'the given dict'
+
 
 # official / timm block names -> mmpretrain's (under stages.{i}.blocks.{j}.)
 _BLOCK_MAP = (
@@ -69,7 +68,7 @@ def _error(name, keys, reason=None):
     reason = reason or 'its keys match no supported Swin checkpoint format'
     return ValueError(
         f'Cannot convert {name} into mmpretrain SwinTransformer weights: '
-        f'{reason}. Some of its keys: {_sample_keys(keys)}. Supported '
+        f'{reason}. Some of its keys: {sample_keys(keys)}. Supported '
         f'formats: {", ".join(SWIN_FORMATS)}.')
 
 
@@ -77,13 +76,13 @@ def _detect(checkpoint):
     """``(format, flat_state_dict, prefix)`` or ``None``."""
     if not isinstance(checkpoint, Mapping):
         return None
-    inner, _ = _unwrap(checkpoint)
+    inner, _ = unwrap(checkpoint)
     keys = [k for k in inner if isinstance(k, str)]
-    mm = _prefixes_of(keys, _MM_BLOCK_KEY)
+    mm = prefixes_of(keys, _MM_BLOCK_KEY)
     if mm:
         return ('mmpretrain', inner,
                 'backbone.' if 'backbone.' in mm else mm[0])
-    for prefix in _prefixes_of(keys, _BLOCK_KEY):
+    for prefix in prefixes_of(keys, _BLOCK_KEY):
         if prefix + 'patch_embed.proj.weight' not in inner:
             continue
         rest = [k[len(prefix):] for k in keys if k.startswith(prefix)]
@@ -104,7 +103,7 @@ def detect_swin_format(checkpoint):
     """
     found = _detect(checkpoint)
     if found is None:
-        raise _error(_GIVEN_DICT, list(checkpoint.keys()) if isinstance(
+        raise _error(GIVEN_DICT, list(checkpoint.keys()) if isinstance(
             checkpoint, Mapping) else [])
     return found[0]
 
@@ -135,7 +134,7 @@ def _convert_hierarchical(state_dict, prefix, merge_offset):
         if not isinstance(key, str) or not key.startswith(prefix):
             continue
         name = key[len(prefix):]
-        tensor = _to_tensor(value)
+        tensor = to_tensor(value)
         if _DROPPED.search(name) or tensor is None:
             continue
         if name.startswith('patch_embed.proj.'):
@@ -186,7 +185,7 @@ def _convert_mmpretrain(state_dict, prefix):
     out = OrderedDict()
     for key, value in state_dict.items():
         if isinstance(key, str) and key.startswith(prefix):
-            tensor = _to_tensor(value)
+            tensor = to_tensor(value)
             if tensor is not None:
                 out[key[len(prefix):]] = tensor
     return out, []
@@ -195,10 +194,10 @@ def _convert_mmpretrain(state_dict, prefix):
 def _convert(checkpoint, name, logger=None):
     found = _detect(checkpoint)
     # the keys of the state dict inside a {'state_dict': ...} wrapper
-    keys = list(_unwrap(checkpoint)[0].keys()) if isinstance(
+    keys = list(unwrap(checkpoint)[0].keys()) if isinstance(
         checkpoint, Mapping) else []
     if found is None:
-        raise _error(name, keys)
+        raise _error(name, keys, _vit_reason(checkpoint))
     fmt, flat, prefix = found
     if fmt == 'mmpretrain':
         state_dict, unknown = _convert_mmpretrain(flat, prefix)
@@ -210,16 +209,30 @@ def _convert(checkpoint, name, logger=None):
                      f'it looks like {fmt!r} but no Swin block could be '
                      'mapped')
     if unknown:
-        _log(f'{name}: {len(unknown)} key(s) of the {fmt} checkpoint have no '
+        log(f'{name}: {len(unknown)} key(s) of the {fmt} checkpoint have no '
              f'mmpretrain SwinTransformer counterpart and were dropped: '
-             f'{_sample_keys(unknown)}', logger, level=30)
+             f'{sample_keys(unknown)}', logger, level=30)
     return state_dict, fmt
+
+
+def _vit_reason(checkpoint):
+    """Why a file is not a Swin: it holds a plain ViT (a CLIP or DINOv2
+    file given to a Swin config), or nothing known."""
+    from .vit import detect
+    try:
+        found = detect(checkpoint)
+    except ValueError:  # a recognisable non-ViT (ResNet CLIP ...)
+        found = None
+    if found is None:
+        return None
+    return (f'it is a plain ViT checkpoint (format {found[0]!r}), which '
+            'PromptViT loads; PromptSwin needs Swin Transformer weights')
 
 
 def convert_swin_state_dict(checkpoint):
     """Convert an already loaded checkpoint dict: ``(state_dict, format)``
     with mmpretrain :class:`SwinTransformer` names."""
-    return _convert(checkpoint, _GIVEN_DICT)
+    return _convert(checkpoint, GIVEN_DICT)
 
 
 def load_swin_checkpoint(source, map_location='cpu', logger=None):
@@ -243,7 +256,7 @@ def load_swin_checkpoint(source, map_location='cpu', logger=None):
             a Swin Transformer of a supported format.
     """
     if isinstance(source, Mapping):
-        name = _GIVEN_DICT
+        name = GIVEN_DICT
         checkpoint = source
     else:
         name = os.fspath(source)
@@ -251,6 +264,6 @@ def load_swin_checkpoint(source, map_location='cpu', logger=None):
             name, map_location, logger, what='Swin', formats=SWIN_FORMATS,
             extensions=TORCH_EXTENSIONS + ('.safetensors', ))
     state_dict, fmt = _convert(checkpoint, name, logger)
-    _log(f'Recognised checkpoint format: {fmt} ({name}, '
+    log(f'Recognised checkpoint format: {fmt} ({name}, '
          f'{len(state_dict)} tensors)', logger)
     return state_dict, fmt
