@@ -197,18 +197,30 @@ def family_of(config):
 
 
 def test_configs_are_discovered():
-    # per family: methods x 3 pretrainings x tasks, plus hand-written ones
+    # every generated leaf, counted from the generator's tables, plus the
+    # hand-written configs of each family
+    expected = {}
+    for method, m in gen.METHODS.items():
+        expected[m.family] = expected.get(m.family, 0) + \
+            len(m.pretrains) * len(gen.tasks(m.benchmarks))
+    expected['davpt'] += len(gen.DAVPT_RELEASED)
+    expected['imagenet'] = len(gen.IMAGENET_METHODS) * \
+        len(gen.IMAGENET_FRACTIONS)
+    generated = {osp.normpath(rel) for rel in gen.expected_files()}
+    hand_written = {}
+    for c in CONFIGS:
+        if osp.normpath(c) not in generated:
+            hand_written[family_of(c)] = hand_written.get(family_of(c), 0) + 1
+    # BPT's ablations (prompt count, width, the no-bilinear variants), the
+    # demo, SPT's configs and tools/offline_benchmark.py's methods
+    assert hand_written == {'bpt': 10, 'demo': 2, 'spt': 10, 'offline': 10}
     count = {}
     for c in CONFIGS:
         count[family_of(c)] = count.get(family_of(c), 0) + 1
-    # 3 ViT-B/16 pretrainings and Swin-B
-    assert count['vpt'] == 4 * 4 * 24 == 384
-    # + the 61 configs of the released DA-VPT code
-    assert count['davpt'] == 2 * 3 * 24 + len(gen.DAVPT_RELEASED) == 205
-    assert count['bpt'] == 2 * 3 * 5 + 4 + 4 + 2  # + ablations
-    assert count['demo'] == 2 and count['spt'] == 10
-    assert count['offline'] == 10  # tools/offline_benchmark.py's methods
-    assert count['imagenet'] == 4 * 6  # VPT + 3 BPT variants x 6 fractions
+    assert count == {f: expected.get(f, 0) + hand_written.get(f, 0)
+                     for f in set(expected) | set(hand_written)}
+    # 5 ViT pretrainings and Swin-B for the VPT family's 4 methods
+    assert count['vpt'] == 4 * (len(gen.VIT_PRETRAINS) + 1) * 24
     dense = {}
     for c in DENSE_CONFIGS:
         dense[family_of(c)] = dense.get(family_of(c), 0) + 1
@@ -336,6 +348,35 @@ def test_pretraining_pooling_and_checkpoint(pretrain, out_type, final_norm,
         assert ckpt.startswith('data/pretrained/') and ckpt.endswith(fmt)
         assert (backbone.arch, backbone.patch_size, backbone.img_size) == \
             ('b', 16, 224)
+
+
+CLIP_MEAN = [v * 255 for v in (0.48145466, 0.4578275, 0.40821073)]
+CLIP_STD = [v * 255 for v in (0.26862954, 0.26130258, 0.27577711)]
+
+
+@pytest.mark.parametrize('pretrain', ['clip-vit-b16', 'dinov2-vit-b14'])
+@pytest.mark.parametrize('method', list(gen.METHODS))
+def test_clip_and_dinov2_leaves(pretrain, method):
+    """Each model's normalisation, architecture and pooling in every
+    method's leaf (the DA-VPT and BPT ones included)."""
+    m = gen.METHODS[method]
+    task = 'fgvc-cub' if 'fgvc' in m.benchmarks else 'vtab1k-dtd'
+    cfg = Config.fromfile(osp.join(ROOT, gen.leaf_path(method, pretrain,
+                                                       task)))
+    backbone = cfg.model.backbone
+    preprocessor = cfg.model.data_preprocessor
+    if pretrain == 'clip-vit-b16':
+        assert preprocessor.mean == pytest.approx(CLIP_MEAN)
+        assert preprocessor.std == pytest.approx(CLIP_STD)
+        assert (backbone.arch, backbone.patch_size) == ('clip-b', 16)
+        assert backbone.pre_norm and backbone.norm_cfg.eps == 1e-5
+        assert backbone.layer_cfgs.act_cfg.type == 'mmpretrain.QuickGELU'
+    else:
+        assert preprocessor.mean == [123.675, 116.28, 103.53]
+        assert (backbone.arch, backbone.patch_size) == ('dinov2-b', 14)
+        assert backbone.layer_scale_init_value == 1e-5
+    assert (backbone.out_type, backbone.final_norm) == ('cls_token', True)
+    assert backbone.get('projection_dims') is None
 
 
 @pytest.mark.parametrize('config', DENSE_CONFIGS)

@@ -49,8 +49,15 @@ PRETRAINS = {
     'vit-b16-mae': ('vit-b16_mae.py', 'ViT-B/16 MAE'),
     'vit-b16-mocov3': ('vit-b16_mocov3.py', 'ViT-B/16 MoCo v3'),
     'swin-b-in22k': ('swin-b_in22k.py', 'Swin-B ImageNet-22k (PromptSwin)'),
+    'clip-vit-b16': ('clip-vit-b16.py', 'CLIP ViT-B/16 (OpenAI)'),
+    'dinov2-vit-b14': ('dinov2-vit-b14.py', 'DINOv2 ViT-B/14'),
 }
-VIT_PRETRAINS = ('vit-b16-in21k', 'vit-b16-mae', 'vit-b16-mocov3')
+VIT_PRETRAINS = ('vit-b16-in21k', 'vit-b16-mae', 'vit-b16-mocov3',
+                 'clip-vit-b16', 'dinov2-vit-b14')
+# BPT's released scripts cover the three ViT-B/16 pretrainings only; the
+# others take the supervised ImageNet-21k scripts.
+BPT_SCRIPT_PRETRAIN = {'clip-vit-b16': 'vit-b16-in21k',
+                       'dinov2-vit-b14': 'vit-b16-in21k'}
 
 # FGVC dataset folders under data/fgvc
 FGVC_FOLDERS = {
@@ -113,6 +120,12 @@ def bpt_settings(pretrain: str, mode: str,
                  dataset: str) -> Tuple[tuple, Optional[str]]:
     """``(lr, wd, head wd, prompts, width)`` of a BPT run and, where no
     official script has the cell, a sentence saying what stands in."""
+    if pretrain in BPT_SCRIPT_PRETRAIN:
+        script = BPT_SCRIPT_PRETRAIN[pretrain]
+        settings, note = bpt_settings(script, mode, dataset)
+        return settings, (f'BPT has no script for {pretrain}:\n# the '
+                          f'{script} ' + (note if note else
+                                          'script of this dataset'))
     table = BPT_FGVC.get((pretrain, mode), {})
     if dataset in table:
         return table[dataset], None

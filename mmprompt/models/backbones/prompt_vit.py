@@ -18,6 +18,10 @@ from .prompted_backbone import PromptedBackboneMixin
 TAP_NAMES = ('prompts', 'layer_input', 'attn_input', 'query', 'attn_output')
 # out_types whose outputs contain the prompt tokens
 PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all', 'avg_all_tokens')
+_BASE = dict(embed_dims=768, num_layers=12, num_heads=12,
+             feedforward_channels=3072)
+_LARGE = dict(embed_dims=1024, num_layers=24, num_heads=16,
+              feedforward_channels=4096)
 
 
 @MODELS.register_module()
@@ -108,8 +112,32 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             norm with ``final_norm=True``: the released DA-VPT code's MAE
             pooling, ``norm(x)[:, 1:].mean(1)``). Defaults to
             ``'cls_token'``.
+        num_registers (int): Register tokens (DINOv2 with registers), learnt
+            tokens after CLS that carry no position embedding; prompts go
+            after them. ``num_extra_tokens`` counts CLS and the registers.
+            Defaults to 0.
+        projection_dims (int, optional): Width of CLIP's projection into the
+            joint image-text space, applied to the ``'cls_token'`` output
+            (``projection`` of a CLIP checkpoint). None (default) leaves it
+            out, as prompt tuning does; a checkpoint's projection is then
+            not loaded.
         **kwargs: Arguments of :class:`mmpretrain.models.VisionTransformer`.
+
+    Architectures beyond mmpretrain's (``arch``; the patch size is
+    ``patch_size``): ``'dinov2-s'``/``'dinov2-b'``/``'dinov2-l'`` and
+    ``'dinov2-g'`` (DINOv2 S/B/L/g, patch 14, ``layer_scale_init_value=1e-5``;
+    g with ``layer_cfgs=dict(ffn_type='swiglu_fused')``) and
+    ``'clip-b'``/``'clip-l'`` (CLIP ViT-B/32, B/16 and L/14 with
+    ``pre_norm=True``, ``norm_cfg=dict(type='LN', eps=1e-5)`` and
+    ``layer_cfgs=dict(act_cfg=dict(type='mmpretrain.QuickGELU'))``).
     """
+    arch_zoo = {
+        **VisionTransformer.arch_zoo,
+        **dict.fromkeys(['dinov2-b', 'dinov2-base', 'clip-b', 'clip-base'],
+                        _BASE),
+        **dict.fromkeys(['dinov2-l', 'dinov2-large', 'clip-l', 'clip-large'],
+                        _LARGE),
+    }
     OUT_TYPES = VisionTransformer.OUT_TYPES | {'avg_prompt', 'avg_all',
                                                'avg_all_tokens'}
     TAP_NAMES = TAP_NAMES
@@ -130,6 +158,8 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
                  prompts_see_patches_only: bool = False,
                  out_type: str = 'cls_token',
                  out_indices: Union[int, Sequence[int]] = -1,
+                 num_registers: int = 0,
+                 projection_dims: Optional[int] = None,
                  **kwargs):
         if out_type not in self.OUT_TYPES:
             raise ValueError(f'Unknown out_type {out_type!r}; choose from '
@@ -142,6 +172,7 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             out_indices=self._check_out_indices(out_indices, args, kwargs),
             **kwargs)
         self.prompt_mode = prompt_mode
+        self._init_extra_tokens(num_registers, projection_dims, out_type)
         if not isinstance(share_prompt_prefix, bool):
             raise TypeError(f'share_prompt_prefix must be a bool, got '
                             f'{share_prompt_prefix!r}')
@@ -179,6 +210,51 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
 
     # ------------------------------------------------------------------
     # construction helpers
+    def _init_extra_tokens(self, num_registers, projection_dims, out_type):
+        """DINOv2's register tokens and CLIP's output projection."""
+        if isinstance(num_registers, bool) or not isinstance(
+                num_registers, int) or num_registers < 0:
+            raise ValueError(f'num_registers must be an int >= 0, got '
+                             f'{num_registers!r}')
+        if num_registers and not self.with_cls_token:
+            raise ValueError(f'num_registers={num_registers} needs the class '
+                             'token (registers follow it): with_cls_token '
+                             'is False')
+        self.num_registers = num_registers
+        if num_registers:
+            self.register_tokens = nn.Parameter(
+                torch.zeros(1, num_registers, self.embed_dims))
+            self.num_extra_tokens = 1 + num_registers
+        self.projection_dims = projection_dims
+        if projection_dims is None:
+            return
+        if isinstance(projection_dims, bool) or not isinstance(
+                projection_dims, int) or projection_dims <= 0:
+            raise ValueError(f'projection_dims must be a positive int or '
+                             f'None, got {projection_dims!r}')
+        if out_type != 'cls_token':
+            raise ValueError(f'projection_dims projects the class token: it '
+                             f"needs out_type='cls_token', got {out_type!r}")
+        self.projection = nn.Parameter(
+            torch.randn(self.embed_dims, projection_dims) *
+            self.embed_dims**-0.5)
+
+    @property
+    def num_pos_extra_tokens(self) -> int:
+        """Extra tokens that have a row in ``pos_embed``: CLS only;
+        registers carry no position."""
+        return self.num_extra_tokens - self.num_registers
+
+    def _prepare_pos_embed(self, state_dict, prefix, *args, **kwargs):
+        # mmpretrain's resizing hook reads num_extra_tokens as the class
+        # rows of pos_embed; registers have none.
+        num_extra, self.num_extra_tokens = (self.num_extra_tokens,
+                                            self.num_pos_extra_tokens)
+        try:
+            super()._prepare_pos_embed(state_dict, prefix, *args, **kwargs)
+        finally:
+            self.num_extra_tokens = num_extra
+
     def _check_out_indices(self, out_indices, args, kwargs):
         arch = args[0] if args else kwargs.get('arch', 'base')
         if isinstance(arch, str):
@@ -372,8 +448,9 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
 
     def embed_tokens(self, x: torch.Tensor):
         """Images (B, 3, H, W) to the tokens entering layer 0,
-        ``[extra tokens (CLS), patches]`` with position embeddings (resized
-        to the input), and the patch resolution (h, w). No prompts yet."""
+        ``[CLS, registers, patches]`` with position embeddings (resized to
+        the input; registers have none), and the patch resolution (h, w).
+        No prompts yet."""
         B = x.shape[0]
         x, patch_resolution = self.patch_embed(x)
         if self.cls_token is not None:
@@ -383,8 +460,13 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             self.patch_resolution,
             patch_resolution,
             mode=self.interpolate_mode,
-            num_extra_tokens=self.num_extra_tokens)
+            num_extra_tokens=self.num_pos_extra_tokens)
         x = self.drop_after_pos(x)
+        if self.num_registers:
+            x = torch.cat(
+                [x[:, :1],
+                 self.register_tokens.expand(B, -1, -1), x[:, 1:]],
+                dim=1)
         return self.pre_norm(x), tuple(patch_resolution)
 
     def forward(self, x):
@@ -411,6 +493,8 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
         return tuple(outs)
 
     def _format_output(self, x, hw, num_prompts: int = 0):
+        if self.out_type == 'cls_token' and self.projection_dims:
+            return x[:, 0] @ self.projection.to(x.dtype)
         if self.out_type in ('raw', 'cls_token'):
             return super()._format_output(x, hw)
         n = self.num_extra_tokens
@@ -428,7 +512,31 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1), hw)
 
     # ------------------------------------------------------------------
-    @staticmethod
-    def _load_pretrained(checkpoint):
+    def _load_pretrained(self, checkpoint):
         from mmprompt.utils.checkpoint_converters import load_vit_checkpoint
-        return load_vit_checkpoint(checkpoint)
+        state_dict, fmt = load_vit_checkpoint(checkpoint)
+        if 'projection' in state_dict and not self.projection_dims:
+            # CLIP's joint-space projection: not part of a tuned backbone
+            state_dict = {k: v for k, v in state_dict.items()
+                          if k != 'projection'}
+        return state_dict, fmt
+
+    def _check_pretrained_fits(self, state_dict, fmt, source) -> None:
+        from mmprompt.utils.checkpoint_converters import \
+            vit_arch_from_state_dict
+        if 'patch_embed.projection.weight' not in state_dict:
+            return
+        found = vit_arch_from_state_dict(state_dict)
+        kernel = tuple(self.patch_embed.projection.kernel_size)
+        patch = kernel[0] if kernel[0] == kernel[1] else kernel
+        own = dict(embed_dims=self.embed_dims, patch_size=patch,
+                   num_layers=self.num_layers,
+                   num_registers=self.num_registers,
+                   projection_dims=self.projection_dims,
+                   pre_norm=not isinstance(self.pre_norm, nn.Identity))
+        differ = [f'{k}: checkpoint {found[k]!r}, config {v!r}'
+                  for k, v in own.items() if found[k] != v]
+        if differ:
+            raise ValueError(
+                f'Pretrained checkpoint {source!r} (format {fmt}) does not '
+                f'fit {type(self).__name__}: ' + '; '.join(differ))

@@ -171,6 +171,7 @@ class PromptedBackboneMixin:
             prefix = prefix.rstrip('.') + '.'
             state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
                           if k.startswith(prefix)}
+        self._check_pretrained_fits(state_dict, fmt, cfg['checkpoint'])
         incompatible = self.load_state_dict(state_dict, strict=False)
         params = dict(self.named_parameters())
         # missing buffers (relative position indices ...) are derived from
@@ -191,6 +192,11 @@ class PromptedBackboneMixin:
             (f'; not in the checkpoint, initialised: {fresh}' if fresh
              else ''))
         self._is_init = True
+
+    def _check_pretrained_fits(self, state_dict, fmt, source) -> None:
+        """Raise one error naming both sides where a converted pretrained
+        state dict cannot fit this backbone's architecture (a backbone adds
+        its checks; by default none)."""
 
     def _check_prompt_shapes(self, state_dict, prefix, *args, **kwargs):
         """Refuse a checkpoint whose prompt counts differ from the config.

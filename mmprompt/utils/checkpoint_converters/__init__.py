@@ -18,9 +18,11 @@ ViT formats (:data:`SUPPORTED_FORMATS`):
     prefix, big_vision block naming and scanned (stacked) blocks.
 ``timm`` / ``timm-registers``
     timm's ``VisionTransformer`` (``blocks.{i}.attn.qkv``), bare or under
-    ``state_dict`` or any other prefix; with ``reg_token`` (timm's DINOv2
-    with registers, whose ``pos_embed`` has no class row: a zero row is
-    prepended, exactly).
+    ``state_dict`` or any other prefix, and the DINOv2 repository's own
+    ``.pth`` files, which use the same names (``register_tokens`` of its
+    ``_reg4`` models, ``mlp.w12``/``w3`` of its SwiGLU g); with
+    ``reg_token`` (timm's DINOv2 with registers, whose ``pos_embed`` has
+    no class row: a zero row is prepended, exactly).
 ``mae``
     The official MAE checkpoints: ``{'model': <timm keys>}``; the decoder
     and ``mask_token`` of pretraining checkpoints are dropped, ``fc_norm``

@@ -96,7 +96,8 @@ def detect(checkpoint):
             return 'mocov3-linear', inner, prefix
         if wrapper == 'model' and prefix == '':
             return 'mae', inner, prefix
-        if prefix + 'reg_token' in inner:
+        if prefix + 'reg_token' in inner or \
+                prefix + 'register_tokens' in inner:
             return 'timm-registers', inner, prefix
         return 'timm', inner, prefix
 

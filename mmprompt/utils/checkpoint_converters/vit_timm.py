@@ -1,5 +1,6 @@
-"""ViT sources in timm's names (timm, MAE, MoCo v3, timm's DINOv2 with
-registers), Google's ``.npz`` and mmpretrain's own names."""
+"""ViT sources in timm's names (timm, MAE, MoCo v3, the DINOv2
+repository's ``.pth`` files and timm's DINOv2 with registers), Google's
+``.npz`` and mmpretrain's own names."""
 import re
 from collections import OrderedDict
 
@@ -16,13 +17,16 @@ _TIMM_BLOCK_MAP = (
     ('norm2.', 'ln2.'),
     ('mlp.fc1.', 'ffn.layers.0.0.'),
     ('mlp.fc2.', 'ffn.layers.1.'),
+    ('mlp.w12.', 'ffn.w12.'),  # SwiGLU of DINOv2 g (the DINOv2 repository)
+    ('mlp.w3.', 'ffn.w3.'),
     ('ls2.gamma', 'ffn.gamma2.weight'),
 )
 _TIMM_TOP_MAP = (
     ('cls_token', 'cls_token'),
     ('pos_embed', 'pos_embed'),
     ('patch_embed.proj.', 'patch_embed.projection.'),
-    ('reg_token', 'register_tokens'),
+    ('reg_token', 'register_tokens'),  # timm
+    ('register_tokens', 'register_tokens'),  # the DINOv2 repository
     ('norm_pre.', 'pre_norm.'),
     ('norm.', 'ln1.'),
     ('fc_norm.', 'ln2.'),
