@@ -5,11 +5,14 @@ Each registry is a child of MMEngine's root registry with the scope
 library (mmpretrain, mmseg, mmdet) reaches our classes with the scope prefix,
 e.g. ``dict(type='mmprompt.PromptViT')``, after importing the package through
 ``custom_imports=dict(imports=['mmprompt'], allow_failed_imports=False)``.
+
+There is no metric registry: every config evaluates with mmpretrain's,
+mmseg's or mmdet's own metrics. Each ``locations`` entry is a module that
+exists (a test imports them all).
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
-from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
@@ -18,7 +21,7 @@ from mmengine.registry import \
 from mmengine.registry import Registry
 
 __all__ = [
-    'MODELS', 'HOOKS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'METRICS',
+    'MODELS', 'HOOKS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS',
     'PARAM_SCHEDULERS', 'WEIGHT_INITIALIZERS'
 ]
 
@@ -40,9 +43,6 @@ PARAM_SCHEDULERS = Registry(
 TRANSFORMS = Registry(
     'transform', parent=MMENGINE_TRANSFORMS, scope='mmprompt',
     locations=['mmprompt.datasets'])
-METRICS = Registry(
-    'metric', parent=MMENGINE_METRICS, scope='mmprompt',
-    locations=['mmprompt.evaluation'])
 WEIGHT_INITIALIZERS = Registry(
     'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS,
     scope='mmprompt', locations=['mmprompt.models'])

@@ -38,8 +38,7 @@ from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmpretrain.structures import DataSample
 
 import mmprompt  # noqa: F401
-from mmprompt.analysis import whitening_matrix
-from mmprompt.models.utils import select_prompts
+from mmprompt.models.utils import select_prompts, whitening_matrix
 from mmprompt.registry import DATASETS, HOOKS, MODELS
 from mmprompt.utils.checkpoint_converters import load_vit_checkpoint
 from mmprompt.utils.checkpoint_converters import load_swin_checkpoint

@@ -1,4 +1,4 @@
-"""BPT (DESIGN.md §3): generators, BilinearPromptViT, PromptWhiteningHook,
+"""BPT: generators, BilinearPromptViT, PromptWhiteningHook,
 parameter counts, burstiness analysis."""
 import glob
 import importlib.util
@@ -18,8 +18,8 @@ from mmengine.runner import Runner, load_checkpoint, save_checkpoint
 from mmpretrain.models import VisionTransformer
 
 import mmprompt  # noqa: F401
-from mmprompt.analysis import (burstiness_stats, compute_whitening_statistics,
-                               layer_burstiness_values, whitening_matrix)
+from mmprompt.analysis import burstiness_stats, layer_burstiness_values
+from mmprompt.models.utils import compute_whitening_statistics, whitening_matrix
 from mmprompt.engine import PromptWhiteningHook
 from mmprompt.engine.hooks import prompt_whitening_hook
 from mmprompt.engine.hooks.data_init_utils import sample_indices
@@ -96,7 +96,7 @@ def numpy_whitening(qkv_weight, xs, eps, convention='row_vector',
     ('bilinear', dict(width=75, num_prompts=196), 72_300),
 ])
 def test_parameter_counts_design_section_3(variant, kwargs, expected):
-    """DESIGN.md §3, ViT-B, shallow, 100 prompts unless stated (x 10^4:
+    """The BPT paper's counts, ViT-B, shallow, 100 prompts unless stated (x 10^4:
     7.68, 66.66, 2.17/4.34/6.51/8.68, 6.24/6.37/6.51/6.84/7.23)."""
     kwargs = dict(kwargs)
     m = kwargs.pop('num_prompts', 100)

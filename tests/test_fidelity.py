@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 import mmprompt  # noqa: F401
-from mmprompt.analysis import compute_whitening_statistics, whitening_matrix
+from mmprompt.models.utils import (compute_whitening_statistics,
+                                   whitening_matrix)
 from mmprompt.models import BilinearPrompt, BilinearPromptViT
 from mmprompt.models.losses import PromptMetricLoss
 

@@ -1,4 +1,4 @@
-"""SPT prompt initialisation (DESIGN.md §5): prompt_init='prototype' with
+"""SPT prompt initialisation: prompt_init='prototype' with
 PrototypePromptInitHook (k-means, random tokens, window pooling)."""
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from mmengine.runner import Runner
 from mmpretrain.models import VisionTransformer
 
 import mmprompt  # noqa: F401
-from mmprompt.analysis import prototype_tokens
+from mmprompt.models.utils import prototype_tokens
 from mmprompt.engine import PrototypePromptInitHook
 from mmprompt.engine.hooks import prototype_prompt_init_hook
 from mmprompt.engine.hooks.data_init_utils import sample_indices

@@ -58,7 +58,7 @@ from mmpretrain.models import VisionTransformer
 
 import mmprompt  # noqa: F401
 from mmprompt.analysis.complexity import count_flops
-from mmprompt.analysis.whitening import (compute_whitening_statistics,
+from mmprompt.models.utils.whitening import (compute_whitening_statistics,
                                          whitening_matrix)
 from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
 from mmprompt.models.classifiers import (GUIDED_TAPS,

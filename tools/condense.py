@@ -32,7 +32,7 @@ import mmprompt  # noqa: F401
 from mmprompt.utils.dependencies import load_config
 from mmprompt.analysis.complexity import count_flops
 from mmprompt.models.utils import (SCORE_METHODS, condense_prompts,
-                                   find_prompted_backbone, score_prompts,
+                                   condensable_backbone, score_prompts,
                                    select_prompts)
 
 
@@ -65,7 +65,7 @@ def main():
 
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
-    name, backbone = find_prompted_backbone(model)
+    name, backbone = condensable_backbone(model)
     img_size = backbone.img_size
     dummy = (torch.randn(1, 3, *img_size), )
     flops_before = count_flops(backbone, dummy)

@@ -1,4 +1,4 @@
-"""Burstiness statistics of BPT (paper Fig. 1, DESIGN.md §3).
+"""Burstiness statistics of BPT (paper Fig. 1).
 
 Per layer, the value distributions of ``W_q W_k^T`` (D x D), of the
 attention input tokens ``X`` (after the layer's first norm) and of
@@ -11,8 +11,8 @@ from typing import Dict, Iterable, Optional
 
 import torch
 
-from .tokens import prompt_free_layer_inputs
-from .whitening import qk_matrix, qk_token_product
+from mmprompt.models.utils.layer_inputs import prompt_free_layer_inputs
+from mmprompt.models.utils.whitening import qk_matrix, qk_token_product
 
 BURSTINESS_QUANTITIES = ('qk', 'x', 'qkx', 'qk_whitened', 'qkx_whitened')
 QUANTITY_LABELS = {

@@ -10,7 +10,7 @@ from mmpretrain.datasets import BaseDataset
 
 from mmprompt.registry import DATASETS
 
-# task -> number of classes (DESIGN.md §8), in VTAB's group order.
+# task -> number of classes, in VTAB's group order.
 VTAB1K_TASKS: Dict[str, int] = {
     # natural
     'caltech101': 102,

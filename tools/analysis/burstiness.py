@@ -33,9 +33,10 @@ from mmengine.registry import DATASETS, MODELS, init_default_scope  # noqa
 from mmengine.runner import load_checkpoint  # noqa: E402
 
 from mmprompt.analysis import (BURSTINESS_QUANTITIES,  # noqa: E402
-                               QK_PRODUCTS, QUANTITY_LABELS,
-                               burstiness_stats, compute_whitening_statistics,
-                               layer_burstiness_values, whitening_matrix)
+                               QUANTITY_LABELS, burstiness_stats,
+                               layer_burstiness_values)
+from mmprompt.models.utils import (  # noqa: E402
+    QK_PRODUCTS, compute_whitening_statistics, whitening_matrix)
 from mmprompt.engine.hooks.data_init_utils import (  # noqa: E402
     input_batches, prompted_backbone, sample_indices)
 

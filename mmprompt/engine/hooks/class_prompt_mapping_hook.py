@@ -5,7 +5,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import all_reduce, broadcast, get_rank
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmprompt.models.utils import unwrap_model
 
 from mmprompt.models.utils import initial_mapping, update_mapping
 from mmprompt.models.utils.class_prompt_mapping import FEATURE_NORMS
@@ -81,9 +81,8 @@ class ClassPromptMappingHook(Hook):
 
     @staticmethod
     def _model(runner):
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        if not hasattr(model, 'set_mapping'):
+        model = unwrap_model(runner.model)
+        if not hasattr(model, 'set_mapping'):  # the mapping protocol
             raise TypeError('ClassPromptMappingHook needs a model with a '
                             'class-to-prompt mapping (type='
                             f"'mmprompt.PromptMetricClassifier'), got "

@@ -7,22 +7,15 @@ from typing import Iterator, List
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.model import is_model_wrapper
 
-
-def unwrap_model(runner):
-    model = runner.model
-    return model.module if is_model_wrapper(model) else model
+from mmprompt.models.utils import find_prompted_backbone
 
 
 def prompted_backbone(model):
+    """The model's :class:`~mmprompt.models.PromptViT` backbone (these
+    hooks read ViT layer inputs)."""
     from mmprompt.models import PromptViT
-    backbone = getattr(model, 'backbone', None)
-    if not isinstance(backbone, PromptViT):
-        raise TypeError(
-            f'the model needs a PromptViT backbone (model.backbone), got '
-            f'{type(backbone).__name__}')
-    return backbone
+    return find_prompted_backbone(model, PromptViT)[1]
 
 
 def sample_indices(num_samples: int, num_images: int, seed: int) -> List[int]:

@@ -2,11 +2,11 @@ from itertools import islice
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
 
-from mmprompt.models.utils import (SCORE_METHODS, condense_prompts,
-                                   find_prompted_backbone, kept_positions,
+from mmprompt.models.utils import (SCORE_METHODS, condensable_backbone,
+                                   condense_prompts, unwrap_model,
+                                   kept_positions,
                                    score_prompts, select_prompts)
 from mmprompt.registry import HOOKS
 
@@ -85,7 +85,7 @@ class PromptCondensationHook(Hook):
     def before_run(self, runner) -> None:
         # Fails at start-up, not at the condensation epoch, for a model
         # without prompts.
-        find_prompted_backbone(runner.model)
+        condensable_backbone(runner.model)
 
     def before_train_epoch(self, runner) -> None:
         if self.at_epoch is not None and runner.epoch == self.at_epoch:
@@ -99,7 +99,7 @@ class PromptCondensationHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Condense the model to a condensed checkpoint before its weights
         (and its optimizer state, on resume) are loaded."""
-        name, backbone = find_prompted_backbone(runner.model)
+        name, backbone = condensable_backbone(runner.model)
         prefix = f'{name}.' if name else ''
         keep = kept_positions(backbone, checkpoint.get('state_dict', {}),
                               prefix)
@@ -112,7 +112,7 @@ class PromptCondensationHook(Hook):
 
     # ------------------------------------------------------------------
     def _condense(self, runner) -> None:
-        _, backbone = find_prompted_backbone(runner.model)
+        _, backbone = condensable_backbone(runner.model)
         if self._is_condensed(backbone):
             runner.logger.info('Prompts are already condensed '
                                f'(num_prompts={backbone.num_prompts})')
@@ -133,7 +133,8 @@ class PromptCondensationHook(Hook):
         optimizer = optim_wrapper.optimizer if isinstance(
             optim_wrapper, OptimWrapper) else None
         condense_prompts(runner.model, keep, optimizer)
-        if is_model_wrapper(runner.model):
+        if unwrap_model(runner.model) is not runner.model:
             # DDP registered its gradient hooks on the removed parameters.
             runner.model = runner.wrap_model(
-                runner.cfg.get('model_wrapper_cfg'), runner.model.module)
+                runner.cfg.get('model_wrapper_cfg'),
+                unwrap_model(runner.model))

@@ -3,18 +3,18 @@ from typing import Dict, Optional
 from mmengine.dist import broadcast, get_dist_info
 from mmengine.hooks import Hook
 
-from mmprompt.analysis.whitening import (QK_PRODUCTS, WhiteningStatistics,
+from mmprompt.models.utils.whitening import (QK_PRODUCTS, WhiteningStatistics,
                                          compute_whitening_statistics,
                                          whitening_matrix)
 from mmprompt.registry import HOOKS
+from mmprompt.models.utils import unwrap_model
 from .data_init_utils import (eval_mode, input_batches, preserved_rng_state,
-                              prompted_backbone, sample_indices,
-                              unwrap_model)
+                              prompted_backbone, sample_indices)
 
 
 @HOOKS.register_module()
 class PromptWhiteningHook(Hook):
-    """Compute BPT's whitening matrices before training (DESIGN.md §3).
+    """Compute BPT's whitening matrices before training.
 
     For every prompt generator of the PromptViT backbone that takes a
     whitening matrix (``WhitenedPrompt``, ``BilinearPrompt`` with
@@ -66,10 +66,10 @@ class PromptWhiteningHook(Hook):
         self.last_stats: Optional[Dict[int, WhiteningStatistics]] = None
 
     def before_train(self, runner) -> None:
-        model = unwrap_model(runner)
+        model = unwrap_model(runner.model)
         backbone = prompted_backbone(model)
         generators = {i: g for i, g in enumerate(backbone.prompts)
-                      if getattr(g, 'takes_whitening', False)}
+                      if g.takes_whitening}
         if not generators:
             raise ValueError(
                 f'PromptWhiteningHook: no prompt generator of '
@@ -99,7 +99,7 @@ class PromptWhiteningHook(Hook):
                 stats[layer].num_token_vectors,
                 name=f'Sigma of layer {layer}')
             gen = todo[layer]
-            ref = gen.whitening if hasattr(gen, 'whitening') else gen.b
+            ref = gen.shared_factor
             whitening = whitening.to(ref.device, ref.dtype)
             broadcast(whitening, 0)
             gen.set_whitening(whitening)

@@ -4,12 +4,12 @@ import torch
 from mmengine.dist import broadcast
 from mmengine.hooks import Hook
 
-from mmprompt.analysis.prototypes import PROTOTYPE_METHODS, prototype_tokens
-from mmprompt.analysis.tokens import prompt_free_layer_inputs
+from mmprompt.models.utils.prototypes import PROTOTYPE_METHODS, prototype_tokens
+from mmprompt.models.utils.layer_inputs import prompt_free_layer_inputs
 from mmprompt.registry import HOOKS
+from mmprompt.models.utils import unwrap_model
 from .data_init_utils import (eval_mode, input_batches, preserved_rng_state,
-                              prompted_backbone, sample_indices,
-                              unwrap_model)
+                              prompted_backbone, sample_indices)
 
 
 @torch.no_grad()
@@ -37,7 +37,7 @@ class PrototypePromptInitHook(Hook):
     ``needs_data_init``) are set from the patch tokens entering layer l of
     the prompt-free, frozen backbone over ``num_images`` training images (a
     seeded random choice): k-means centres (scikit-learn), random tokens or
-    window pooling (:func:`mmprompt.analysis.prototype_tokens`). Every rank
+    window pooling (:func:`mmprompt.models.utils.prototype_tokens`). Every rank
     computes from the same images with the same seed and rank 0's result is
     broadcast. The tokens and a ``data_init_done`` buffer are model state:
     checkpoints carry them and a resumed run (or ``load_from``) does not redo
@@ -71,11 +71,10 @@ class PrototypePromptInitHook(Hook):
         self.seed = seed
 
     def before_train(self, runner) -> None:
-        model = unwrap_model(runner)
+        model = unwrap_model(runner.model)
         backbone = prompted_backbone(model)
         generators = {i: g for i, g in enumerate(backbone.prompts)
-                      if hasattr(g, 'init_from_data')
-                      and getattr(g, 'init', None) == 'prototype'}
+                      if g.data_init == 'prototype'}
         if not generators:
             raise ValueError(
                 "PrototypePromptInitHook: the backbone has no prompts with "

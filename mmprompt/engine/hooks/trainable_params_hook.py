@@ -1,5 +1,5 @@
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmprompt.models.utils import unwrap_model
 
 from mmprompt.models.utils import count_parameters
 from mmprompt.registry import HOOKS
@@ -18,8 +18,7 @@ class TrainableParamsHook(Hook):
 
     @staticmethod
     def _log(runner, when: str) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = unwrap_model(runner.model)
         trainable, total = count_parameters(model)
         runner.logger.info(
             f'trainable params{when}: {trainable} '

@@ -61,12 +61,15 @@ class PromptedBackboneMixin:
         for count, width, layer_cfg in zip(counts, dims, layer_cfgs):
             cfg = dict(layer_cfg)
             cfg.update(num_tokens=count, embed_dims=width)
-            if cfg['type'] in ('mmprompt.PromptTokens', 'PromptTokens'):
-                # the backbone's prompt_* arguments, unless the layer's
-                # generator config sets its own
-                cfg.setdefault('init', prompt_init)
-                cfg.setdefault('uniform_bound', uniform_bound)
-                cfg.setdefault('std', prompt_std)
+            generator = MODELS.get(cfg['type'])
+            if generator is None:
+                raise KeyError(f'prompt_cfg type {cfg["type"]!r} is not a '
+                               'registered prompt generator')
+            # the backbone's prompt_* arguments the generator takes, unless
+            # the layer's generator config sets its own
+            for key, value in generator.backbone_defaults(
+                    prompt_init, uniform_bound, prompt_std).items():
+                cfg.setdefault(key, value)
             self.prompts.append(MODELS.build(cfg))
         self.prompt_dropout = nn.Dropout(prompt_dropout)
 

@@ -17,10 +17,56 @@ class BasePromptGenerator(nn.Module, metaclass=ABCMeta):
     Condensation) records which of the original tokens survive in the buffer
     ``kept_index``, so a checkpoint tells a fresh model how to take it.
 
+    The protocol hooks and backbones use (every generator has these):
+
+    - :meth:`backbone_defaults`: which of the backbone's ``prompt_*``
+      arguments the generator takes, so the backbone fills them in without
+      knowing the generator's type.
+    - ``takes_whitening`` / ``needs_whitening`` / :meth:`set_whitening`:
+      BPT's whitening matrix (:class:`mmprompt.engine.PromptWhiteningHook`).
+    - ``data_init`` / ``needs_data_init`` / :meth:`init_from_data`: tokens
+      computed from training images (SPT's ``'prototype'``,
+      :class:`mmprompt.engine.PrototypePromptInitHook`).
+    - ``shared_factor``: the factor all tokens share (``P = A F``), or None.
+
     Args:
         num_tokens (int): Number of prompt tokens M of this layer.
         embed_dims (int): Token width D.
     """
+
+    takes_whitening = False
+    # the data-driven initialisation the tokens wait for, e.g. 'prototype'
+    data_init = None
+
+    @classmethod
+    def backbone_defaults(cls, init: str, uniform_bound: float,
+                          std: float) -> dict:
+        """The backbone's ``prompt_init``/``prompt_std`` and VPT's uniform
+        bound as this generator's arguments (a layer's ``prompt_cfg`` may
+        override them); by default it takes none."""
+        return {}
+
+    @property
+    def needs_whitening(self) -> bool:
+        return False
+
+    def set_whitening(self, whitening: torch.Tensor) -> None:
+        raise RuntimeError(f'{type(self).__name__}({self.extra_repr()}) '
+                           'takes no whitening matrix')
+
+    @property
+    def needs_data_init(self) -> bool:
+        return False
+
+    def init_from_data(self, tokens: torch.Tensor) -> None:
+        raise RuntimeError(f'{type(self).__name__}({self.extra_repr()}) '
+                           'takes no tokens from data')
+
+    @property
+    def shared_factor(self):
+        """The factor every token shares (``F`` of ``P = A F``), or None
+        for tokens without one."""
+        return None
 
     def __init__(self, num_tokens: int, embed_dims: int):
         super().__init__()

@@ -32,8 +32,6 @@ class FactoredPrompt(BasePromptGenerator):
         std (float): Std of the normal init of ``A``.
     """
 
-    takes_whitening = False
-
     def __init__(self, num_tokens: int, embed_dims: int, width: int,
                  std: float):
         super().__init__(num_tokens, embed_dims)
@@ -55,8 +53,7 @@ class FactoredPrompt(BasePromptGenerator):
     def set_whitening(self, whitening: torch.Tensor) -> None:
         """Build ``F`` from the layer's whitening matrix (D x D)."""
         if not self.takes_whitening:
-            raise RuntimeError(f'{type(self).__name__}({self.extra_repr()}) '
-                               'takes no whitening matrix')
+            super().set_whitening(whitening)  # refuses
         check_whitening_shape(whitening, self.embed_dims)
         with torch.no_grad():
             self._set_factor_from_whitening(whitening)

@@ -74,6 +74,15 @@ class PromptTokens(BasePromptGenerator):
                                  torch.tensor(0, dtype=torch.uint8))
         self.reset_parameters()
 
+    @classmethod
+    def backbone_defaults(cls, init: str, uniform_bound: float,
+                          std: float) -> dict:
+        return dict(init=init, uniform_bound=uniform_bound, std=std)
+
+    @property
+    def data_init(self):
+        return 'prototype' if self.init == 'prototype' else None
+
     def reset_parameters(self) -> None:
         with torch.no_grad():
             if self.init == 'uniform':

@@ -1,5 +1,5 @@
 """DA-VPT's class-to-prompt guidance, shared by the classifier and the
-segmentor that use it (DESIGN.md §4)."""
+segmentor that use it."""
 from typing import Optional, Sequence, Union
 
 import torch

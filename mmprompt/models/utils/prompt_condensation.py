@@ -17,26 +17,19 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmengine.dist import all_reduce
-from mmengine.model import is_model_wrapper
+
+from .model_access import find_prompted_backbone, unwrap_model
 
 SCORE_METHODS = ('taylor', 'magnitude')
 
 
-def find_prompted_backbone(model: nn.Module) -> Tuple[str, nn.Module]:
-    """The (name, module) of the prompted backbone inside ``model``."""
-    if is_model_wrapper(model):
-        model = model.module
-    for name, module in model.named_modules():
-        if hasattr(module, 'keep_prompts') and hasattr(module, 'prompts'):
-            if sum(module.num_prompts) == 0:
-                raise ValueError(
-                    f'{type(module).__name__} at {name or "model"!r} has no '
-                    f'prompts (num_prompts={module.num_prompts}): nothing '
-                    'to condense')
-            return name, module
-    raise ValueError(f'{type(model).__name__} has no prompted backbone '
-                     '(a module with prompts and keep_prompts): nothing to '
-                     'condense')
+def condensable_backbone(model: nn.Module) -> Tuple[str, nn.Module]:
+    """The (name, module) of the prompted backbone inside ``model``, which
+    must have prompts to condense."""
+    try:
+        return find_prompted_backbone(model, require_prompts=True)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f'{error}: nothing to condense') from None
 
 
 def score_prompts(model: nn.Module,
@@ -58,9 +51,8 @@ def score_prompts(model: nn.Module,
     if method not in SCORE_METHODS:
         raise ValueError(f'Unknown score method {method!r}; choose from '
                          f'{SCORE_METHODS}')
-    if is_model_wrapper(model):
-        model = model.module
-    _, backbone = find_prompted_backbone(model)
+    model = unwrap_model(model)
+    _, backbone = condensable_backbone(model)
     if method == 'magnitude':
         with torch.no_grad():
             return [g().float().norm(dim=-1).cpu() for g in backbone.prompts]
@@ -171,7 +163,7 @@ def condense_prompts(model: nn.Module,
     """Keep ``keep[l]`` of each prompted layer of ``model``'s backbone and
     update ``optimizer`` to optimise exactly the kept prompts. Returns the
     new per-layer counts."""
-    _, backbone = find_prompted_backbone(model)
+    _, backbone = condensable_backbone(model)
     before = dict(backbone.prompts.named_parameters())
     backbone.keep_prompts(keep)
     if optimizer is not None:

@@ -1,4 +1,4 @@
-"""SPT prompt initialisation (DESIGN.md §5): prompts of layer l from the
+"""SPT prompt initialisation: prompts of layer l from the
 patch tokens entering layer l of the prompt-free model."""
 import math
 from typing import Optional, Tuple

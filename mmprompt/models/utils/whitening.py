@@ -1,4 +1,4 @@
-"""BPT whitening matrices (DESIGN.md §3).
+"""BPT whitening matrices.
 
 For a layer with attention input tokens ``X_i`` (T x D, after the layer's
 first norm) of image i, ``M_i = W_q W_k^T X_i^T`` (D x T) in row-vector
@@ -22,7 +22,7 @@ from typing import Dict, Iterable, Optional
 
 import torch
 
-from .tokens import prompt_free_layer_inputs
+from .layer_inputs import prompt_free_layer_inputs
 
 QK_PRODUCTS = ('row_vector', 'transposed')
 
