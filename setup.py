@@ -2,7 +2,6 @@ import os
 import os.path as osp
 import shutil
 import sys
-
 from setuptools import find_packages, setup
 
 
@@ -18,8 +17,7 @@ def parse_requirements(fname):
     with open(osp.join('requirements', fname)) as f:
         return [
             line.split('#')[0].strip() for line in f
-            if line.split('#')[0].strip()
-            and not line.startswith(('-r', '--'))
+            if line.split('#')[0].strip() and not line.startswith(('-r', '--'))
         ]
 
 
@@ -68,12 +66,16 @@ if __name__ == '__main__':
         license='Apache License 2.0',
         install_requires=parse_requirements('runtime.txt'),
         extras_require={
-            'seg': parse_requirements('seg.txt'),
-            'det': parse_requirements('det.txt'),
-            'convert': parse_requirements('convert.txt'),
-            'tests': parse_requirements('tests.txt'),
-            'all': (parse_requirements('seg.txt') +
-                    parse_requirements('det.txt') +
-                    parse_requirements('convert.txt')),
+            'seg':
+            parse_requirements('seg.txt'),
+            'det':
+            parse_requirements('det.txt'),
+            'convert':
+            parse_requirements('convert.txt'),
+            'tests':
+            parse_requirements('tests.txt'),
+            'all':
+            (parse_requirements('seg.txt') + parse_requirements('det.txt') +
+             parse_requirements('convert.txt')),
         },
         zip_safe=False)

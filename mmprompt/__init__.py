@@ -1,14 +1,13 @@
-from .version import __version__  # noqa: F401
 # an mmcv outside the supported range fails here, naming the fix, before
 # mmpretrain's own import of it
 from .utils.dependencies import check_mmcv_version  # noqa: E402
+from .version import __version__  # noqa: F401
 
 check_mmcv_version()
 
 # Registered classes are imported so that ``custom_imports=['mmprompt']``
 # makes every ``mmprompt.*`` type of a config available.
 from . import datasets, engine, models  # noqa: F401,E402
-
 # torch >= 2.6 loads checkpoints with weights_only=True; allow-list exactly
 # the types mmengine writes so --resume and load_from work with it on.
 from .utils.compat import register_checkpoint_safe_globals  # noqa: E402

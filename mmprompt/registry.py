@@ -26,23 +26,37 @@ __all__ = [
 ]
 
 MODELS = Registry(
-    'model', parent=MMENGINE_MODELS, scope='mmprompt',
+    'model',
+    parent=MMENGINE_MODELS,
+    scope='mmprompt',
     locations=['mmprompt.models'])
 HOOKS = Registry(
-    'hook', parent=MMENGINE_HOOKS, scope='mmprompt',
+    'hook',
+    parent=MMENGINE_HOOKS,
+    scope='mmprompt',
     locations=['mmprompt.engine'])
 DATASETS = Registry(
-    'dataset', parent=MMENGINE_DATASETS, scope='mmprompt',
+    'dataset',
+    parent=MMENGINE_DATASETS,
+    scope='mmprompt',
     locations=['mmprompt.datasets'])
 DATA_SAMPLERS = Registry(
-    'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='mmprompt',
+    'data sampler',
+    parent=MMENGINE_DATA_SAMPLERS,
+    scope='mmprompt',
     locations=['mmprompt.datasets'])
 PARAM_SCHEDULERS = Registry(
-    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
-    scope='mmprompt', locations=['mmprompt.engine'])
+    'parameter scheduler',
+    parent=MMENGINE_PARAM_SCHEDULERS,
+    scope='mmprompt',
+    locations=['mmprompt.engine'])
 TRANSFORMS = Registry(
-    'transform', parent=MMENGINE_TRANSFORMS, scope='mmprompt',
+    'transform',
+    parent=MMENGINE_TRANSFORMS,
+    scope='mmprompt',
     locations=['mmprompt.datasets'])
 WEIGHT_INITIALIZERS = Registry(
-    'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS,
-    scope='mmprompt', locations=['mmprompt.models'])
+    'weight initializer',
+    parent=MMENGINE_WEIGHT_INITIALIZERS,
+    scope='mmprompt',
+    locations=['mmprompt.models'])

@@ -31,8 +31,7 @@ def test_reference_vpt_deep_equals_prompt_vit():
     vit.load_state_dict(model.state_dict(), strict=False)
     reference = bench.ReferenceVPTDeep(vit, 5)
     with torch.no_grad():
-        reference.prompts.copy_(
-            torch.stack([g.tokens for g in model.prompts]))
+        reference.prompts.copy_(torch.stack([g.tokens for g in model.prompts]))
     x = torch.randn(2, 3, 32, 32)
     torch.testing.assert_close(reference(x)[0], model(x)[0])
     assert sum(p.numel() for p in reference.parameters()
@@ -41,26 +40,30 @@ def test_reference_vpt_deep_equals_prompt_vit():
 
 def test_benchmark_table_and_json(tmp_path):
     out = tmp_path / 'bench.json'
-    proc = subprocess.run(
-        [sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
-         '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
-         '--num-prompts', '10', '--repeats', '1', '--warmup', '0',
-         '--methods', 'linear', 'full', 'vpt-deep', 'vpt-deep-per-image',
-         'davpt-plus', 'pc', 'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten',
-         'swin', 'vpt-deep-swin', '--swin-arch', 'tiny', '--swin-prompts',
-         '3', '--bpt-width', '4', '--onnx-methods', 'linear', 'vpt-deep',
-         'pc', '--out', str(out)],
-        cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([
+        sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
+        '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
+        '--num-prompts', '10', '--repeats', '1', '--warmup', '0', '--methods',
+        'linear', 'full', 'vpt-deep', 'vpt-deep-per-image', 'davpt-plus', 'pc',
+        'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten', 'swin', 'vpt-deep-swin',
+        '--swin-arch', 'tiny', '--swin-prompts', '3', '--bpt-width', '4',
+        '--onnx-methods', 'linear', 'vpt-deep', 'pc', '--out',
+        str(out)
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     rows = {r['method']: r for r in result['rows']}
-    assert set(rows) == {'linear', 'full', 'vpt-deep', 'vpt-deep-per-image',
-                         'davpt-plus', 'pc', 'bpt-bilinear', 'bpt-fwhiten',
-                         'bpt-twhiten', 'swin', 'vpt-deep-swin'}
+    assert set(rows) == {
+        'linear', 'full', 'vpt-deep', 'vpt-deep-per-image', 'davpt-plus', 'pc',
+        'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten', 'swin', 'vpt-deep-swin'
+    }
     # per image over the batch of 2: the shared prefix projects the 10
     # prompts of each of the 12 layers once, not twice (qkv 3 D^2 and an
     # affine layer norm 5 D per row, D = 192)
-    saved = 12 * 10 * (3 * 192 ** 2 + 5 * 192) / 2
+    saved = 12 * 10 * (3 * 192**2 + 5 * 192) / 2
     assert (rows['vpt-deep-per-image']['gflops'] -
             rows['vpt-deep']['gflops']) * 1e9 == pytest.approx(saved)
     assert rows['linear']['gflops'] < rows['vpt-deep']['gflops']
@@ -72,8 +75,9 @@ def test_benchmark_table_and_json(tmp_path):
     for row in result['onnxruntime'].values():
         assert row['latency_s'] > 0 and row['max_abs_diff'] < 1e-3
     assert '| vpt-deep (onnxruntime) |' not in proc.stdout
-    assert any(x.startswith('| pc | ') and x.count('|') == 5
-               for x in proc.stdout.splitlines())
+    assert any(
+        x.startswith('| pc | ') and x.count('|') == 5
+        for x in proc.stdout.splitlines())
     head = 192 * 1000 + 1000
     # BPT-Deep: A (10 x 4) per layer and one shared B (4 x 192) per layer;
     # fWhiten: A (10 x 192) per layer, W fixed; tWhiten: W (192 x 192) too

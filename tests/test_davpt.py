@@ -11,23 +11,30 @@ import mmprompt  # noqa: F401
 from mmprompt.engine.hooks import ClassPromptMappingHook
 from mmprompt.models.losses import PromptMetricLoss
 from mmprompt.models.utils import initial_mapping, update_mapping
+from helpers import REPO, TRAIN, assert_same, free_port, load, run
 from test_prompt_condensation import batches
-from test_tools import (REPO, TRAIN, assert_same, free_port, load, run,
-                        setup)  # noqa: F401  (setup is a fixture)
 
 TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
 
 
 def davpt(anchor_source='paper', **kwargs):
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='mmprompt.PromptMetricClassifier',
-        data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
-        backbone=dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
-                      patch_size=8, num_prompts=[2, 2, 2, 4]),
-        head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
-        anchor_source=anchor_source, **{**dict(beta=0.5, lam=2.0),
-                                        **kwargs}))
+    model = MODELS.build(
+        dict(
+            type='mmprompt.PromptMetricClassifier',
+            data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
+            backbone=dict(
+                type='mmprompt.PromptViT',
+                arch=TINY,
+                img_size=32,
+                patch_size=8,
+                num_prompts=[2, 2, 2, 4]),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
+            anchor_source=anchor_source,
+            **{
+                **dict(beta=0.5, lam=2.0),
+                **kwargs
+            }))
     model.init_weights()
     return model
 
@@ -50,12 +57,13 @@ def test_losses_use_the_guided_layer(source):
     slot = 0
     for i in range(3):
         p = bb.prompts[i].tokens.expand(6, -1, -1)
-        tokens = bb.layers[i](torch.cat([tokens[:, :1], p,
-                                         tokens[:, 1 + slot:]], 1))
+        tokens = bb.layers[i](
+            torch.cat([tokens[:, :1], p, tokens[:, 1 + slot:]], 1))
         slot = 2
     prompts = bb.prompts[3].tokens
-    tokens = torch.cat([tokens[:, :1], prompts.expand(6, -1, -1),
-                        tokens[:, 3:]], 1)
+    tokens = torch.cat(
+        [tokens[:, :1],
+         prompts.expand(6, -1, -1), tokens[:, 3:]], 1)
     layer = bb.layers[3]
     labels = torch.cat([s.gt_label for s in batch['data_samples']])
     assign = torch.tensor([3, 0, 3])[labels]
@@ -87,12 +95,17 @@ def test_bad_classifier_arguments():
     with pytest.raises(ValueError, match='lam must be >= 0, got -0.5'):
         davpt(lam=-0.5)
     with pytest.raises(ValueError, match='guided layer 2 has no prompts'):
-        MODELS.build(dict(
-            type='mmprompt.PromptMetricClassifier',
-            backbone=dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
-                          patch_size=8, num_prompts=[2, 2, 0, 4]),
-            head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
-            guided_layer=2))
+        MODELS.build(
+            dict(
+                type='mmprompt.PromptMetricClassifier',
+                backbone=dict(
+                    type='mmprompt.PromptViT',
+                    arch=TINY,
+                    img_size=32,
+                    patch_size=8,
+                    num_prompts=[2, 2, 0, 4]),
+                head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
+                guided_layer=2))
     model = davpt()
     with pytest.raises(ValueError, match=r'map 3 classes to \[0, 4\)'):
         model.set_mapping(torch.tensor([0, 4, 1]))
@@ -108,8 +121,10 @@ def test_initial_mapping():
     # two clear directions -> two prompts, deterministic for a seed
     g = torch.Generator().manual_seed(0)
     base = torch.randn(2, 16, generator=g)
-    feats = torch.cat([base[0] + 0.01 * torch.randn(4, 16, generator=g),
-                       base[1] + 0.01 * torch.randn(3, 16, generator=g)])
+    feats = torch.cat([
+        base[0] + 0.01 * torch.randn(4, 16, generator=g),
+        base[1] + 0.01 * torch.randn(3, 16, generator=g)
+    ])
     order = torch.randperm(7, generator=g)
     mapping, centroids = initial_mapping(feats[order], 2, seed=3)
     groups = (order >= 4).long()
@@ -127,8 +142,8 @@ def test_update_keeps_unseen_classes_and_empty_clusters():
     mapping, centroids = initial_mapping(means, 3, seed=0)
     seen = torch.tensor([True, True, True, True, False, True])
     shifted = means + 0.05 * torch.randn(6, 8, generator=g)
-    new_map, new_centroids = update_mapping(shifted, seen, mapping,
-                                            centroids, seed=0)
+    new_map, new_centroids = update_mapping(
+        shifted, seen, mapping, centroids, seed=0)
     assert new_map[4] == mapping[4]  # unseen: keeps its prompt
     used = torch.zeros(3, dtype=torch.bool)
     used[new_map[seen]] = True
@@ -184,8 +199,9 @@ def davpt_run(setup):
     with open(osp.join(setup['hooks_dir'], 'davpt_test_hooks.py'), 'w') as f:
         f.write(MAPPING_DUMP)
     work = setup['root'] / 'DA_A'
-    proc = run([sys.executable, TRAIN, str(cfg), '--work-dir', str(work)],
-               setup['env'])
+    proc = run([sys.executable, TRAIN,
+                str(cfg), '--work-dir',
+                str(work)], setup['env'])
     return dict(cfg=str(cfg), work=work, log=proc.stdout + proc.stderr)
 
 
@@ -202,10 +218,14 @@ def test_mapping_hook_in_training_and_resume(setup, davpt_run):
     assert state['class_feat_count'].sum() == 0  # reset after re-mapping
     # resumed from epoch 1: the mapping is not recomputed, the result equal
     work_b = setup['root'] / 'DA_B'
-    run([sys.executable, TRAIN, davpt_run['cfg'], '--work-dir', str(work_b),
-         '--cfg-options', 'custom_hooks.0.stop_after=1'], setup['env'])
-    proc = run([sys.executable, TRAIN, davpt_run['cfg'], '--work-dir',
-                str(work_b), '--resume'], setup['env'])
+    run([
+        sys.executable, TRAIN, davpt_run['cfg'], '--work-dir',
+        str(work_b), '--cfg-options', 'custom_hooks.0.stop_after=1'
+    ], setup['env'])
+    proc = run([
+        sys.executable, TRAIN, davpt_run['cfg'], '--work-dir',
+        str(work_b), '--resume'
+    ], setup['env'])
     log_b = proc.stdout + proc.stderr
     assert 'Class-to-prompt mapping from the checkpoint' in log_b
     assert 'Initial class-to-prompt mapping' not in log_b
@@ -217,9 +237,10 @@ def test_mapping_hook_in_training_and_resume(setup, davpt_run):
 def val_accuracies(work):
     """The validation top-1 of every epoch, from the run's scalars."""
     import json
-    lines = [json.loads(line) for line in
-             sorted(work.glob('*/vis_data/scalars.json'))[-1].read_text()
-             .splitlines()]
+    lines = [
+        json.loads(line) for line in sorted(
+            work.glob('*/vis_data/scalars.json'))[-1].read_text().splitlines()
+    ]
     return [(r['step'], r['accuracy/top1']) for r in lines
             if 'accuracy/top1' in r]
 
@@ -233,8 +254,12 @@ def test_kill_9_mid_epoch_then_resume_auto_equals_uninterrupted(
     work = setup['root'] / 'DA_KILLED'
     args = [sys.executable, TRAIN, davpt_run['cfg'], '--work-dir', str(work)]
     proc = subprocess.run(
-        args + ['--cfg-options', 'custom_hooks.0.kill_at=[1,1]'], cwd=REPO,
-        env=setup['env'], capture_output=True, text=True, timeout=300)
+        args + ['--cfg-options', 'custom_hooks.0.kill_at=[1,1]'],
+        cwd=REPO,
+        env=setup['env'],
+        capture_output=True,
+        text=True,
+        timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert (work / 'epoch_1.pth').exists()
     assert not (work / 'epoch_2.pth').exists()
@@ -249,16 +274,19 @@ def test_kill_9_mid_epoch_then_resume_auto_equals_uninterrupted(
     for part in ('state_dict', 'optimizer', 'param_schedulers'):
         assert_same(final[part], resumed[part], part)
     state = resumed['state_dict']
-    assert {'class_to_prompt', 'prompt_centroids', 'mapping_ready',
-            'class_feat_sum', 'class_feat_count'} <= set(state)
+    assert {
+        'class_to_prompt', 'prompt_centroids', 'mapping_ready',
+        'class_feat_sum', 'class_feat_count'
+    } <= set(state)
     full_acc = val_accuracies(davpt_run['work'])
     assert len(full_acc) == 2
     assert val_accuracies(work) == full_acc[1:]  # the resumed run's epoch 2
 
 
 def initial_mapping_line(log):
-    return next(line.split('prompts): ')[1] for line in log.splitlines()
-                if 'Initial class-to-prompt mapping' in line)
+    return next(
+        line.split('prompts): ')[1] for line in log.splitlines()
+        if 'Initial class-to-prompt mapping' in line)
 
 
 def test_mapping_hook_under_two_process_ddp(setup, davpt_run):
@@ -269,8 +297,12 @@ def test_mapping_hook_under_two_process_ddp(setup, davpt_run):
     not average to the loss of the whole batch."""
     env = dict(setup['env'], PORT=str(free_port()), OMP_NUM_THREADS='1')
     work = setup['root'] / 'DA_DDP'
-    proc = run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'),
-                davpt_run['cfg'], '2', '--work-dir', str(work)], env)
+    proc = run([
+        'bash',
+        osp.join(REPO, 'tools', 'dist_train.sh'), davpt_run['cfg'], '2',
+        '--work-dir',
+        str(work)
+    ], env)
     assert initial_mapping_line(proc.stdout + proc.stderr) == \
         initial_mapping_line(davpt_run['log'])
     ranks = [load(work / f'prompts_after_train_rank{r}.pth') for r in (0, 1)]
@@ -278,39 +310,48 @@ def test_mapping_hook_under_two_process_ddp(setup, davpt_run):
     assert_same(ranks[0]['prompts'], ranks[1]['prompts'], 'rank prompts')
     mappings = [load(work / f'mapping_rank{r}.pth') for r in (0, 1)]
     assert torch.equal(mappings[0], mappings[1])
-    assert torch.equal(mappings[0],
-                       load(work / 'epoch_2.pth')['state_dict']
-                       ['class_to_prompt'])
+    assert torch.equal(
+        mappings[0],
+        load(work / 'epoch_2.pth')['state_dict']['class_to_prompt'])
 
 
 def test_davpt_plus_tunes_only_k_and_v_bias_thirds():
     """DA-VPT+: the K and V thirds of the fused qkv bias (and other chosen
     biases) learn; the Q third stays exactly as it was under AdamW."""
     from mmengine.optim import build_optim_wrapper
-    model = MODELS.build(dict(
-        type='mmprompt.PromptMetricClassifier',
-        data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
-        backbone=dict(
-            type='mmprompt.PromptViT', arch=TINY, img_size=32, patch_size=8,
-            num_prompts=[2, 2, 2, 4],
-            trainable_params=[
-                dict(name=r'layers\.\d+\.attn\.qkv\.bias', rows=(32, None)),
-                r'layers\.\d+\.attn\.proj\.bias']),
-        head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
+    model = MODELS.build(
+        dict(
+            type='mmprompt.PromptMetricClassifier',
+            data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
+            backbone=dict(
+                type='mmprompt.PromptViT',
+                arch=TINY,
+                img_size=32,
+                patch_size=8,
+                num_prompts=[2, 2, 2, 4],
+                trainable_params=[
+                    dict(
+                        name=r'layers\.\d+\.attn\.qkv\.bias', rows=(32, None)),
+                    r'layers\.\d+\.attn\.proj\.bias'
+                ]),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
     model.set_mapping(torch.tensor([0, 1, 2]))
     backbone = model.backbone
     assert backbone.trainable_rows == {
-        f'layers.{i}.attn.qkv.bias': (32, 96) for i in range(4)}
-    trainable = sum(p.numel() for p in model.parameters()
-                    if p.requires_grad)
+        f'layers.{i}.attn.qkv.bias': (32, 96)
+        for i in range(4)
+    }
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable == (2 + 2 + 2 + 4) * 32 + 4 * (96 + 32) + 32 * 3 + 3
-    wrapper = build_optim_wrapper(model, dict(
-        optimizer=dict(type='AdamW', lr=0.05, weight_decay=0.05),
-        paramwise_cfg=dict(bias_decay_mult=0., norm_decay_mult=0.)))
+    wrapper = build_optim_wrapper(
+        model,
+        dict(
+            optimizer=dict(type='AdamW', lr=0.05, weight_decay=0.05),
+            paramwise_cfg=dict(bias_decay_mult=0., norm_decay_mult=0.)))
     before = [l.attn.qkv.bias.detach().clone() for l in backbone.layers]
     model.train()
-    probe = model(**model.data_preprocessor(batches(1, size=6)[0], True),
-                  mode='loss')
+    probe = model(
+        **model.data_preprocessor(batches(1, size=6)[0], True), mode='loss')
     model.parse_losses(probe)[0].backward()
     for layer in backbone.layers:  # Q third masked to exactly zero
         grad = layer.attn.qkv.bias.grad
@@ -329,14 +370,23 @@ def test_davpt_plus_tunes_only_k_and_v_bias_thirds():
         # so K is not asserted to move.)
         assert not torch.equal(new[64:], old[64:])
     with pytest.raises(ValueError, match=r'rows \(96, 200\) select nothing'):
-        MODELS.build(dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
-                          patch_size=8, trainable_params=[dict(
-                              name=r'layers\.0\.attn\.qkv\.bias',
-                              rows=(96, 200))]))
+        MODELS.build(
+            dict(
+                type='mmprompt.PromptViT',
+                arch=TINY,
+                img_size=32,
+                patch_size=8,
+                trainable_params=[
+                    dict(name=r'layers\.0\.attn\.qkv\.bias', rows=(96, 200))
+                ]))
     with pytest.raises(ValueError, match='trainable_params entries are'):
-        MODELS.build(dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
-                          patch_size=8, trainable_params=[dict(
-                              pattern='cls_token')]))
+        MODELS.build(
+            dict(
+                type='mmprompt.PromptViT',
+                arch=TINY,
+                img_size=32,
+                patch_size=8,
+                trainable_params=[dict(pattern='cls_token')]))
 
 
 def test_class_representations_small_classes_and_unlabelled_data():
@@ -353,10 +403,10 @@ def test_class_representations_small_classes_and_unlabelled_data():
 
         def __getitem__(self, i):
             g = torch.Generator().manual_seed(i)
-            return dict(inputs=torch.randint(0, 256, (3, 32, 32), generator=g,
-                                             dtype=torch.uint8),
-                        data_samples=DataSample().set_gt_label(
-                            int(self.labels[i])))
+            return dict(
+                inputs=torch.randint(
+                    0, 256, (3, 32, 32), generator=g, dtype=torch.uint8),
+                data_samples=DataSample().set_gt_label(int(self.labels[i])))
 
     warnings = []
     runner = SimpleNamespace(
@@ -366,11 +416,14 @@ def test_class_representations_small_classes_and_unlabelled_data():
     hook = ClassPromptMappingHook(num_images_per_class=2)
     feats, present = hook.class_representations(runner, model)
     assert feats.shape == (3, 32) and bool(present.all())
-    assert warnings == ['num_images_per_class=2 but the smallest class has '
-                        '1 training images: using what exists']
+    assert warnings == [
+        'num_images_per_class=2 but the smallest class has '
+        '1 training images: using what exists'
+    ]
     # class 2 uses its first two images, through the prompt-free backbone
     batch = model.data_preprocessor(
-        dict(inputs=[TinySet()[3]['inputs'], TinySet()[4]['inputs']]), False)
+        dict(inputs=[TinySet()[3]['inputs'],
+                     TinySet()[4]['inputs']]), False)
     model.eval()
     with model.backbone.without_prompts():
         expected = model.backbone(batch['inputs'])[-1].mean(0)

@@ -22,8 +22,7 @@ import pytest
 import torch
 
 import mmprompt  # noqa: F401
-from mmprompt.models import (BilinearPromptViT, PromptViT,
-                             SimpleFeaturePyramid)
+from mmprompt.models import BilinearPromptViT, PromptViT, SimpleFeaturePyramid
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(REPO, 'tools', 'train.py')
@@ -36,8 +35,13 @@ def run(args, timeout=600):
     env = os.environ.copy()
     env['PYTHONPATH'] = os.pathsep.join(
         [REPO] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
-    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        args,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     assert proc.returncode == 0, (
         f'{args} failed ({proc.returncode}):\n'
         f'{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}')
@@ -66,12 +70,22 @@ def last_scalars(work_dir):
 @pytest.mark.parametrize('mode', ['shallow', 'deep'])
 def test_multilevel_featmaps_strip_prompts_for_non_square_inputs(mode):
     torch.manual_seed(0)
-    kw = dict(arch=TINY, img_size=64, patch_size=16, out_type='featmap',
-              out_indices=(0, 1, 2, 3), final_norm=False)
+    kw = dict(
+        arch=TINY,
+        img_size=64,
+        patch_size=16,
+        out_type='featmap',
+        out_indices=(0, 1, 2, 3),
+        final_norm=False)
     plain = PromptViT(**kw, num_prompts=0)
     prompted = PromptViT(**kw, num_prompts=5, prompt_mode=mode)
-    prompted.load_state_dict({k: v for k, v in plain.state_dict().items()
-                              if not k.startswith('prompts.')}, strict=False)
+    prompted.load_state_dict(
+        {
+            k: v
+            for k, v in plain.state_dict().items()
+            if not k.startswith('prompts.')
+        },
+        strict=False)
     x = torch.randn(2, 3, 64, 96)  # a 4 x 6 patch grid
     outs = prompted(x)
     assert [tuple(o.shape) for o in outs] == [(2, 32, 4, 6)] * 4
@@ -80,27 +94,33 @@ def test_multilevel_featmaps_strip_prompts_for_non_square_inputs(mode):
     raw = prompted(x)[-1]
     np.testing.assert_allclose(
         outs[-1].flatten(2).transpose(1, 2).detach().numpy(),
-        raw[:, 1 + 5:].detach().numpy(), rtol=1e-6)
+        raw[:, 1 + 5:].detach().numpy(),
+        rtol=1e-6)
 
     # ViTDet's pyramid: strides 4, 8, 16, 32, 64 of the image
     neck = SimpleFeaturePyramid(in_channels=32, out_channels=16)
     levels = neck(outs)
-    assert [tuple(o.shape) for o in levels] == [
-        (2, 16, 16, 24), (2, 16, 8, 12), (2, 16, 4, 6), (2, 16, 2, 3),
-        (2, 16, 1, 2)]
+    assert [tuple(o.shape) for o in levels] == [(2, 16, 16, 24),
+                                                (2, 16, 8, 12), (2, 16, 4, 6),
+                                                (2, 16, 2, 3), (2, 16, 1, 2)]
 
     # SETR-PUP heads upsample each chosen level back to the image
     from mmseg.models.decode_heads import SETRUPHead
-    head = SETRUPHead(in_channels=32, channels=16, in_index=3,
-                      num_classes=5, num_convs=4, up_scale=2,
-                      norm_cfg=dict(type='BN'))
+    head = SETRUPHead(
+        in_channels=32,
+        channels=16,
+        in_index=3,
+        num_classes=5,
+        num_convs=4,
+        up_scale=2,
+        norm_cfg=dict(type='BN'))
     assert tuple(head(list(outs)).shape) == (2, 5, 64, 96)
 
 
 def test_pyramid_levels_equal_a_direct_computation():
     torch.manual_seed(0)
-    neck = SimpleFeaturePyramid(in_channels=8, out_channels=4,
-                                scale_factors=(2.0, 0.5), num_outs=3)
+    neck = SimpleFeaturePyramid(
+        in_channels=8, out_channels=4, scale_factors=(2.0, 0.5), num_outs=3)
     x = torch.randn(1, 8, 6, 4)
     out = neck([x])
     up, down = neck.stages
@@ -111,23 +131,39 @@ def test_pyramid_levels_equal_a_direct_computation():
     torch.testing.assert_close(out[2], expected_down[:, :, ::2, ::2])
     # LN2d normalises over channels: each position of a level has mean 0
     torch.testing.assert_close(
-        up[2](up[1](up[0](x))).mean(1), torch.zeros(1, 12, 8), atol=1e-5,
+        up[2](up[1](up[0](x))).mean(1),
+        torch.zeros(1, 12, 8),
+        atol=1e-5,
         rtol=0)
 
 
 # ------------------------------------------------------------ bad input
 def test_dense_bad_inputs_fail_at_build_with_clear_errors():
-    with pytest.raises(ValueError, match=r'out_indices \(9, 14, 19, 24\) '
-                       r'contains \[24\], outside the 24 layers'):
-        PromptViT(arch='l', img_size=64, patch_size=16, out_type='featmap',
-                  out_indices=(9, 14, 19, 24))
-    with pytest.raises(ValueError, match=r"out_type='featmap' needs img_size "
-                       r'divisible by patch_size=16, got img_size=500'):
+    with pytest.raises(
+            ValueError,
+            match=r'out_indices \(9, 14, 19, 24\) '
+            r'contains \[24\], outside the 24 layers'):
+        PromptViT(
+            arch='l',
+            img_size=64,
+            patch_size=16,
+            out_type='featmap',
+            out_indices=(9, 14, 19, 24))
+    with pytest.raises(
+            ValueError,
+            match=r"out_type='featmap' needs img_size "
+            r'divisible by patch_size=16, got img_size=500'):
         PromptViT(arch=TINY, img_size=500, patch_size=16, out_type='featmap')
-    with pytest.raises(ValueError, match=r'divisible by patch_size=16, got '
-                       r'img_size=\(512, 500\)'):
-        BilinearPromptViT(arch=TINY, img_size=(512, 500), patch_size=16,
-                          out_type='featmap', width=4)
+    with pytest.raises(
+            ValueError,
+            match=r'divisible by patch_size=16, got '
+            r'img_size=\(512, 500\)'):
+        BilinearPromptViT(
+            arch=TINY,
+            img_size=(512, 500),
+            patch_size=16,
+            out_type='featmap',
+            width=4)
     with pytest.raises(ValueError, match=r'in_channels=30 must divide by 4'):
         SimpleFeaturePyramid(in_channels=30)
     with pytest.raises(ValueError, match=r'scale_factors must be taken from'):
@@ -136,13 +172,16 @@ def test_dense_bad_inputs_fail_at_build_with_clear_errors():
         SimpleFeaturePyramid(in_channels=32, num_outs=2)
     # a neck built for ViT-B behind a ViT-L: named before any convolution
     neck = SimpleFeaturePyramid(in_channels=768)
-    with pytest.raises(ValueError, match=r'in_channels=768\) got a feature '
-                       r'map of shape \(1, 1024, 4, 4\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'in_channels=768\) got a feature '
+            r'map of shape \(1, 1024, 4, 4\)'):
         neck([torch.zeros(1, 1024, 4, 4)])
 
 
 # ------------------------------------------------------------ SETR (mmseg)
-SETR_LEAF = 'configs/setr/setr-pup_vpt-deep_vit-l16-in21k_ade20k-512x512-160k.py'
+SETR_LEAF = ('configs/setr/'
+             'setr-pup_vpt-deep_vit-l16-in21k_ade20k-512x512-160k.py')
 SETR_CONFIG = '''
 _base_ = ['{leaf}']
 crop_size = (64, 64)
@@ -203,8 +242,9 @@ def make_ade20k(root):
             mask[:32, 40:] = b
             mask[32:, 40:] = c
             mask[rng.rand(64, 80) < 0.05] = 0
-            colours = np.array([[0, 0, 0], [200, 30, 30], [30, 200, 30],
-                                [30, 30, 200]], np.float64)
+            colours = np.array(
+                [[0, 0, 0], [200, 30, 30], [30, 200, 30], [30, 30, 200]],
+                np.float64)
             img = colours[mask] + rng.uniform(-20, 20, (64, 80, 3))
             name = f'ADE_{split}_{i:08d}'
             Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(
@@ -288,17 +328,28 @@ def make_coco(root):
             Image.fromarray(img.astype(np.uint8)).save(
                 osp.join(root, 'images', name))
             images.append(dict(id=i, file_name=name, width=80, height=64))
-            for cat, (bx, by, bw, bh) in ((1, (x, y, 24, 24)),
-                                          (2, (40, 40, 36, 12))):
-                anns.append(dict(
-                    id=len(anns) + 100 * i + 1, image_id=i, category_id=cat,
-                    bbox=[bx, by, bw, bh], area=bw * bh, iscrowd=0,
-                    segmentation=[[bx, by, bx + bw, by, bx + bw, by + bh,
-                                   bx, by + bh]]))
+            for cat, (bx, by, bw, bh) in ((1, (x, y, 24, 24)), (2, (40, 40, 36,
+                                                                    12))):
+                anns.append(
+                    dict(
+                        id=len(anns) + 100 * i + 1,
+                        image_id=i,
+                        category_id=cat,
+                        bbox=[bx, by, bw, bh],
+                        area=bw * bh,
+                        iscrowd=0,
+                        segmentation=[[
+                            bx, by, bx + bw, by, bx + bw, by + bh, bx, by + bh
+                        ]]))
         with open(osp.join(root, f'{split}.json'), 'w') as f:
-            json.dump(dict(images=images, annotations=anns,
-                           categories=[dict(id=1, name='square'),
-                                       dict(id=2, name='bar')]), f)
+            json.dump(
+                dict(
+                    images=images,
+                    annotations=anns,
+                    categories=[
+                        dict(id=1, name='square'),
+                        dict(id=2, name='bar')
+                    ]), f)
 
 
 # ------------------------------------------------------------ runs
@@ -313,26 +364,30 @@ def train_and_resume(cfg, tmp_path, stop_option, final_ckpt, first_ckpt):
     and resumed with ``--resume``: B must end with A's weights."""
     work_a, work_b = tmp_path / 'A', tmp_path / 'B'
     log = run([sys.executable, TRAIN, cfg, '--work-dir', str(work_a)])
-    run([sys.executable, TRAIN, cfg, '--work-dir', str(work_b),
-         '--cfg-options', stop_option])
+    run([
+        sys.executable, TRAIN, cfg, '--work-dir',
+        str(work_b), '--cfg-options', stop_option
+    ])
     assert (work_b / first_ckpt).exists()
     assert not (work_b / final_ckpt).exists()
-    resumed_log = run([sys.executable, TRAIN, cfg, '--work-dir',
-                       str(work_b), '--resume'])
+    resumed_log = run(
+        [sys.executable, TRAIN, cfg, '--work-dir',
+         str(work_b), '--resume'])
     assert 'resumed' in resumed_log
     full = load(work_a / final_ckpt)['state_dict']
     resumed = load(work_b / final_ckpt)['state_dict']
     assert set(full) == set(resumed)
     for k in full:
-        torch.testing.assert_close(resumed[k], full[k], rtol=0, atol=0,
-                                   msg=k)
+        torch.testing.assert_close(resumed[k], full[k], rtol=0, atol=0, msg=k)
     first = load(work_a / first_ckpt)['state_dict']
     assert not torch.equal(first['backbone.prompts.0.tokens'],
                            full['backbone.prompts.0.tokens'])
     # the backbone stays frozen: pretrained weights untouched
-    torch.testing.assert_close(first['backbone.layers.0.attn.qkv.weight'],
-                               full['backbone.layers.0.attn.qkv.weight'],
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        first['backbone.layers.0.attn.qkv.weight'],
+        full['backbone.layers.0.attn.qkv.weight'],
+        rtol=0,
+        atol=0)
     return log, work_a
 
 
@@ -351,9 +406,12 @@ def test_setr_trains_evaluates_and_resumes(tmp_path, method):
     data = tmp_path / 'ade'
     make_ade20k(str(data))
     leaf = SETR_LEAF.replace('vpt-deep', method)
-    cfg = write_config(tmp_path, 'tiny_setr', SETR_CONFIG + (
-        DAVPT_TINY if method == 'davpt' else ''),
-                       leaf=osp.join(REPO, leaf), data_root=str(data))
+    cfg = write_config(
+        tmp_path,
+        'tiny_setr',
+        SETR_CONFIG + (DAVPT_TINY if method == 'davpt' else ''),
+        leaf=osp.join(REPO, leaf),
+        data_root=str(data))
     log, work = train_and_resume(cfg, tmp_path, 'train_cfg.max_iters=2',
                                  'iter_4.pth', 'iter_2.pth')
     assert 'trainable params: ' in log
@@ -393,9 +451,13 @@ def test_detectors_train_evaluate_with_coco_metric_and_resume(
         tmp_path, detector, leaf, bbox_head):
     data = tmp_path / 'coco'
     make_coco(str(data))
-    cfg = write_config(tmp_path, f'tiny_{detector}', DET_CONFIG,
-                       leaf=osp.join(REPO, leaf), data_root=str(data),
-                       bbox_head=bbox_head)
+    cfg = write_config(
+        tmp_path,
+        f'tiny_{detector}',
+        DET_CONFIG,
+        leaf=osp.join(REPO, leaf),
+        data_root=str(data),
+        bbox_head=bbox_head)
     log, work = train_and_resume(cfg, tmp_path, 'train_cfg.max_epochs=1',
                                  'epoch_2.pth', 'epoch_1.pth')
     metrics = last_scalars(work)

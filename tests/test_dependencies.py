@@ -21,7 +21,7 @@ from mmprompt.utils.dependencies import (MissingDependencyError,
                                          check_mmcv_version,
                                          config_external_scopes,
                                          dense_library_error)
-from test_tools import REPO, TRAIN, setup  # noqa: F401  (fixture)
+from helpers import REPO, TRAIN
 
 SETR = osp.join(REPO, 'configs', 'setr',
                 'setr-pup_vpt-deep_vit-l16-in21k_ade20k-512x512-160k.py')
@@ -45,16 +45,17 @@ NO_OPS = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.parametrize('version,ok', [
-    ('2.1.0', True), ('2.0.0', True), ('2.0.0rc4', True),
-    ('2.2.0', False), ('1.7.2', False), ('2.3.1', False)])
+@pytest.mark.parametrize('version,ok', [('2.1.0', True), ('2.0.0', True),
+                                        ('2.0.0rc4', True), ('2.2.0', False),
+                                        ('1.7.2', False), ('2.3.1', False)])
 def test_mmcv_version_range(version, ok):
     if ok:
         assert check_mmcv_version(version) == version
         return
-    with pytest.raises(MissingDependencyError,
-                       match=rf'mmcv=={version} is installed, but mmprompt '
-                       r'needs mmcv >= 2.0.0, < 2.2.0.*mmcv==2\.1\.0'):
+    with pytest.raises(
+            MissingDependencyError,
+            match=rf'mmcv=={version} is installed, but mmprompt '
+            r'needs mmcv >= 2.0.0, < 2.2.0.*mmcv==2\.1\.0'):
         check_mmcv_version(version)
 
 
@@ -72,10 +73,11 @@ def test_dense_library_errors_name_the_extra(monkeypatch):
     check_config_dependencies(SETR)  # mmseg is there
     monkeypatch.setattr(dependencies, 'mmcv_ops_import_error',
                         lambda: "ModuleNotFoundError: No module named 'x'")
-    with pytest.raises(MissingDependencyError,
-                       match=r"needs mmsegmentation \(segmentation\), and "
-                       r"mmsegmentation needs mmcv's compiled ops, but mmcv "
-                       r'2\.1\.0 was built without them'):
+    with pytest.raises(
+            MissingDependencyError,
+            match=r"needs mmsegmentation \(segmentation\), and "
+            r"mmsegmentation needs mmcv's compiled ops, but mmcv "
+            r'2\.1\.0 was built without them'):
         check_config_dependencies(SETR)
     with pytest.raises(ValueError, match="Unknown dense library 'mmpose'"):
         dense_library_error('mmpose')
@@ -93,7 +95,11 @@ def run_without_ops(code, *args, cwd=REPO, env=None):
         [REPO] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
     return subprocess.run(
         [sys.executable, '-c', NO_OPS + textwrap.dedent(code), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300)
 
 
 def test_classification_imports_and_runs_without_mmcv_ops():
@@ -142,12 +148,12 @@ def test_train_tool_without_mmcv_ops(setup):  # noqa: F811
         runpy.run_path({TRAIN!r}, run_name='__main__')
     '''
     work_dir = str(setup['root'] / 'no_ops')
-    ok = run_without_ops(train, setup['cfg'], '--work-dir', work_dir,
-                         env=setup['env'])
+    ok = run_without_ops(
+        train, setup['cfg'], '--work-dir', work_dir, env=setup['env'])
     assert ok.returncode == 0, ok.stderr[-4000:]
     assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
-    dense = run_without_ops(train, SETR, '--work-dir', work_dir,
-                            env=setup['env'])
+    dense = run_without_ops(
+        train, SETR, '--work-dir', work_dir, env=setup['env'])
     assert dense.returncode != 0
     last = dense.stderr.strip().splitlines()[-1]
     assert last.startswith('mmprompt.utils.dependencies.'

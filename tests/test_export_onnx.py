@@ -40,11 +40,15 @@ model = dict(
 '''
 
 
-def write_config(tmp_path, name, backbone_type='mmprompt.PromptViT',
-                 extra='', head_type='LinearClsHead'):
+def write_config(tmp_path,
+                 name,
+                 backbone_type='mmprompt.PromptViT',
+                 extra='',
+                 head_type='LinearClsHead'):
     path = tmp_path / f'{name}.py'
-    path.write_text(CONFIG.format(backbone_type=backbone_type, extra=extra,
-                                  head_type=head_type))
+    path.write_text(
+        CONFIG.format(
+            backbone_type=backbone_type, extra=extra, head_type=head_type))
     return str(path)
 
 
@@ -68,8 +72,8 @@ def save(model, path, meta=None):
 
 
 def onnx_scores(path, x):
-    session = ort.InferenceSession(str(path),
-                                   providers=['CPUExecutionProvider'])
+    session = ort.InferenceSession(
+        str(path), providers=['CPUExecutionProvider'])
     return session.run(None, {'inputs': x.numpy()})[0]
 
 
@@ -83,8 +87,8 @@ def check_file(path, model, batch=3):
     x = torch.randn(batch, 3, 32, 32)
     with torch.no_grad():
         expected = model(x, mode='tensor').numpy()
-    np.testing.assert_allclose(onnx_scores(path, x), expected, rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        onnx_scores(path, x), expected, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize('kind,backbone_type,extra', [
@@ -112,8 +116,11 @@ def test_export_condensed_checkpoint(tmp_path):
     graph runs with the kept prompts only."""
     config = write_config(tmp_path, 'pc')
     model = build(config)
-    condense_prompts(model, [torch.tensor([1, 3]), torch.tensor([0]),
-                             torch.tensor([], dtype=torch.long)])
+    condense_prompts(model, [
+        torch.tensor([1, 3]),
+        torch.tensor([0]),
+        torch.tensor([], dtype=torch.long)
+    ])
     assert model.backbone.num_prompts == [2, 1, 0]
     ckpt = save(model, tmp_path / 'pc.pth')
     out = tmp_path / 'pc.onnx'
@@ -122,8 +129,9 @@ def test_export_condensed_checkpoint(tmp_path):
     # fewer tokens: smaller attention MatMuls than the uncondensed graph
     full = build(config)
     full_out = tmp_path / 'full.onnx'
-    export_onnx.main([config, save(full, tmp_path / 'full.pth'),
-                      str(full_out)])
+    export_onnx.main(
+        [config, save(full, tmp_path / 'full.pth'),
+         str(full_out)])
     sizes = [osp.getsize(out), osp.getsize(full_out)]
     assert sizes[0] < sizes[1]  # 3 of 12 prompt tokens kept as constants
 
@@ -134,23 +142,36 @@ def test_export_prompt_only_checkpoint(tmp_path):
     plain = write_config(tmp_path, 'plain')
     model = build(plain)
     backbone_file = tmp_path / 'backbone.pth'
-    torch.save({'state_dict': {
-        k: v for k, v in model.backbone.state_dict().items()
-        if not k.startswith('prompts.')}}, backbone_file)
+    torch.save(
+        {
+            'state_dict': {
+                k: v
+                for k, v in model.backbone.state_dict().items()
+                if not k.startswith('prompts.')
+            }
+        }, backbone_file)
     config = write_config(
-        tmp_path, 'pretrained',
+        tmp_path,
+        'pretrained',
         extra=f"init_cfg=dict(type='Pretrained', "
         f"checkpoint={str(backbone_file)!r})")
     full = save(model, tmp_path / 'full.pth')
     prompts_only = tmp_path / 'prompts.pth'
-    subprocess.run([sys.executable, EXPORT_PROMPTS, config, full,
-                    str(prompts_only)], cwd=REPO, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, EXPORT_PROMPTS, config, full,
+         str(prompts_only)],
+        cwd=REPO,
+        check=True,
+        capture_output=True)
     assert osp.getsize(prompts_only) < osp.getsize(full) / 2
     out = tmp_path / 'prompt_only.onnx'
-    proc = subprocess.run([sys.executable, EXPORT, config,
-                           str(prompts_only), str(out)], cwd=REPO,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, EXPORT, config,
+         str(prompts_only),
+         str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'max |onnxruntime - PyTorch|' in proc.stdout
     check_file(out, model)
@@ -165,22 +186,27 @@ def test_bad_inputs_leave_nothing_behind(tmp_path):
     other = write_config(tmp_path, 'other')
     text = open(other).read().replace('num_prompts=4', 'num_prompts=6')
     open(other, 'w').write(text)
-    with pytest.raises(ValueError, match=r'Prompt shapes of the checkpoint '
-                       r'differ from the config'):
+    with pytest.raises(
+            ValueError,
+            match=r'Prompt shapes of the checkpoint '
+            r'differ from the config'):
         export_onnx.main([other, ckpt, str(out)])
-    with pytest.raises(export_onnx.ExportError,
-                       match=r'checkpoint .*missing\.pth does not exist'):
+    with pytest.raises(
+            export_onnx.ExportError,
+            match=r'checkpoint .*missing\.pth does not exist'):
         export_onnx.main([config, str(tmp_path / 'missing.pth'), str(out)])
-    with pytest.raises(export_onnx.ExportError,
-                       match=r'the folder .*nowhere does not exist'):
+    with pytest.raises(
+            export_onnx.ExportError,
+            match=r'the folder .*nowhere does not exist'):
         export_onnx.main([config, ckpt, str(tmp_path / 'nowhere' / 'x.onnx')])
     # a head the exporter cannot trace: its forward raises inside tracing
-    untraceable = write_config(tmp_path, 'untraceable',
-                               head_type='UntraceableHead')
-    with pytest.raises(export_onnx.ExportError,
-                       match=r'cannot trace ImageClassifier \(backbone '
-                       r'PromptViT, head UntraceableHead\) to ONNX: '
-                       r'RuntimeError: data-dependent'):
+    untraceable = write_config(
+        tmp_path, 'untraceable', head_type='UntraceableHead')
+    with pytest.raises(
+            export_onnx.ExportError,
+            match=r'cannot trace ImageClassifier \(backbone '
+            r'PromptViT, head UntraceableHead\) to ONNX: '
+            r'RuntimeError: data-dependent'):
         export_onnx.main([untraceable, ckpt, str(out)])
     assert sorted(os.listdir(tmp_path)) == sorted(
         ['vpt.py', 'model.pth', 'other.py', 'untraceable.py'])

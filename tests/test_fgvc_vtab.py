@@ -51,8 +51,7 @@ def label_of(img_rgb):
     return int(round((float(img_rgb[..., 0].mean()) - 5) / 10))
 
 
-def make_fgvc(root, name, class_ids=(12, 3, 7), per_split=None,
-              indent=None):
+def make_fgvc(root, name, class_ids=(12, 3, 7), per_split=None, indent=None):
     """VPT's layout: ``{train,val,test}.json`` + images in the dataset's
     image folder; the image colour encodes the contiguous label."""
     per_split = per_split or dict(train=3, val=1, test=2)
@@ -82,8 +81,10 @@ def make_vtab(root, task, counts=None, num_images=None, folder=None):
         write_image(osp.join(task_dir, 'images', f'{i}.png'), label)
     lists = {}
     for split in ('train800', 'val200', 'test'):
-        lists[split] = [f'images/{i % num_images}.png {labels[i % num_images]}'
-                        for i in range(counts[split])]
+        lists[split] = [
+            f'images/{i % num_images}.png {labels[i % num_images]}'
+            for i in range(counts[split])
+        ]
     lists['train800val200'] = lists['train800'] + lists['val200']
     for split, lines in lists.items():
         with open(osp.join(task_dir, f'{split}.txt'), 'w') as f:
@@ -91,25 +92,35 @@ def make_vtab(root, task, counts=None, num_images=None, folder=None):
     return root
 
 
-PIPELINE = [dict(type='LoadImageFromFile'),
-            dict(type='Resize', scale=(16, 16)),
-            dict(type='PackInputs')]
+PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(16, 16)),
+    dict(type='PackInputs')
+]
 
 
 # ---------------------------------------------------------------------------
 # datasets
 # ---------------------------------------------------------------------------
 def test_fgvc_reads_vpt_json_through_mmpretrain_pipeline(tmp_path):
-    root = make_fgvc(str(tmp_path / 'dogs'), 'dogs', class_ids=(12, 3, 7),
-                     per_split=dict(train=3, val=1, test=2))
+    root = make_fgvc(
+        str(tmp_path / 'dogs'),
+        'dogs',
+        class_ids=(12, 3, 7),
+        per_split=dict(train=3, val=1, test=2))
     # val lacks class 12: it must keep the labels of the other splits
     with open(osp.join(root, 'val.json')) as f:
         val = {k: v for k, v in json.load(f).items() if v != 12}
     with open(osp.join(root, 'val.json'), 'w') as f:
         json.dump(val, f)
 
-    ds = DATASETS.build(dict(type='mmprompt.FGVCDataset', data_root=root,
-                             name='dogs', split='train', pipeline=PIPELINE))
+    ds = DATASETS.build(
+        dict(
+            type='mmprompt.FGVCDataset',
+            data_root=root,
+            name='dogs',
+            split='train',
+            pipeline=PIPELINE))
     assert len(ds) == 9
     assert ds.metainfo['classes'] == ('3', '7', '12')
     infos = [ds.get_data_info(i) for i in range(len(ds))]
@@ -124,8 +135,9 @@ def test_fgvc_reads_vpt_json_through_mmpretrain_pipeline(tmp_path):
         == label
 
     val_ds = FGVCDataset(data_root=root, name='dogs', split='val')
-    assert sorted(val_ds.get_data_info(i)['gt_label']
-                  for i in range(len(val_ds))) == [0, 1]
+    assert sorted(
+        val_ds.get_data_info(i)['gt_label']
+        for i in range(len(val_ds))) == [0, 1]
     assert len(FGVCDataset(data_root=root, name='dogs', split='test')) == 6
 
 
@@ -133,9 +145,13 @@ def test_vtab_reads_lists_through_mmpretrain_pipeline(tmp_path):
     root = make_vtab(str(tmp_path), 'dtd')
     sizes = {}
     for split in ('train800', 'val200', 'train800val200', 'test'):
-        ds = DATASETS.build(dict(type='mmprompt.VTAB1kDataset',
-                                 data_root=root, task='dtd', split=split,
-                                 pipeline=PIPELINE))
+        ds = DATASETS.build(
+            dict(
+                type='mmprompt.VTAB1kDataset',
+                data_root=root,
+                task='dtd',
+                split=split,
+                pipeline=PIPELINE))
         sizes[split] = len(ds)
         for i in range(len(ds)):
             item = ds[i]
@@ -174,8 +190,9 @@ def test_vtab_bad_inputs(tmp_path):
         VTAB1kDataset(data_root=root, task='eurosat', split='val')
 
     os.remove(osp.join(task_dir, 'val200.txt'))
-    with pytest.raises(FileNotFoundError,
-                       match=r'split file not found: .*eurosat.val200\.txt'):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'split file not found: .*eurosat.val200\.txt'):
         VTAB1kDataset(data_root=root, task='eurosat', split='val200')
 
     with pytest.raises(FileNotFoundError, match='task folder not found'):
@@ -185,9 +202,10 @@ def test_vtab_bad_inputs(tmp_path):
     with open(path) as f:
         orig = f.read().splitlines()
     _rewrite(path, lambda ls: ls[:2] + ['images/2.png 10'] + ls[3:])
-    with pytest.raises(ValueError,
-                       match=r'train800\.txt:3: label 10 is outside the 10 '
-                       r'classes \(valid: 0\.\.9\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'train800\.txt:3: label 10 is outside the 10 '
+            r'classes \(valid: 0\.\.9\)'):
         VTAB1kDataset(data_root=root, task='eurosat', split='train800')
 
     _rewrite(path, lambda ls: ls[:2] + ['images/2.png two'] + ls[3:], orig)
@@ -198,30 +216,34 @@ def test_vtab_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match=r"train800\.txt:3: expected"):
         VTAB1kDataset(data_root=root, task='eurosat', split='train800')
 
-    _rewrite(path, lambda ls: ls[:1] + ['images/nope.png 1'] + ls[2:3] +
-             ['images/gone.png 1'] + ls[4:], orig)
-    with pytest.raises(FileNotFoundError,
-                       match=r"train800\.txt:2: image 'images/nope\.png' "
-                       r'does not exist .*\(1 more missing\)'):
+    _rewrite(
+        path, lambda ls: ls[:1] + ['images/nope.png 1'] + ls[2:3] +
+        ['images/gone.png 1'] + ls[4:], orig)
+    with pytest.raises(
+            FileNotFoundError,
+            match=r"train800\.txt:2: image 'images/nope\.png' "
+            r'does not exist .*\(1 more missing\)'):
         VTAB1kDataset(data_root=root, task='eurosat', split='train800')
     # the check can be turned off (then the loader fails on that image)
-    ds = VTAB1kDataset(data_root=root, task='eurosat', split='train800',
-                       check_files=False)
+    ds = VTAB1kDataset(
+        data_root=root, task='eurosat', split='train800', check_files=False)
     assert len(ds) == 8
 
 
 def test_fgvc_bad_inputs(tmp_path):
-    root = make_fgvc(str(tmp_path / 'cub'), 'cub', class_ids=(1, 2, 3),
-                     indent=1)
-    with pytest.raises(ValueError, match=r"Unknown FGVC dataset 'birds'; "
-                       r'choose from cub, nabirds, flowers, dogs, cars'):
+    root = make_fgvc(
+        str(tmp_path / 'cub'), 'cub', class_ids=(1, 2, 3), indent=1)
+    with pytest.raises(
+            ValueError,
+            match=r"Unknown FGVC dataset 'birds'; "
+            r'choose from cub, nabirds, flowers, dogs, cars'):
         FGVCDataset(data_root=root, name='birds')
     with pytest.raises(ValueError, match="split 'train800'"):
         FGVCDataset(data_root=root, name='cub', split='train800')
 
     os.remove(osp.join(root, 'val.json'))
-    with pytest.raises(FileNotFoundError,
-                       match=r'split file not found: .*cub.val\.json'):
+    with pytest.raises(
+            FileNotFoundError, match=r'split file not found: .*cub.val\.json'):
         FGVCDataset(data_root=root, name='cub', split='val')
 
     # one image missing: reported with its line in the json file
@@ -231,28 +253,36 @@ def test_fgvc_bad_inputs(tmp_path):
     missing = 'class_2/test_1.png'
     os.remove(osp.join(root, 'images', missing))
     with open(path) as f:
-        lineno = 1 + [i for i, line in enumerate(f.read().splitlines())
-                      if f'"{missing}"' in line][0]
+        lineno = 1 + [
+            i for i, line in enumerate(f.read().splitlines())
+            if f'"{missing}"' in line
+        ][0]
     assert lineno > 2
-    with pytest.raises(FileNotFoundError,
-                       match=rf"test\.json:{lineno}: image '{missing}' does "
-                       'not exist'):
+    with pytest.raises(
+            FileNotFoundError,
+            match=rf"test\.json:{lineno}: image '{missing}' does "
+            'not exist'):
         FGVCDataset(data_root=root, name='cub', split='test')
 
     # more class ids than the dataset has classes
-    flowers = make_fgvc(str(tmp_path / 'flowers'), 'flowers',
-                        class_ids=tuple(range(103)),
-                        per_split=dict(train=1))
-    with pytest.raises(ValueError,
-                       match=r"103 distinct class ids .* 'flowers' has 102 "
-                       r'classes; class id 102 is out of range'):
+    flowers = make_fgvc(
+        str(tmp_path / 'flowers'),
+        'flowers',
+        class_ids=tuple(range(103)),
+        per_split=dict(train=1))
+    with pytest.raises(
+            ValueError,
+            match=r"103 distinct class ids .* 'flowers' has 102 "
+            r'classes; class id 102 is out of range'):
         FGVCDataset(data_root=flowers, name='flowers', split='train')
 
     anno['class_1/test_0.png'] = [1]
     with open(path, 'w') as f:
         json.dump(anno, f)
-    with pytest.raises(ValueError, match=r'class id \[1\] of '
-                       "'class_1/test_0.png' is not an int or string"):
+    with pytest.raises(
+            ValueError,
+            match=r'class id \[1\] of '
+            "'class_1/test_0.png' is not an int or string"):
         FGVCDataset(data_root=root, name='cub', split='test')
 
 
@@ -266,8 +296,7 @@ def prepare_fgvc():
 
 def test_val_split_sizes_match_vpt(prepare_fgvc):
     # VPT's published train/val sizes of the official training sets
-    for total, val in [(5994, 600), (23929, 2393), (12000, 1200),
-                       (8144, 815)]:
+    for total, val in [(5994, 600), (23929, 2393), (12000, 1200), (8144, 815)]:
         train_part, val_part = prepare_fgvc.split_train_val(
             [(f'{i}.jpg', i % 7) for i in range(total)], 0.1, seed=0)
         assert (len(train_part), len(val_part)) == (total - val, val)
@@ -289,8 +318,8 @@ def _write_cub_raw(root, num_classes=4, per_class=(10, 5), uuid=False):
                 images.append(f'{image_id} {rel}')
                 labels.append(f'{image_id} {cid}')
                 split.append(f'{image_id} {is_train}')
-    for name, lines in (('images.txt', images),
-                        ('image_class_labels.txt', labels),
+    for name, lines in (('images.txt', images), ('image_class_labels.txt',
+                                                 labels),
                         ('train_test_split.txt', split)):
         with open(osp.join(root, name), 'w') as f:
             f.write('\n'.join(lines) + '\n')
@@ -318,8 +347,8 @@ def test_prepare_fgvc_cub_layout(tmp_path, prepare_fgvc, name):
     assert dict(other['train']) | dict(other['val']) == \
         splits['train'] | splits['val']
 
-    ds = FGVCDataset(data_root=raw, name=name, split='train',
-                     pipeline=PIPELINE)
+    ds = FGVCDataset(
+        data_root=raw, name=name, split='train', pipeline=PIPELINE)
     assert len(ds) == 36
     for i in range(0, 36, 5):
         img = ds[i]['inputs'].permute(1, 2, 0).numpy()[..., ::-1]
@@ -333,13 +362,15 @@ def test_prepare_fgvc_mat_layouts(tmp_path, prepare_fgvc):
     flowers = str(tmp_path / 'flowers')
     labels = np.array([1, 2, 3] * 4)
     for i, label in enumerate(labels, 1):
-        write_image(osp.join(flowers, 'jpg', f'image_{i:05d}.jpg'),
-                    label - 1)
+        write_image(osp.join(flowers, 'jpg', f'image_{i:05d}.jpg'), label - 1)
     os.makedirs(flowers, exist_ok=True)
     savemat(osp.join(flowers, 'imagelabels.mat'), dict(labels=labels))
-    savemat(osp.join(flowers, 'setid.mat'),
-            dict(trnid=np.array([1, 2, 3]), valid=np.array([4, 5, 6]),
-                 tstid=np.arange(7, 13)))
+    savemat(
+        osp.join(flowers, 'setid.mat'),
+        dict(
+            trnid=np.array([1, 2, 3]),
+            valid=np.array([4, 5, 6]),
+            tstid=np.arange(7, 13)))
     splits = prepare_fgvc.build_splits('flowers', flowers)
     assert [len(splits[s]) for s in ('train', 'val', 'test')] == [3, 3, 6]
     assert splits['val'][0] == ('jpg/image_00004.jpg', 1)
@@ -352,10 +383,12 @@ def test_prepare_fgvc_mat_layouts(tmp_path, prepare_fgvc):
     dogs = str(tmp_path / 'dogs')
     os.makedirs(osp.join(dogs, 'lists'))
     for name, n in (('train_list.mat', 20), ('test_list.mat', 6)):
-        files = np.array([f'n0{i % 2}-breed/{name[:4]}_{i}.jpg'
-                          for i in range(n)], dtype=object)
-        savemat(osp.join(dogs, 'lists', name),
-                dict(file_list=files, labels=np.arange(n) % 2 + 1))
+        files = np.array(
+            [f'n0{i % 2}-breed/{name[:4]}_{i}.jpg' for i in range(n)],
+            dtype=object)
+        savemat(
+            osp.join(dogs, 'lists', name),
+            dict(file_list=files, labels=np.arange(n) % 2 + 1))
     splits = prepare_fgvc.build_splits('dogs', dogs)
     assert [len(splits[s]) for s in ('train', 'val', 'test')] == [18, 2, 6]
     assert splits['test'][1] == ('n01-breed/test_1.jpg', 2)
@@ -390,8 +423,9 @@ def test_check_vtab_reports_each_problem(tmp_path, capsys):
 
     svhn = osp.join(root, 'svhn')
     _rewrite(osp.join(svhn, 'val200.txt'), lambda ls: ls[:-1])
-    _rewrite(osp.join(svhn, 'test.txt'),
-             lambda ls: ls[:4] + ['images/0.png 12'] + ls[5:])
+    _rewrite(
+        osp.join(svhn, 'test.txt'),
+        lambda ls: ls[:4] + ['images/0.png 12'] + ls[5:])
     os.remove(osp.join(svhn, 'images', '5.png'))
     assert check.main([root, '--tasks', 'kitti', 'svhn', 'dmlab']) == 1
     out = capsys.readouterr().out
@@ -424,8 +458,8 @@ def _options_to_cfg(config, options):
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     cfg = Config.fromfile(config)
-    cfg.merge_from_dict(parser.parse_args(['--cfg-options'] +
-                                          options).cfg_options)
+    cfg.merge_from_dict(
+        parser.parse_args(['--cfg-options'] + options).cfg_options)
     return cfg
 
 
@@ -437,15 +471,21 @@ def test_sweep_and_summary(tmp_path, capsys):
     work = str(tmp_path / 'sweep')
     base = ['--work-root', work, '--gpus', '2']
 
-    assert sweep.main([config, '--phase', 'tune', '--schedule', 'sgd',
-                       '--lrs', '0.5', '0.25', '--wds', '0', '0.001'] +
-                      base) == 0
-    commands = [line for line in capsys.readouterr().out.splitlines()
-                if 'train.py' in line]
+    assert sweep.main([
+        config, '--phase', 'tune', '--schedule', 'sgd', '--lrs', '0.5', '0.25',
+        '--wds', '0', '0.001'
+    ] + base) == 0
+    commands = [
+        line for line in capsys.readouterr().out.splitlines()
+        if 'train.py' in line
+    ]
     assert len(commands) == 4
-    runs = sweep.plan_runs(config, sweep.parse_args(
-        [config, '--phase', 'tune', '--schedule', 'sgd', '--lrs', '0.5',
-         '--wds', '0.001'] + base))
+    runs = sweep.plan_runs(
+        config,
+        sweep.parse_args([
+            config, '--phase', 'tune', '--schedule', 'sgd', '--lrs', '0.5',
+            '--wds', '0.001'
+        ] + base))
     run_dir, meta, options = runs[0]
     assert run_dir == osp.join(work, 'vpt-deep_vit-b16-in21k_vtab1k-dtd',
                                'tune', 'lr0.5_wd0.001')
@@ -468,18 +508,21 @@ def test_sweep_and_summary(tmp_path, capsys):
     _fake_result(osp.join(tune_root, 'lr0.5_wd0.001'), 71.0)
     _fake_result(osp.join(tune_root, 'lr0.25_wd0'), 71.0)  # tie: smaller lr
     _fake_result(osp.join(tune_root, 'lr0.25_wd0.001'), 65.5)
-    assert sweep.main([config, '--phase', 'final', '--schedule', 'sgd',
-                       '--seeds', '1', '2', '3'] + base) == 0
-    commands = [line for line in capsys.readouterr().out.splitlines()
-                if 'train.py' in line]
+    assert sweep.main([
+        config, '--phase', 'final', '--schedule', 'sgd', '--seeds', '1', '2',
+        '3'
+    ] + base) == 0
+    commands = [
+        line for line in capsys.readouterr().out.splitlines()
+        if 'train.py' in line
+    ]
     assert len(commands) == 3
     assert all('lr0.25_wd0_seed' in c for c in commands)
     assert 'train_dataloader.dataset.split=train800val200' in commands[0]
     assert 'val_dataloader.dataset.split=test' in commands[0]
     assert 'randomness.seed=2' in commands[1]
 
-    final_root = osp.join(work, 'vpt-deep_vit-b16-in21k_vtab1k-dtd',
-                          'final')
+    final_root = osp.join(work, 'vpt-deep_vit-b16-in21k_vtab1k-dtd', 'final')
     for seed, acc in ((1, 70.0), (2, 72.0), (3, 74.0)):
         _fake_result(osp.join(final_root, f'lr0.25_wd0_seed{seed}'), acc)
     # a finished run is skipped when the sweep is started again

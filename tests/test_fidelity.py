@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 import mmprompt  # noqa: F401
-from mmprompt.models.utils import (compute_whitening_statistics,
-                                   whitening_matrix)
 from mmprompt.models import BilinearPrompt, BilinearPromptViT
 from mmprompt.models.losses import PromptMetricLoss
+from mmprompt.models.utils import (compute_whitening_statistics,
+                                   whitening_matrix)
 
 TINY = dict(embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)
 D = 32
@@ -26,7 +26,7 @@ def released_whitening(q_lin, k_lin, xs, eps=0.):
     n = qkx.shape[0]
     sigma = qkx @ qkx.T * (1 / n)
     u, s, vt = np.linalg.svd(sigma)
-    return u @ np.diag((s + eps) ** -0.5) @ vt, sigma
+    return u @ np.diag((s + eps)**-0.5) @ vt, sigma
 
 
 def ln1_inputs(model, x, layer):
@@ -46,8 +46,12 @@ def test_official_whitening_is_the_released_formula(img_size, full_rank):
     D / T); where Sigma has full rank, W equals the released svd formula
     with the same eps."""
     torch.manual_seed(0)
-    model = BilinearPromptViT(arch=TINY, img_size=img_size, patch_size=8,
-                              variant='fwhiten', num_prompts=1)
+    model = BilinearPromptViT(
+        arch=TINY,
+        img_size=img_size,
+        patch_size=8,
+        variant='fwhiten',
+        num_prompts=1)
     model.init_weights()
     with torch.no_grad():  # an affine ln1, so the tokens span all D dims
         for layer in model.layers:
@@ -56,7 +60,8 @@ def test_official_whitening_is_the_released_formula(img_size, full_rank):
     model.eval()
     x = torch.randn(5, 3, img_size, img_size)
     stats = compute_whitening_statistics(
-        model, [x[:3], x[3:]], [0, 1], average_images=True,
+        model, [x[:3], x[3:]], [0, 1],
+        average_images=True,
         qk_product='transposed')
     for layer in (0, 1):
         weight = model.layers[layer].attn.qkv.weight.detach().double()
@@ -64,24 +69,23 @@ def test_official_whitening_is_the_released_formula(img_size, full_rank):
         xs = list(ln1_inputs(model, x, layer))
         T = xs[0].shape[0]
         assert T == (37 if full_rank else 17) and T != D
-        w_ref, sigma_ref = released_whitening(weight[:D], weight[D:2 * D],
-                                              xs)
+        w_ref, sigma_ref = released_whitening(weight[:D], weight[D:2 * D], xs)
         sigma = stats[layer].covariance().numpy()
-        np.testing.assert_allclose(sigma, sigma_ref, rtol=2e-5,
-                                   atol=1e-7 * abs(sigma_ref).max())
+        np.testing.assert_allclose(
+            sigma, sigma_ref, rtol=2e-5, atol=1e-7 * abs(sigma_ref).max())
         # the former divisor (T) is not what the released code computes
         assert not np.allclose(sigma, sigma_ref * D / T, rtol=1e-3)
         if full_rank:
             assert np.linalg.matrix_rank(sigma_ref) == D
             eps = 1e-12 * float(np.linalg.eigvalsh(sigma_ref).max())
             w = whitening_matrix(stats[layer].covariance(), eps).numpy()
-            w_ref_eps, _ = released_whitening(
-                weight[:D], weight[D:2 * D], xs, eps)
+            w_ref_eps, _ = released_whitening(weight[:D], weight[D:2 * D], xs,
+                                              eps)
             # the released svd formula with the same eps (its W without
             # eps is ill-conditioned here: eps = 1e-12 of the largest
             # eigenvalue already moves it by ~0.5 %)
-            np.testing.assert_allclose(w, w_ref_eps, rtol=1e-5,
-                                       atol=1e-7 * abs(w_ref).max())
+            np.testing.assert_allclose(
+                w, w_ref_eps, rtol=1e-5, atol=1e-7 * abs(w_ref).max())
         else:  # rank <= T < D: the released W is not finite; eps keeps it
             with np.errstate(divide='ignore', invalid='ignore'):
                 assert not np.isfinite(w_ref).all() or \
@@ -97,9 +101,13 @@ def test_per_column_draw_is_the_released_gather():
     torch.manual_seed(0)
     a = torch.randn(D, D, dtype=torch.float64)
     w = (a + a.t()).float()  # a symmetric "whitening matrix"
-    gen = BilinearPrompt(num_tokens=4, embed_dims=D, width=5,
-                         b_init='whitening', whitening_subset='per_column',
-                         seed=3)
+    gen = BilinearPrompt(
+        num_tokens=4,
+        embed_dims=D,
+        width=5,
+        b_init='whitening',
+        whitening_subset='per_column',
+        seed=3)
     gen.set_whitening(w)
     # the released draw, with the same noise: ids_keep of each row d
     g = torch.Generator().manual_seed(3)
@@ -110,44 +118,59 @@ def test_per_column_draw_is_the_released_gather():
     # P = A B is the released conv applied to A's columns
     torch.testing.assert_close(gen(), gen.a @ conv_weight.t())
     # each column of B draws its own subset: not the rows of one subset
-    rows = BilinearPrompt(num_tokens=4, embed_dims=D, width=5,
-                          b_init='whitening', seed=3)
+    rows = BilinearPrompt(
+        num_tokens=4, embed_dims=D, width=5, b_init='whitening', seed=3)
     rows.set_whitening(w)
     torch.testing.assert_close(rows.b, w[rows.whitening_rows()])
     assert not torch.allclose(rows.b, gen.b)
     assert len({tuple(r) for r in ids_keep.sort(1).values.tolist()}) > 1
     with pytest.raises(ValueError, match="Unknown whitening_subset 'cols'"):
-        BilinearPrompt(num_tokens=4, embed_dims=D, width=5,
-                       whitening_subset='cols')
+        BilinearPrompt(
+            num_tokens=4, embed_dims=D, width=5, whitening_subset='cols')
 
 
 # ------------------------------------------------ BPT deep trainable set
 def test_official_deep_trains_b_of_layers_8_to_11_only():
     with torch.device('meta'):
         official = BilinearPromptViT(
-            arch='b', variant='bilinear', width=50, num_prompts=50,
-            prompt_mode='deep', trainable_factor_layers=(8, 9, 10, 11))
-        every = BilinearPromptViT(arch='b', variant='bilinear', width=50,
-                                  num_prompts=50, prompt_mode='deep')
+            arch='b',
+            variant='bilinear',
+            width=50,
+            num_prompts=50,
+            prompt_mode='deep',
+            trainable_factor_layers=(8, 9, 10, 11))
+        every = BilinearPromptViT(
+            arch='b',
+            variant='bilinear',
+            width=50,
+            num_prompts=50,
+            prompt_mode='deep')
     # A (50 x 50) in all 12 layers, B (50 x 768) in four of them
     assert official.trainable_parameter_count() == \
         12 * 50 * 50 + 4 * 50 * 768 == 183_600
     assert every.trainable_parameter_count() == 12 * (50 * 50 + 50 * 768)
     trainable = {n for n, p in official.named_parameters() if p.requires_grad}
-    assert trainable == {f'prompts.{i}.a' for i in range(12)} | {
-        f'prompts.{i}.b' for i in (8, 9, 10, 11)}
+    assert trainable == {f'prompts.{i}.a'
+                         for i in range(12)
+                         } | {f'prompts.{i}.b'
+                              for i in (8, 9, 10, 11)}
 
 
 def test_frozen_factors_do_not_move_in_training():
     torch.manual_seed(0)
-    model = BilinearPromptViT(arch=TINY, img_size=32, patch_size=8,
-                              variant='twhiten', num_prompts=2,
-                              prompt_mode='deep', trainable_factor_layers=[1])
+    model = BilinearPromptViT(
+        arch=TINY,
+        img_size=32,
+        patch_size=8,
+        variant='twhiten',
+        num_prompts=2,
+        prompt_mode='deep',
+        trainable_factor_layers=[1])
     for g in model.prompts:
         g.set_whitening(torch.eye(D) + 0.01 * torch.randn(D, D))
     before = [g.whitening.detach().clone() for g in model.prompts]
-    opt = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=0.1)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                            lr=0.1)
     model.train()
     model(torch.randn(2, 3, 32, 32))[0].square().mean().backward()
     opt.step()
@@ -162,8 +185,8 @@ def test_frozen_factors_do_not_move_in_training():
      r'\[1\] are not among the 1 prompted layers \(shallow prompts'),
     (dict(trainable_factor_layers='last'),
      "must be a list of layer indices or None, got 'last'"),
-    (dict(trainable_factor_layers=[0], variant='fwhiten'),
-     "does not apply to variant='fwhiten'"),
+    (dict(trainable_factor_layers=[0],
+          variant='fwhiten'), "does not apply to variant='fwhiten'"),
 ])
 def test_bad_trainable_factor_layers(kwargs, match):
     kwargs = {**dict(num_prompts=2, prompt_mode='deep', width=8), **kwargs}
@@ -172,8 +195,13 @@ def test_bad_trainable_factor_layers(kwargs, match):
 
 
 # ------------------------------------------------------- DA-VPT released loss
-def released_proxy_anchor(anchors, proxies, labels, scale_ratio,
-                          alpha=32., pos_delta=0.1, neg_delta=-0.1):
+def released_proxy_anchor(anchors,
+                          proxies,
+                          labels,
+                          scale_ratio,
+                          alpha=32.,
+                          pos_delta=0.1,
+                          neg_delta=-0.1):
     """The released ``ml_*_forward`` with ``masked_logsumexp``, written from
     its description: normalised anchors against normalised proxies times
     ``loss_vpt_scale_ratio``; per prompt, log(1 + sum exp) over its masked
@@ -187,8 +215,9 @@ def released_proxy_anchor(anchors, proxies, labels, scale_ratio,
         out = []
         for k in range(values.shape[1]):
             v = values[mask[:, k], k]
-            out.append(torch.logsumexp(torch.cat([v, v.new_zeros(1)]), 0)
-                       if v.numel() else values.new_zeros(()))
+            out.append(
+                torch.logsumexp(torch.cat([v, v.new_zeros(1)]), 0) if v.numel(
+                ) else values.new_zeros(()))
         return torch.stack(out)
 
     pos = masked_log1p_sum_exp(-alpha * (sims - pos_delta), same)
@@ -204,8 +233,7 @@ def test_released_loss_mode_is_the_released_formula(scale_ratio):
     released = PromptMetricLoss(positive_mean='all', proxy_scale=scale_ratio)
     expected = released_proxy_anchor(anchors, proxies, labels, scale_ratio)
     torch.testing.assert_close(released(anchors, proxies, labels), expected)
-    paper = PromptMetricLoss(proxy_scale=scale_ratio)(anchors, proxies,
-                                                      labels)
+    paper = PromptMetricLoss(proxy_scale=scale_ratio)(anchors, proxies, labels)
     if scale_ratio:  # the paper averages over the 3 prompts with positives
         assert abs(float(paper) - float(expected)) > 0.1
     # with a positive for every prompt the two means agree
@@ -242,17 +270,17 @@ def test_layer_normed_mapping_is_the_released_kmeans_norm():
     centres = torch.randn(4, 16) * 3
     feats = torch.cat([c + 0.3 * torch.randn(5, 16) for c in centres])
     feats = feats + 200 * torch.rand(20, 1) * torch.ones(16)
-    mapping, centroids = initial_mapping(feats, 4, seed=0,
-                                         feature_norm='layer')
+    mapping, centroids = initial_mapping(
+        feats, 4, seed=0, feature_norm='layer')
     x = F.layer_norm(feats.double(), (16, ))
     x = x / x.norm(dim=1, keepdim=True)
     expected = KMeans(n_clusters=4, n_init=10, random_state=0).fit(x.numpy())
     assert mapping.tolist() == expected.labels_.tolist()
-    np.testing.assert_allclose(centroids.numpy(), expected.cluster_centers_,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        centroids.numpy(), expected.cluster_centers_, rtol=1e-5, atol=1e-6)
     # the 4 groups are found once the offset is removed
-    assert all(len(set(mapping[i * 5:(i + 1) * 5].tolist())) == 1
-               for i in range(4))
+    assert all(
+        len(set(mapping[i * 5:(i + 1) * 5].tolist())) == 1 for i in range(4))
     l2_mapping, _ = initial_mapping(feats, 4, seed=0, feature_norm='l2')
     assert l2_mapping.tolist() != mapping.tolist()
     with pytest.raises(ValueError, match="Unknown feature_norm 'cosine'"):
@@ -269,7 +297,8 @@ def test_remapping_uses_the_class_means_of_its_own_epoch():
     hook = ClassPromptMappingHook(start_epoch=2, feature_norm='layer')
     model = SimpleNamespace(
         set_mapping=lambda *a: None,
-        class_feat_sum=torch.ones(3, 4), class_feat_count=torch.ones(3))
+        class_feat_sum=torch.ones(3, 4),
+        class_feat_count=torch.ones(3))
     runner = SimpleNamespace(model=model, epoch=0)
     hook.after_train_epoch(runner)  # end of epoch 1: no re-mapping
     assert model.class_feat_sum.abs().sum() == 0

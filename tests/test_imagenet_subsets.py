@@ -45,9 +45,13 @@ def imagenet(tmp_path_factory):
 def subset(root, fraction, seed=0):
     init_default_scope('mmpretrain')
     return ClassBalancedSubset(
-        dataset=dict(type='ImageNet', data_root=root, split='train',
-                     pipeline=[dict(type='LoadImageFromFile')]),
-        fraction=fraction, seed=seed)
+        dataset=dict(
+            type='ImageNet',
+            data_root=root,
+            split='train',
+            pipeline=[dict(type='LoadImageFromFile')]),
+        fraction=fraction,
+        seed=seed)
 
 
 def test_fraction_of_every_class_seeded(imagenet):
@@ -98,9 +102,11 @@ def test_imagenet_recipes_per_fraction(imagenet):
         gen.IMAGENET_FRACTIONS)
     for method in gen.IMAGENET_METHODS:
         for fraction, head_wd in gen.IMAGENET_FRACTIONS.items():
-            cfg = Config.fromfile(osp.join(
-                REPO, 'configs', 'imagenet',
-                f'{method}_vit-b16-mae_in1k-{round(fraction * 100)}pct.py'))
+            cfg = Config.fromfile(
+                osp.join(
+                    REPO, 'configs', 'imagenet',
+                    f'{method}_vit-b16-mae_in1k-{round(fraction * 100)}pct.py')
+            )
             ds = cfg.train_dataloader.dataset
             assert ds.type == 'mmprompt.ClassBalancedSubset'
             assert (ds.fraction, ds.seed) == (fraction, 0)
@@ -115,11 +121,12 @@ def test_imagenet_recipes_per_fraction(imagenet):
     assert gen.IMAGENET_FRACTIONS[0.01] == 0.5
     assert gen.IMAGENET_FRACTIONS[1.0] == 0.01
     # the subset of a recipe builds on the ImageNet layout
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'imagenet',
-                                  'vpt-shallow_vit-b16-mae_in1k-10pct.py'))
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'imagenet',
+                 'vpt-shallow_vit-b16-mae_in1k-10pct.py'))
     ds_cfg = cfg.train_dataloader.dataset.to_dict()
-    ds_cfg['dataset'].update(data_root=imagenet,
-                             pipeline=[dict(type='LoadImageFromFile')])
+    ds_cfg['dataset'].update(
+        data_root=imagenet, pipeline=[dict(type='LoadImageFromFile')])
     init_default_scope('mmpretrain')
     from mmpretrain.registry import DATASETS
     ds = DATASETS.build(ds_cfg)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from test_tools import REPO, TRAIN, run, setup  # noqa: F401  (fixture)
+from helpers import REPO, TRAIN, run
 
 PC_CONFIG = '''
 _base_ = './tiny_vpt.py'
@@ -43,24 +43,29 @@ def test_read_run_of_a_condensing_run(setup):
     cfg = setup['root'] / 'tiny_pc_params.py'
     cfg.write_text(PC_CONFIG)
     work = setup['root'] / 'PC_PARAMS'
-    run([sys.executable, TRAIN, str(cfg), '--work-dir', str(work)],
-        setup['env'])
+    run([sys.executable, TRAIN,
+         str(cfg), '--work-dir',
+         str(work)], setup['env'])
     top1, start, end = _tool().read_run(str(work))
     # 2 layers x 4 prompts x 32 dims, then half of the 8 tokens; head 4x32+4
     head = 4 * 32 + 4
     assert (start, end) == (2 * 4 * 32 + head, 4 * 32 + head)
     scalars = next(work.glob('*/vis_data/scalars.json')).read_text()
-    last = [json.loads(x) for x in scalars.splitlines()
-            if 'accuracy/top1' in x][-1]
+    last = [
+        json.loads(x) for x in scalars.splitlines() if 'accuracy/top1' in x
+    ][-1]
     assert top1 == last['accuracy/top1']
 
 
 def test_read_run_refuses_an_unfinished_run(tmp_path):
     (tmp_path / '20260101_000000' / 'vis_data').mkdir(parents=True)
-    (tmp_path / '20260101_000000' / '20260101_000000.log').write_text(
-        'trainable params: 10 (1.00% of 1000)\n')
-    (tmp_path / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
-        json.dumps({'loss': 1.0, 'step': 1}) + '\n')
+    (tmp_path / '20260101_000000' / '20260101_000000.log'
+     ).write_text('trainable params: 10 (1.00% of 1000)\n')
+    (tmp_path / '20260101_000000' / 'vis_data' /
+     'scalars.json').write_text(json.dumps({
+         'loss': 1.0,
+         'step': 1
+     }) + '\n')
     with pytest.raises(ValueError, match='did not log its validation'):
         _tool().read_run(str(tmp_path))
     with pytest.raises(FileNotFoundError, match='no log or scalars.json'):
@@ -72,14 +77,28 @@ def test_summary_table_and_plot(tmp_path):
     args = tool.parse_args(['--methods', 'linear', 'vpt-deep', 'pc'])
     assert args.seeds == [0, 1, 2]
     results = [
-        dict(method='vpt-deep', seed=s, top1=acc, trainable_params=500,
-             trainable_params_at_start=500, train_seconds=60.)
-        for s, acc in enumerate((80., 82., 84.))
+        dict(
+            method='vpt-deep',
+            seed=s,
+            top1=acc,
+            trainable_params=500,
+            trainable_params_at_start=500,
+            train_seconds=60.) for s, acc in enumerate((80., 82., 84.))
     ] + [
-        dict(method='linear', seed=0, top1=70., trainable_params=50,
-             trainable_params_at_start=50, train_seconds=30.),
-        dict(method='pc', seed=0, top1=81.5, trainable_params=200,
-             trainable_params_at_start=500, train_seconds=90.),
+        dict(
+            method='linear',
+            seed=0,
+            top1=70.,
+            trainable_params=50,
+            trainable_params_at_start=50,
+            train_seconds=30.),
+        dict(
+            method='pc',
+            seed=0,
+            top1=81.5,
+            trainable_params=200,
+            trainable_params_at_start=500,
+            train_seconds=90.),
     ]
     rows = {r['method']: r for r in tool.summarise(results, args)}
     assert list(rows) == ['linear', 'vpt-deep', 'pc']  # table order

@@ -11,35 +11,46 @@ from mmpretrain.structures import DataSample
 
 import mmprompt  # noqa: F401
 from mmprompt.engine.hooks import PromptCondensationHook
-from mmprompt.models import PromptViT
 from mmprompt.models.utils import (condense_prompts, replace_optimizer_params,
                                    score_prompts, select_prompts)
-from test_tools import (REPO, TEST, TRAIN, assert_same, free_port, load, run,
-                        setup)  # noqa: F401  (setup is a fixture)
+from helpers import REPO, TEST, TRAIN, assert_same, free_port, load, run
 
 TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
 
 
 def classifier(num_prompts=5, **kwargs):
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='ImageClassifier',
-        data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
-        backbone=dict(type='mmprompt.PromptViT', arch=TINY, img_size=32,
-                      patch_size=8, num_prompts=num_prompts, **kwargs),
-        head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
+    model = MODELS.build(
+        dict(
+            type='ImageClassifier',
+            data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
+            backbone=dict(
+                type='mmprompt.PromptViT',
+                arch=TINY,
+                img_size=32,
+                patch_size=8,
+                num_prompts=num_prompts,
+                **kwargs),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
     model.init_weights()
     return model
 
 
 def batches(num, size=4, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return [dict(inputs=[torch.randint(0, 256, (3, 32, 32), generator=g,
-                                       dtype=torch.uint8)
-                         for _ in range(size)],
-                 data_samples=[DataSample().set_gt_label(
-                     int(torch.randint(0, 3, (1, ), generator=g)))
-                     for _ in range(size)]) for _ in range(num)]
+    return [
+        dict(
+            inputs=[
+                torch.randint(
+                    0, 256, (3, 32, 32), generator=g, dtype=torch.uint8)
+                for _ in range(size)
+            ],
+            data_samples=[
+                DataSample().set_gt_label(
+                    int(torch.randint(0, 3, (1, ), generator=g)))
+                for _ in range(size)
+            ]) for _ in range(num)
+    ]
 
 
 def test_taylor_scores_equal_direct_gradients():
@@ -71,8 +82,11 @@ def test_taylor_scores_equal_direct_gradients():
 
 
 def test_global_top_k_selection():
-    scores = [torch.tensor([0.9, 0.1, 0.5]), torch.tensor([0.8, 0.7]),
-              torch.tensor([0.05, 0.2, 0.3, 0.6, 0.0])]
+    scores = [
+        torch.tensor([0.9, 0.1, 0.5]),
+        torch.tensor([0.8, 0.7]),
+        torch.tensor([0.05, 0.2, 0.3, 0.6, 0.0])
+    ]
     # 10 tokens, keep 4: 0.9, 0.8, 0.7, 0.6
     keep = select_prompts(scores, keep_ratio=0.4)
     assert [k.tolist() for k in keep] == [[0], [0, 1], [3]]
@@ -87,16 +101,19 @@ def test_global_top_k_selection():
 
 def test_condensed_forward_equals_model_built_with_kept_prompts():
     model = classifier(6, out_type='cls_token')
-    keep = [torch.tensor(k, dtype=torch.long)
-            for k in ([0, 5], [1], [], [2, 3, 4])]
+    keep = [
+        torch.tensor(k, dtype=torch.long) for k in ([0, 5], [1], [], [2, 3, 4])
+    ]
     tokens = [g.tokens.detach().clone() for g in model.backbone.prompts]
     counts = condense_prompts(model, keep)
     assert counts == [2, 1, 0, 3] == model.backbone.num_prompts
     assert model.backbone.prompts[0].kept_index.tolist() == [0, 5]
 
     direct = classifier([2, 1, 0, 3])
-    state = {k: v for k, v in model.state_dict().items()
-             if 'kept_index' not in k}
+    state = {
+        k: v
+        for k, v in model.state_dict().items() if 'kept_index' not in k
+    }
     direct.load_state_dict(state)
     for i, k in enumerate(keep):
         assert torch.equal(direct.backbone.prompts[i].tokens, tokens[i][k])
@@ -119,8 +136,8 @@ def test_optimizer_keeps_exactly_the_kept_rows():
     model = classifier(4)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=0.1)
-    loss, _ = model.parse_losses(model(**model.data_preprocessor(
-        batches(1)[0], True), mode='loss'))
+    loss, _ = model.parse_losses(
+        model(**model.data_preprocessor(batches(1)[0], True), mode='loss'))
     loss.backward()
     optimizer.step()
     old = model.backbone.prompts[1].tokens
@@ -133,14 +150,16 @@ def test_optimizer_keeps_exactly_the_kept_rows():
     assert any(p is new for p in group_params)
     assert not any(p is old for p in group_params)
     assert set(map(id, group_params)) == {
-        id(p) for p in model.parameters() if p.requires_grad}
-    torch.testing.assert_close(optimizer.state[new]['exp_avg'],
-                               moments[[1, 3]])
+        id(p)
+        for p in model.parameters() if p.requires_grad
+    }
+    torch.testing.assert_close(optimizer.state[new]['exp_avg'], moments[[1,
+                                                                         3]])
     assert optimizer.state[new]['step'] == 1
     # and it optimises the new tensor
     before = new.detach().clone()
-    loss, _ = model.parse_losses(model(**model.data_preprocessor(
-        batches(1)[0], True), mode='loss'))
+    loss, _ = model.parse_losses(
+        model(**model.data_preprocessor(batches(1)[0], True), mode='loss'))
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -171,8 +190,9 @@ def test_bad_condensation_inputs():
         select_prompts([torch.ones(4)] * 3, 0.3, min_per_layer=2)
     with pytest.raises(ValueError, match=r'keep_ratio must be in'):
         select_prompts([torch.ones(4)], -0.1)
-    with pytest.raises(ValueError, match=r'has no prompts .*nothing to '
-                       r'condense'):
+    with pytest.raises(
+            ValueError, match=r'has no prompts .*nothing to '
+            r'condense'):
         score_prompts(classifier(0), batches(1))
     with pytest.raises(ValueError, match='got no batches'):
         score_prompts(classifier(2), [])
@@ -195,8 +215,9 @@ def pc_run(setup):
     cfg = setup['root'] / 'tiny_pc.py'
     cfg.write_text(PC_CONFIG)
     work = setup['root'] / 'PC_A'
-    proc = run([sys.executable, TRAIN, str(cfg), '--work-dir', str(work)],
-               setup['env'])
+    proc = run([sys.executable, TRAIN,
+                str(cfg), '--work-dir',
+                str(work)], setup['env'])
     return dict(cfg=str(cfg), work=work, log=proc.stdout + proc.stderr)
 
 
@@ -208,8 +229,7 @@ def test_hook_condenses_during_training_and_resumes(setup, pc_run):
     final = load(work / 'epoch_3.pth')
     state = final['state_dict']
     assert epoch1['backbone.prompts.0.tokens'].shape[0] == 4
-    counts = [state[f'backbone.prompts.{i}.tokens'].shape[0]
-              for i in range(2)]
+    counts = [state[f'backbone.prompts.{i}.tokens'].shape[0] for i in range(2)]
     assert sum(counts) == 4
     kept = [state[f'backbone.prompts.{i}.kept_index'] for i in range(2)]
     assert [len(k) for k in kept] == counts
@@ -218,18 +238,23 @@ def test_hook_condenses_during_training_and_resumes(setup, pc_run):
     assert not torch.equal(epoch2['backbone.prompts.0.tokens'],
                            state['backbone.prompts.0.tokens'])
     # the optimizer holds exactly the condensed parameters
-    shapes = sorted(tuple(s['exp_avg'].shape) if 'exp_avg' in s else
-                    tuple(s['momentum_buffer'].shape)
-                    for s in final['optimizer']['state'].values())
-    assert sorted(shapes) == sorted(
-        [(c, 32) for c in counts if c] + [(4, 32), (4, )])
+    shapes = sorted(
+        tuple(s['exp_avg'].shape) if 'exp_avg' in
+        s else tuple(s['momentum_buffer'].shape)
+        for s in final['optimizer']['state'].values())
+    assert sorted(shapes) == sorted([(c, 32)
+                                     for c in counts if c] + [(4, 32), (4, )])
 
     # interrupted after epoch 2 (condensed), resumed: identical result
     work_b = setup['root'] / 'PC_B'
-    run([sys.executable, TRAIN, pc_run['cfg'], '--work-dir', str(work_b),
-         '--cfg-options', 'custom_hooks.0.stop_after=2'], setup['env'])
-    proc = run([sys.executable, TRAIN, pc_run['cfg'], '--work-dir',
-                str(work_b), '--resume'], setup['env'])
+    run([
+        sys.executable, TRAIN, pc_run['cfg'], '--work-dir',
+        str(work_b), '--cfg-options', 'custom_hooks.0.stop_after=2'
+    ], setup['env'])
+    proc = run([
+        sys.executable, TRAIN, pc_run['cfg'], '--work-dir',
+        str(work_b), '--resume'
+    ], setup['env'])
     log = proc.stdout + proc.stderr
     assert "Condensed the model to the checkpoint's kept prompts" in log
     assert 'Prompt condensation (' not in log  # not scored again
@@ -241,21 +266,28 @@ def test_hook_condenses_during_training_and_resumes(setup, pc_run):
 def test_condensed_checkpoint_in_test_py(setup, pc_run, tmp_path):
     ckpt = str(pc_run['work'] / 'epoch_3.pth')
     out = str(tmp_path / 'metrics.json')
-    run([sys.executable, TEST, pc_run['cfg'], ckpt, '--work-dir',
-         str(tmp_path), '--out', out, '--out-item', 'metrics'], setup['env'])
+    run([
+        sys.executable, TEST, pc_run['cfg'], ckpt, '--work-dir',
+        str(tmp_path), '--out', out, '--out-item', 'metrics'
+    ], setup['env'])
     with open(out) as f:
         top1 = json.load(f)['accuracy/top1']
-    scalars = [json.loads(line) for d in os.listdir(pc_run['work'])
-               if osp.isdir(pc_run['work'] / d / 'vis_data')
-               for line in open(pc_run['work'] / d / 'vis_data' /
-                                'scalars.json')]
+    scalars = [
+        json.loads(line) for d in os.listdir(pc_run['work'])
+        if osp.isdir(pc_run['work'] / d / 'vis_data')
+        for line in open(pc_run['work'] / d / 'vis_data' / 'scalars.json')
+    ]
     last_val = [s['accuracy/top1'] for s in scalars if 'accuracy/top1' in s]
     assert top1 == pytest.approx(last_val[-1])
     # a config without the hook cannot take it, and says why
-    proc = subprocess.run(
-        [sys.executable, TEST, setup['cfg'], ckpt, '--work-dir',
-         str(tmp_path)], cwd=REPO, env=setup['env'], capture_output=True,
-        text=True)
+    proc = subprocess.run([
+        sys.executable, TEST, setup['cfg'], ckpt, '--work-dir',
+        str(tmp_path)
+    ],
+                          cwd=REPO,
+                          env=setup['env'],
+                          capture_output=True,
+                          text=True)
     assert proc.returncode != 0
     assert 'It is a condensed checkpoint' in proc.stderr
     assert 'checkpoint (' in proc.stderr and 'vs model (4, 32)' in \
@@ -296,9 +328,12 @@ def test_two_process_scores_equal_one_process(tmp_path):
     env = dict(os.environ, PYTHONPATH=REPO)
     single, double = str(tmp_path / 'one.pth'), str(tmp_path / 'two.pth')
     run([sys.executable, str(script), single], env)
-    run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
-         '2', '--master_port', str(free_port()), str(script), double, 'dist'],
-        env)
+    run([
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+        '--master_port',
+        str(free_port()),
+        str(script), double, 'dist'
+    ], env)
     one, two = torch.load(single), torch.load(double)
     assert [s.shape for s in one] == [s.shape for s in two]
     for a, b in zip(one, two):
@@ -310,9 +345,12 @@ def test_two_process_scores_equal_one_process(tmp_path):
 def test_condense_tool_offline(setup, pc_run, tmp_path):
     source = str(pc_run['work'] / 'epoch_1.pth')  # before the hook ran
     out = tmp_path / 'condensed'
-    proc = run([sys.executable, osp.join(REPO, 'tools', 'condense.py'),
-                setup['cfg'], source, '--out-dir', str(out), '--keep-ratio',
-                '0.25', '--num-batches', '2'], setup['env'])
+    proc = run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'condense.py'), setup['cfg'], source,
+        '--out-dir',
+        str(out), '--keep-ratio', '0.25', '--num-batches', '2'
+    ], setup['env'])
     assert 'Prompt tokens per layer: [4, 4] -> ' in proc.stdout
     report = json.loads((out / 'condense_report.json').read_text())
     assert sum(report['num_prompts_after']) == 2
@@ -326,15 +364,23 @@ def test_condense_tool_offline(setup, pc_run, tmp_path):
     # the written config takes the condensed checkpoint in tools/test.py
     config = out / 'tiny_vpt_condensed.py'
     metrics = str(tmp_path / 'm.json')
-    run([sys.executable, TEST, str(config), str(out / 'condensed.pth'),
-         '--work-dir', str(tmp_path / 'test'), '--out', metrics,
-         '--out-item', 'metrics'], setup['env'])
+    run([
+        sys.executable, TEST,
+        str(config),
+        str(out / 'condensed.pth'), '--work-dir',
+        str(tmp_path / 'test'), '--out', metrics, '--out-item', 'metrics'
+    ], setup['env'])
     assert 'accuracy/top1' in json.loads(open(metrics).read())
     # bad input: no batches to score on
-    bad = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'condense.py'),
-         setup['cfg'], source, '--num-batches', '0'], cwd=REPO,
-        env=setup['env'], capture_output=True, text=True)
+    bad = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'condense.py'), setup['cfg'], source,
+        '--num-batches', '0'
+    ],
+                         cwd=REPO,
+                         env=setup['env'],
+                         capture_output=True,
+                         text=True)
     assert bad.returncode != 0
     assert '--num-batches must be > 0, got 0' in bad.stderr
 
@@ -344,8 +390,12 @@ def test_hook_under_two_process_ddp(setup, pc_run):
     DDP rebuilt around the new parameters, train them identically."""
     env = dict(setup['env'], PORT=str(free_port()), OMP_NUM_THREADS='1')
     work = setup['root'] / 'PC_DDP'
-    run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), pc_run['cfg'],
-         '2', '--work-dir', str(work)], env)
+    run([
+        'bash',
+        osp.join(REPO, 'tools', 'dist_train.sh'), pc_run['cfg'], '2',
+        '--work-dir',
+        str(work)
+    ], env)
     ranks = [load(work / f'prompts_after_train_rank{r}.pth') for r in (0, 1)]
     assert all(info['world_size'] == 2 for info in ranks)
     prompts = ranks[0]['prompts']
@@ -361,9 +411,15 @@ def test_hook_under_two_process_ddp(setup, pc_run):
 @pytest.mark.parametrize('variant', ['bilinear', 'twhiten'])
 def test_bpt_generators_condense_rows_of_a(variant):
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='mmprompt.BilinearPromptViT', variant=variant, width=4,
-        arch=TINY, img_size=32, patch_size=8, num_prompts=5))
+    model = MODELS.build(
+        dict(
+            type='mmprompt.BilinearPromptViT',
+            variant=variant,
+            width=4,
+            arch=TINY,
+            img_size=32,
+            patch_size=8,
+            num_prompts=5))
     for g in model.prompts:
         if variant == 'twhiten':
             g.set_whitening(torch.eye(32) + 0.1 * torch.randn(32, 32))

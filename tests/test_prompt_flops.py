@@ -21,9 +21,13 @@ def test_vit_b16_gflops_match_the_paper_within_2_percent():
     # The papers count every prompt output; a PromptViT whose outputs show
     # the prompts at every layer computes them all.
     rows = prompt_count_sweep(
-        lambda n: PromptViT(arch='b', num_prompts=n, out_type='raw',
-                            out_indices=list(range(12))),
-        list(PAPER_GFLOPS), img_size=224)
+        lambda n: PromptViT(
+            arch='b',
+            num_prompts=n,
+            out_type='raw',
+            out_indices=list(range(12))),
+        list(PAPER_GFLOPS),
+        img_size=224)
     for row in rows:
         paper = PAPER_GFLOPS[row['num_prompts']]
         assert row['gflops'] == pytest.approx(paper, rel=0.02), row
@@ -43,8 +47,11 @@ def test_deep_vpt_skips_exactly_the_discarded_prompt_rows(
     x = (torch.randn(1, 3, img, img), )
     m = 20
     model = PromptViT(**kw, num_prompts=m)
-    every_output = PromptViT(**kw, num_prompts=m, out_type='raw',
-                             out_indices=list(range(num_layers)))
+    every_output = PromptViT(
+        **kw,
+        num_prompts=m,
+        out_type='raw',
+        out_indices=list(range(num_layers)))
     d = model.embed_dims
     ffn = model.layers[0].ffn.feedforward_channels
     tokens = 1 + (img // patch)**2 + m  # keys each query row attends to
@@ -53,9 +60,12 @@ def test_deep_vpt_skips_exactly_the_discarded_prompt_rows(
     assert count_flops(every_output, x) - count_flops(model, x) == \
         num_layers * m * per_prompt + m * final_norm
     shallow = PromptViT(**kw, num_prompts=m, prompt_mode='shallow')
-    shallow_raw = PromptViT(**kw, num_prompts=m, prompt_mode='shallow',
-                            out_type='raw',
-                            out_indices=list(range(num_layers)))
+    shallow_raw = PromptViT(
+        **kw,
+        num_prompts=m,
+        prompt_mode='shallow',
+        out_type='raw',
+        out_indices=list(range(num_layers)))
     assert count_flops(shallow_raw, x) - count_flops(shallow, x) == \
         m * (per_prompt + final_norm)
 
@@ -80,8 +90,11 @@ def test_sdpa_handle_counts_the_two_attention_matmuls():
 
 
 def test_condensed_model_has_the_flops_of_its_kept_prompts():
-    kw = dict(arch=dict(embed_dims=32, num_layers=4, num_heads=4,
-                        feedforward_channels=64), img_size=32, patch_size=8)
+    kw = dict(
+        arch=dict(
+            embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64),
+        img_size=32,
+        patch_size=8)
     x = (torch.randn(1, 3, 32, 32), )
     model = PromptViT(**kw, num_prompts=10)
     full = count_flops(model, x)
@@ -92,16 +105,22 @@ def test_condensed_model_has_the_flops_of_its_kept_prompts():
 
 
 def test_prompt_flops_tool_writes_table_json_and_png(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis/prompt_flops.py', '--arch',
-         'deit-tiny', '--prompts', '0', '10', '--latency', '--batch-size',
-         '2', '--repeats', '2', '--out-dir', str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([
+        sys.executable, 'tools/analysis/prompt_flops.py', '--arch',
+        'deit-tiny', '--prompts', '0', '10', '--latency', '--batch-size', '2',
+        '--repeats', '2', '--out-dir',
+        str(tmp_path)
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert ('| prompts | GFLOPs | GFLOPs, all prompt outputs | '
             'latency (ms, batch 2) |') in proc.stdout
-    lines = [line for line in proc.stdout.splitlines()
-             if line.startswith('| 0 |') or line.startswith('| 10 |')]
+    lines = [
+        line for line in proc.stdout.splitlines()
+        if line.startswith('| 0 |') or line.startswith('| 10 |')
+    ]
     assert len(lines) == 2
     none, ten = ([float(c) for c in line.split('|')[2:4]] for line in lines)
     assert none[0] == none[1]  # no prompts: nothing to skip

@@ -9,6 +9,7 @@ from mmprompt.models.losses import PromptMetricLoss
 
 def reference(anchors, proxies, assign, alpha=32., delta=0.1):
     """The formula with plain loops."""
+
     def cos(a, b):
         return float(a @ b / (a.norm() * b.norm()))
 
@@ -18,12 +19,14 @@ def reference(anchors, proxies, assign, alpha=32., delta=0.1):
         positives = [i for i in range(len(anchors)) if assign[i] == k]
         negatives = [i for i in range(len(anchors)) if assign[i] != k]
         if positives:
-            pos_terms.append(math.log(1 + sum(
-                math.exp(-alpha * (cos(anchors[i], proxies[k]) - delta))
-                for i in positives)))
-        neg_terms.append(math.log(1 + sum(
-            math.exp(alpha * (cos(anchors[j], proxies[k]) + delta))
-            for j in negatives)))
+            pos_terms.append(
+                math.log(1 + sum(
+                    math.exp(-alpha * (cos(anchors[i], proxies[k]) - delta))
+                    for i in positives)))
+        neg_terms.append(
+            math.log(1 + sum(
+                math.exp(alpha * (cos(anchors[j], proxies[k]) + delta))
+                for j in negatives)))
     return sum(pos_terms) / len(pos_terms) + sum(neg_terms) / M
 
 
@@ -39,8 +42,7 @@ def test_matches_plain_loop_reference(seed):
         reference(anchors, proxies, assign.tolist()), rel=1e-9)
     weighted = PromptMetricLoss(alpha=8., delta=0.2, loss_weight=0.5)
     assert weighted(anchors, proxies, assign).item() == pytest.approx(
-        0.5 * reference(anchors, proxies, assign.tolist(), 8., 0.2),
-        rel=1e-9)
+        0.5 * reference(anchors, proxies, assign.tolist(), 8., 0.2), rel=1e-9)
 
 
 def test_gradients_pull_positives_together():
@@ -62,8 +64,10 @@ def test_bad_inputs_raise():
     with pytest.raises(ValueError, match='anchors .* and proxies'):
         loss(torch.randn(2, 4), torch.randn(3, 5), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match='No anchor has a prompt'):
-        loss(torch.randn(0, 4), torch.randn(3, 4),
-             torch.zeros(0, dtype=torch.long))
+        loss(
+            torch.randn(0, 4), torch.randn(3, 4),
+            torch.zeros(0, dtype=torch.long))
     with pytest.raises(FloatingPointError, match='is nan'):
-        loss(torch.full((2, 4), float('nan')), torch.randn(3, 4),
-             torch.tensor([0, 1]))
+        loss(
+            torch.full((2, 4), float('nan')), torch.randn(3, 4),
+            torch.tensor([0, 1]))

@@ -21,17 +21,26 @@ from mmprompt.models.utils import (condense_prompts, score_prompts,
 # 32 px, 2 px patches: 16x16 tokens in windows of 4 (16 windows, shift 2),
 # then 8x8 (4 windows, shift 2), then 4x4 (one window: no shift)
 TINY = dict(embed_dims=16, depths=[2, 2, 2], num_heads=[2, 2, 4])
-KW = dict(arch=TINY, img_size=32, patch_size=2, window_size=4,
-          out_indices=(0, 1, 2), drop_path_rate=0.)
+KW = dict(
+    arch=TINY,
+    img_size=32,
+    patch_size=2,
+    window_size=4,
+    out_indices=(0, 1, 2),
+    drop_path_rate=0.)
 
 
 def pair(num_prompts, mode='deep', seed=0):
     torch.manual_seed(seed)
     plain = SwinTransformer(**KW)
-    prompted = PromptSwin(**KW, num_prompts=num_prompts, prompt_mode=mode,
-                          prompt_init='normal', prompt_std=0.5)
-    missing, unexpected = prompted.load_state_dict(plain.state_dict(),
-                                                   strict=False)
+    prompted = PromptSwin(
+        **KW,
+        num_prompts=num_prompts,
+        prompt_mode=mode,
+        prompt_init='normal',
+        prompt_std=0.5)
+    missing, unexpected = prompted.load_state_dict(
+        plain.state_dict(), strict=False)
     assert not unexpected and all(k.startswith('prompts.') for k in missing)
     plain.eval()
     prompted.eval()
@@ -113,8 +122,8 @@ def ref_block(block, x, p, H, W):
     if shift:
         out_x = torch.roll(out_x, (shift, shift), (0, 1))
     out_x = out_x[:H, :W].reshape(H * W, C)
-    y = torch.cat([p, x]) + torch.cat([torch.stack(prompt_outs).mean(0),
-                                       out_x])
+    y = torch.cat([p, x]) + torch.cat(
+        [torch.stack(prompt_outs).mean(0), out_x])
     y = y + block.ffn.layers(block.norm2(y))
     return y[M:], y[:M]
 
@@ -147,8 +156,9 @@ def ref_forward(model, img, mode):
     return outs
 
 
-@pytest.mark.parametrize('mode,num_prompts', [
-    ('deep', [2, 3, 1]), ('deep', [2, 0, 3, 1, 2, 0]), ('shallow', 3)])
+@pytest.mark.parametrize('mode,num_prompts', [('deep', [2, 3, 1]),
+                                              ('deep', [2, 0, 3, 1, 2, 0]),
+                                              ('shallow', 3)])
 def test_prompted_forward_equals_the_reference(mode, num_prompts):
     _, model = pair(num_prompts, mode)
     x = torch.randn(2, 3, 32, 32)
@@ -156,10 +166,9 @@ def test_prompted_forward_equals_the_reference(mode, num_prompts):
         outs = model(x)
         for b in range(2):  # each image by itself: no mixing of images
             for got, want in zip(outs, ref_forward(model, x[b], mode)):
-                torch.testing.assert_close(got[b], want, rtol=1e-4,
-                                           atol=1e-5)
-    assert [tuple(o.shape) for o in outs] == [(2, 16, 16, 16),
-                                              (2, 32, 8, 8), (2, 64, 4, 4)]
+                torch.testing.assert_close(got[b], want, rtol=1e-4, atol=1e-5)
+    assert [tuple(o.shape) for o in outs] == [(2, 16, 16, 16), (2, 32, 8, 8),
+                                              (2, 64, 4, 4)]
 
 
 def test_prompts_change_the_output_and_non_square_inputs_work():
@@ -190,8 +199,8 @@ def test_prompt_parameters_per_stage():
 @pytest.mark.parametrize('kwargs,match', [
     (dict(num_prompts=[1, 2]), r'num_prompts has 2 entries: give one per '
      r'stage \(3\) or one per block \(6\), got \[1, 2\]'),
-    (dict(num_prompts=[1, 2, 3], prompt_mode='shallow'),
-     r"prompt_mode='shallow' takes one int"),
+    (dict(num_prompts=[1, 2, 3],
+          prompt_mode='shallow'), r"prompt_mode='shallow' takes one int"),
     (dict(num_prompts=-1), r'num_prompts must be ints >= 0, got -1'),
     (dict(prompt_mode='wide'), r"Unknown prompt_mode 'wide'"),
     (dict(prompt_init='xavier'), r"Unknown prompt_init 'xavier'"),
@@ -202,25 +211,31 @@ def test_bad_arguments(kwargs, match):
 
 
 def test_window_larger_than_the_map_without_padding_is_refused():
-    model = PromptSwin(**dict(KW, window_size=16), num_prompts=1,
-                       pad_small_map=False)
+    model = PromptSwin(
+        **dict(KW, window_size=16), num_prompts=1, pad_small_map=False)
     # 16x16 tokens: one window; then 8x8, smaller than a window
-    with pytest.raises(ValueError, match=r'The input shape \(8, 8\) is '
-                       r'smaller than the window size \(16\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'The input shape \(8, 8\) is '
+            r'smaller than the window size \(16\)'):
         model(torch.randn(1, 3, 32, 32))
 
 
 # ------------------------------------------------------------ PC on Swin
 def classifier(num_prompts):
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='ImageClassifier',
-        data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
-        backbone=dict(type='mmprompt.PromptSwin', **KW,
-                      num_prompts=num_prompts, prompt_init='normal',
-                      prompt_std=0.5),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=3, in_channels=64)))
+    model = MODELS.build(
+        dict(
+            type='ImageClassifier',
+            data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
+            backbone=dict(
+                type='mmprompt.PromptSwin',
+                **KW,
+                num_prompts=num_prompts,
+                prompt_init='normal',
+                prompt_std=0.5),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=64)))
     model.init_weights()
     return model
 
@@ -228,10 +243,12 @@ def classifier(num_prompts):
 def test_condensation_scores_and_keeps_prompts_across_all_stages():
     model = classifier([4, 4, 4])
     g = torch.Generator().manual_seed(0)
-    batch = dict(inputs=[torch.randint(0, 256, (3, 32, 32), generator=g,
-                                       dtype=torch.uint8) for _ in range(4)],
-                 data_samples=[DataSample().set_gt_label(i % 3)
-                               for i in range(4)])
+    batch = dict(
+        inputs=[
+            torch.randint(0, 256, (3, 32, 32), generator=g, dtype=torch.uint8)
+            for _ in range(4)
+        ],
+        data_samples=[DataSample().set_gt_label(i % 3) for i in range(4)])
     scores = score_prompts(model, [batch], 'taylor')
     assert [len(s) for s in scores] == [4] * 6
     # independent: the gradient of every block's token parameters
@@ -242,8 +259,8 @@ def test_condensation_scores_and_keeps_prompts_across_all_stages():
     loss.backward()
     for s, gen in zip(scores, model.backbone.prompts):
         p = gen.tokens
-        torch.testing.assert_close(
-            s, (p.detach() * p.grad).sum(-1).abs().float())
+        torch.testing.assert_close(s,
+                                   (p.detach() * p.grad).sum(-1).abs().float())
     # global top-k across the blocks of all stages
     keep = select_prompts(scores, keep_ratio=0.25)
     flat = torch.cat(scores)
@@ -254,8 +271,10 @@ def test_condensation_scores_and_keeps_prompts_across_all_stages():
     assert counts == model.backbone.num_prompts and sum(counts) == 6
     # the condensed model equals one built with the kept prompts
     direct = classifier(counts)
-    direct.load_state_dict({k: v for k, v in model.state_dict().items()
-                            if 'kept_index' not in k})
+    direct.load_state_dict({
+        k: v
+        for k, v in model.state_dict().items() if 'kept_index' not in k
+    })
     for i, k in enumerate(keep):
         assert torch.equal(direct.backbone.prompts[i].tokens, tokens[i][k])
     direct.eval()

@@ -37,14 +37,14 @@ def reference_forward(model, x, prompts, mode):
     return model.ln1(tokens), slot
 
 
-@pytest.mark.parametrize(
-    'out_type', ['raw', 'cls_token', 'featmap', 'avg_featmap'])
+@pytest.mark.parametrize('out_type',
+                         ['raw', 'cls_token', 'featmap', 'avg_featmap'])
 def test_zero_prompts_equal_vision_transformer(out_type):
     torch.manual_seed(0)
     vit = VisionTransformer(**KW, out_type=out_type, out_indices=(1, 3))
     vit.init_weights()
-    model = PromptViT(**KW, out_type=out_type, out_indices=(1, 3),
-                      num_prompts=0)
+    model = PromptViT(
+        **KW, out_type=out_type, out_indices=(1, 3), num_prompts=0)
     incompatible = model.load_state_dict(vit.state_dict(), strict=False)
     assert incompatible.unexpected_keys == []
     assert all(k.startswith('prompts.') for k in incompatible.missing_keys)
@@ -61,8 +61,7 @@ def test_zero_prompts_equal_vision_transformer(out_type):
 
 @pytest.mark.parametrize('num_prompts', [3, [2, 0, 5, 1]])
 def test_deep_equals_reference(num_prompts):
-    model = build(num_prompts=num_prompts, prompt_mode='deep',
-                  out_type='raw')
+    model = build(num_prompts=num_prompts, prompt_mode='deep', out_type='raw')
     counts = [num_prompts] * 4 if isinstance(num_prompts, int) \
         else num_prompts
     prompts = [model.prompts[i].tokens for i in range(4)]
@@ -82,14 +81,12 @@ def test_deep_skips_discarded_prompt_outputs_exactly():
     outputs at every layer)."""
     counts = [1, 2, 3, 4]
     model = build(num_prompts=counts, out_type='featmap', out_indices=(1, 3))
-    full = build(num_prompts=counts, out_type='raw',
-                 out_indices=(0, 1, 2, 3))
+    full = build(num_prompts=counts, out_type='raw', out_indices=(0, 1, 2, 3))
     full.load_state_dict(model.state_dict())
     ffn_tokens = {}
     for i, layer in enumerate(model.layers):
-        layer.ffn.register_forward_hook(
-            lambda m, args, out, i=i: ffn_tokens.__setitem__(
-                i, args[0].shape[1]))
+        layer.ffn.register_forward_hook(lambda m, args, out, i=i: ffn_tokens.
+                                        __setitem__(i, args[0].shape[1]))
     x = torch.randn(2, 3, 32, 32)
     got = model(x)
     assert ffn_tokens == {0: 17, 1: 17, 2: 17, 3: 17}
@@ -100,35 +97,47 @@ def test_deep_skips_discarded_prompt_outputs_exactly():
     (got[0].square().sum() + got[1].sum()).backward()
     (raws[1][:, 1 + 2:].square().sum() + raws[3][:, 1 + 4:].sum()).backward()
     for i in range(4):
-        torch.testing.assert_close(model.prompts[i].tokens.grad,
-                                   full.prompts[i].tokens.grad,
-                                   rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(
+            model.prompts[i].tokens.grad,
+            full.prompts[i].tokens.grad,
+            rtol=1e-4,
+            atol=1e-6)
     # 'raw' at an output layer keeps that layer's prompt outputs
     mid = build(num_prompts=counts, out_type='raw', out_indices=(1, 3))
     assert [o.shape[1] for o in mid(x)] == [1 + 2 + 16, 1 + 4 + 16]
     # shallow prompts travel: only the last layer's outputs are dropped
     ffn_tokens.clear()
-    shallow = build(num_prompts=3, prompt_mode='shallow',
-                    out_type='featmap', out_indices=(1, 3))
+    shallow = build(
+        num_prompts=3,
+        prompt_mode='shallow',
+        out_type='featmap',
+        out_indices=(1, 3))
     for i, layer in enumerate(shallow.layers):
-        layer.ffn.register_forward_hook(
-            lambda m, args, out, i=i: ffn_tokens.__setitem__(
-                i, args[0].shape[1]))
-    shallow_raw = build(num_prompts=3, prompt_mode='shallow',
-                        out_type='raw', out_indices=(1, 3))
+        layer.ffn.register_forward_hook(lambda m, args, out, i=i: ffn_tokens.
+                                        __setitem__(i, args[0].shape[1]))
+    shallow_raw = build(
+        num_prompts=3,
+        prompt_mode='shallow',
+        out_type='raw',
+        out_indices=(1, 3))
     got, raws = shallow(x), shallow_raw(x)
     assert ffn_tokens == {0: 20, 1: 20, 2: 20, 3: 17}
     for out, raw in zip(got, raws):
         torch.testing.assert_close(
-            out, raw[:, 4:].reshape(2, 4, 4, 32).permute(0, 3, 1, 2),
-            rtol=1e-5, atol=1e-6)
+            out,
+            raw[:, 4:].reshape(2, 4, 4, 32).permute(0, 3, 1, 2),
+            rtol=1e-5,
+            atol=1e-6)
 
 
 def test_deep_layer_receives_its_own_prompt():
     """Changing p_l changes layer l's input and nothing before it (the MedFM
     PromptedViT off-by-one would feed p_{l+1} to layer l)."""
-    model = build(num_prompts=2, prompt_mode='deep', out_type='raw',
-                  out_indices=(0, 1, 2, 3))
+    model = build(
+        num_prompts=2,
+        prompt_mode='deep',
+        out_type='raw',
+        out_indices=(0, 1, 2, 3))
     x = torch.randn(1, 3, 32, 32)
     before = model(x)
     with torch.no_grad():
@@ -143,8 +152,8 @@ def test_shallow_equals_reference():
     model = build(num_prompts=4, prompt_mode='shallow', out_type='raw')
     assert len(model.prompts) == 1
     x = torch.randn(2, 3, 32, 32)
-    expected, _ = reference_forward(
-        model, x, [model.prompts[0].tokens], 'shallow')
+    expected, _ = reference_forward(model, x, [model.prompts[0].tokens],
+                                    'shallow')
     torch.testing.assert_close(model(x)[0], expected, rtol=1e-5, atol=1e-6)
 
 
@@ -155,7 +164,8 @@ def test_out_types_strip_or_pool_prompts():
     featmap = build(num_prompts=[1, 2, 3, 4], out_type='featmap')(x)[0]
     assert featmap.shape == (2, 32, 4, 4)
     torch.testing.assert_close(
-        featmap, patches.reshape(2, 4, 4, 32).permute(0, 3, 1, 2))
+        featmap,
+        patches.reshape(2, 4, 4, 32).permute(0, 3, 1, 2))
     for out_type, tokens in [('avg_featmap', patches),
                              ('avg_prompt', raw[:, 1:5]),
                              ('avg_all', raw[:, 1:])]:
@@ -165,8 +175,8 @@ def test_out_types_strip_or_pool_prompts():
 
 
 def test_multi_level_outputs_with_uneven_counts():
-    model = build(num_prompts=[1, 2, 3, 4], out_type='featmap',
-                  out_indices=(0, 2, 3))
+    model = build(
+        num_prompts=[1, 2, 3, 4], out_type='featmap', out_indices=(0, 2, 3))
     outs = model(torch.randn(1, 3, 40, 32))
     assert [tuple(o.shape) for o in outs] == [(1, 32, 5, 4)] * 3
 
@@ -182,21 +192,24 @@ def test_vpt_parameter_counts_vit_base():
 def test_uniform_init_uses_vpt_bound():
     model = PromptViT(arch='b', num_prompts=200, prompt_mode='shallow')
     tokens = model.prompts[0].tokens
-    bound = (6. / (3 * 16 * 16 + 768)) ** 0.5
+    bound = (6. / (3 * 16 * 16 + 768))**0.5
     assert bound == pytest.approx(0.0625)
     assert tokens.abs().max() <= bound
     assert tokens.abs().max() > 0.95 * bound
-    normal = PromptViT(**KW, num_prompts=500, prompt_mode='shallow',
-                       prompt_init='normal', prompt_std=0.5)
-    assert normal.prompts[0].tokens.std().item() == pytest.approx(0.5,
-                                                                  rel=0.1)
+    normal = PromptViT(
+        **KW,
+        num_prompts=500,
+        prompt_mode='shallow',
+        prompt_init='normal',
+        prompt_std=0.5)
+    assert normal.prompts[0].tokens.std().item() == pytest.approx(0.5, rel=0.1)
     zeros = PromptViT(**KW, num_prompts=5, prompt_init='zeros')
     assert all(p.tokens.abs().sum() == 0 for p in zeros.prompts)
 
 
 def test_frozen_backbone_and_trainable_rule():
-    model = build(num_prompts=2, drop_path_rate=0.5, drop_rate=0.5,
-                  prompt_dropout=0.5)
+    model = build(
+        num_prompts=2, drop_path_rate=0.5, drop_rate=0.5, prompt_dropout=0.5)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {f'prompts.{i}.tokens' for i in range(4)}
     model.train()
@@ -212,12 +225,15 @@ def test_frozen_backbone_and_trainable_rule():
     grads = {n for n, p in model.named_parameters() if p.grad is not None}
     assert grads == trainable
 
-    kv_bias = PromptViT(**KW, num_prompts=1,
-                        trainable_params=[r'layers\.\d+\.attn\.qkv\.bias',
-                                          'cls_token'])
+    kv_bias = PromptViT(
+        **KW,
+        num_prompts=1,
+        trainable_params=[r'layers\.\d+\.attn\.qkv\.bias', 'cls_token'])
     trainable = {n for n, p in kv_bias.named_parameters() if p.requires_grad}
-    assert trainable == ({f'prompts.{i}.tokens' for i in range(4)}
-                         | {f'layers.{i}.attn.qkv.bias' for i in range(4)}
+    assert trainable == ({f'prompts.{i}.tokens'
+                          for i in range(4)}
+                         | {f'layers.{i}.attn.qkv.bias'
+                            for i in range(4)}
                          | {'cls_token'})
     unfrozen = PromptViT(**KW, num_prompts=1, frozen=False)
     assert all(p.requires_grad for p in unfrozen.parameters())
@@ -281,8 +297,13 @@ def test_taps_record_internals_without_changing_output(monkeypatch):
 def test_prompt_count_mismatch_fails_naming_both_shapes(tmp_path):
     trained = build(num_prompts=[1, 2, 3, 4])
     path = str(tmp_path / 'condensed.pth')
-    save_checkpoint({'state_dict': {'backbone.' + k: v for k, v in
-                                    trained.state_dict().items()}}, path)
+    save_checkpoint(
+        {
+            'state_dict': {
+                'backbone.' + k: v
+                for k, v in trained.state_dict().items()
+            }
+        }, path)
     fresh = build(num_prompts=2)
     with pytest.raises(ValueError) as err:
         # mmengine's loader (load_from / resume) uses strict=False.
@@ -301,15 +322,15 @@ def test_prompt_count_mismatch_fails_naming_both_shapes(tmp_path):
     (dict(num_prompts=-1), r'num_prompts must be ints >= 0, got -1'),
     (dict(num_prompts=[1, 2]), r'num_prompts has 2 entries .* 4 layers'),
     (dict(num_prompts=[1, 2, -3, 4]), r'num_prompts must be ints >= 0'),
-    (dict(num_prompts=[1, 2, 3, 4], prompt_mode='shallow'),
-     r"prompt_mode='shallow' takes one int"),
+    (dict(num_prompts=[1, 2, 3, 4],
+          prompt_mode='shallow'), r"prompt_mode='shallow' takes one int"),
     (dict(num_prompts='10'), r'num_prompts must be an int'),
     (dict(prompt_init='xavier'), r"Unknown prompt_init 'xavier'"),
     (dict(out_type='tokens'), r"Unknown out_type 'tokens'"),
     (dict(prompt_mode='medium'), r"Unknown prompt_mode 'medium'"),
     (dict(out_indices=(1, 4)), r'out_indices \(1, 4\) contains \[4\]'),
-    (dict(num_prompts=[1, 0, 0, 0], out_type='avg_prompt'),
-     r'layers \[3\] have num_prompts=0'),
+    (dict(num_prompts=[1, 0, 0, 0],
+          out_type='avg_prompt'), r'layers \[3\] have num_prompts=0'),
     (dict(trainable_params=['layers.0.attn.qkv.biases']),
      r'match no parameter'),
 ])
@@ -322,8 +343,12 @@ def test_bad_arguments_raise_clear_errors(kwargs, match):
 def test_builds_inside_each_downstream_registry(scope):
     registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
     backbone = registry.build(
-        dict(type='mmprompt.PromptViT', **KW, num_prompts=3,
-             out_type='featmap', out_indices=(1, 3)))
+        dict(
+            type='mmprompt.PromptViT',
+            **KW,
+            num_prompts=3,
+            out_type='featmap',
+            out_indices=(1, 3)))
     assert type(backbone) is PromptViT
     outs = backbone(torch.randn(1, 3, 32, 32))
     assert [o.shape for o in outs] == [torch.Size([1, 32, 4, 4])] * 2
@@ -332,25 +357,31 @@ def test_builds_inside_each_downstream_registry(scope):
 def test_classifier_and_trainable_params_log():
     from mmpretrain.registry import MODELS
     model = MODELS.build(
-        dict(type='ImageClassifier',
-             backbone=dict(type='mmprompt.PromptViT', **KW, num_prompts=5),
-             head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
+        dict(
+            type='ImageClassifier',
+            backbone=dict(type='mmprompt.PromptViT', **KW, num_prompts=5),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
     messages = []
     runner = SimpleNamespace(
         model=model, logger=SimpleNamespace(info=messages.append))
     TrainableParamsHook().before_train(runner)
     total = sum(p.numel() for p in model.parameters())
     trainable = 4 * 5 * 32 + 32 * 3 + 3
-    assert messages == [f'trainable params: {trainable} '
-                        f'({100 * trainable / total:.2f}% of {total})']
+    assert messages == [
+        f'trainable params: {trainable} '
+        f'({100 * trainable / total:.2f}% of {total})'
+    ]
     data = dict(inputs=torch.randn(2, 3, 32, 32))
     model.eval()
     assert model(data['inputs'], mode='tensor').shape == (2, 3)
 
 
 def test_prompt_dropout_only_on_prompts():
-    model = build(num_prompts=6, prompt_mode='shallow', prompt_dropout=0.5,
-                  out_type='raw')
+    model = build(
+        num_prompts=6,
+        prompt_mode='shallow',
+        prompt_dropout=0.5,
+        out_type='raw')
     model.train()
     x = torch.randn(2, 3, 32, 32)
     torch.manual_seed(1)

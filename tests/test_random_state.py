@@ -72,6 +72,6 @@ def test_hook_round_trip_through_a_checkpoint_dict():
     # a checkpoint without states (or from another world size) says so
     hook = RandomStateHook()
     logger = FakeLogger()
-    hook.after_load_checkpoint(SimpleNamespace(_resume=True, logger=logger),
-                               dict(meta={}))
+    hook.after_load_checkpoint(
+        SimpleNamespace(_resume=True, logger=logger), dict(meta={}))
     assert 'no RNG states for 1 process(es) (it has none)' in logger.lines[0]

@@ -12,9 +12,13 @@ from mmprompt.models.backbones.prompt_vit import TAP_NAMES
 
 TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
 KW = dict(arch=TINY, img_size=32, patch_size=8)
-SWIN = dict(arch=dict(embed_dims=16, depths=[2, 2, 2], num_heads=[2, 2, 4]),
-            img_size=32, patch_size=2, window_size=4, out_indices=(0, 1, 2),
-            drop_path_rate=0.)
+SWIN = dict(
+    arch=dict(embed_dims=16, depths=[2, 2, 2], num_heads=[2, 2, 4]),
+    img_size=32,
+    patch_size=2,
+    window_size=4,
+    out_indices=(0, 1, 2),
+    drop_path_rate=0.)
 
 
 def pair(cls, kw, **kwargs):
@@ -28,12 +32,19 @@ def pair(cls, kw, **kwargs):
 
 
 def prompt_grads(model):
-    return {n: p.grad for n, p in model.prompts.named_parameters()
-            if p.requires_grad and p.numel()}  # (layers with prompts)
+    return {
+        n: p.grad
+        for n, p in model.prompts.named_parameters()
+        if p.requires_grad and p.numel()
+    }  # (layers with prompts)
 
 
-def assert_same_forward_backward(shared, per_image, x, train=True,
-                                 grad_tol=1e-5, **tol):
+def assert_same_forward_backward(shared,
+                                 per_image,
+                                 x,
+                                 train=True,
+                                 grad_tol=1e-5,
+                                 **tol):
     """Outputs within ``tol``; prompt gradients within ``grad_tol`` of the
     largest gradient entry (the batch sums run in another order)."""
     tol = tol or dict(rtol=1e-5, atol=1e-6)
@@ -50,22 +61,30 @@ def assert_same_forward_backward(shared, per_image, x, train=True,
     assert grads[0].keys() == grads[1].keys() and grads[0]
     for name in grads[0]:
         scale = float(grads[1][name].abs().max())
-        torch.testing.assert_close(grads[0][name], grads[1][name],
-                                   rtol=10 * grad_tol, atol=grad_tol * scale)
+        torch.testing.assert_close(
+            grads[0][name],
+            grads[1][name],
+            rtol=10 * grad_tol,
+            atol=grad_tol * scale)
     return outs
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(num_prompts=3),
-    dict(num_prompts=[2, 0, 5, 1]),  # uneven, a layer without prompts
-    dict(num_prompts=[0, 3, 0, 0]),
-    dict(num_prompts=4, prompt_mode='shallow'),
-    dict(num_prompts=3, out_type='featmap', out_indices=(1, 3)),
-    dict(num_prompts=[1, 2, 3, 4], out_type='raw', out_indices=(0, 2, 3)),
-    dict(num_prompts=[1, 2, 3, 4], out_type='avg_all'),
-    dict(num_prompts=2, prompt_mode='shallow', out_type='avg_prompt',
-         out_indices=(1, 3)),
-])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(num_prompts=3),
+        dict(num_prompts=[2, 0, 5, 1]),  # uneven, a layer without prompts
+        dict(num_prompts=[0, 3, 0, 0]),
+        dict(num_prompts=4, prompt_mode='shallow'),
+        dict(num_prompts=3, out_type='featmap', out_indices=(1, 3)),
+        dict(num_prompts=[1, 2, 3, 4], out_type='raw', out_indices=(0, 2, 3)),
+        dict(num_prompts=[1, 2, 3, 4], out_type='avg_all'),
+        dict(
+            num_prompts=2,
+            prompt_mode='shallow',
+            out_type='avg_prompt',
+            out_indices=(1, 3)),
+    ])
 def test_vit_shared_prefix_equals_per_image(kwargs):
     shared, per_image = pair(PromptViT, KW, **kwargs)
     x = torch.randn(3, 3, 32, 32)
@@ -88,17 +107,25 @@ def test_vit_shared_prefix_computes_prompt_rows_once():
     x = torch.randn(3, 3, 32, 32)
     shared(x)
     per_image(x)
-    assert rows[id(shared)] == {0: [(3, 17, 32), (2, 32)], 1: [(3, 17, 32)],
-                                2: [(3, 17, 32), (5, 32)],
-                                3: [(3, 17, 32), (1, 32)]}
-    assert rows[id(per_image)] == {0: [(3, 19, 32)], 1: [(3, 17, 32)],
-                                   2: [(3, 22, 32)], 3: [(3, 18, 32)]}
+    assert rows[id(shared)] == {
+        0: [(3, 17, 32), (2, 32)],
+        1: [(3, 17, 32)],
+        2: [(3, 17, 32), (5, 32)],
+        3: [(3, 17, 32), (1, 32)]
+    }
+    assert rows[id(per_image)] == {
+        0: [(3, 19, 32)],
+        1: [(3, 17, 32)],
+        2: [(3, 22, 32)],
+        3: [(3, 18, 32)]
+    }
 
 
 @pytest.mark.parametrize('source', ['paper', 'released'])
 def test_vit_taps_equal_per_image(source):
-    taps = dict(paper=('query', 'attn_output'),
-                released=('prompts', 'layer_input', 'query'))[source]
+    taps = dict(
+        paper=('query', 'attn_output'),
+        released=('prompts', 'layer_input', 'query'))[source]
     shared, per_image = pair(PromptViT, KW, num_prompts=[2, 3, 0, 4])
     for model in (shared, per_image):
         model.request_taps(3, taps)
@@ -111,8 +138,8 @@ def test_vit_taps_equal_per_image(source):
         got, expected = shared.tap_outputs[layer], per_image.tap_outputs[layer]
         assert got.keys() == expected.keys()
         for name in got:
-            torch.testing.assert_close(got[name], expected[name],
-                                       rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(
+                got[name], expected[name], rtol=1e-5, atol=1e-6)
     # the DA-VPT losses read them: the same values and prompt gradients
     for model in (shared, per_image):
         t = model.tap_outputs[3]
@@ -125,14 +152,14 @@ def test_vit_taps_equal_per_image(source):
         loss.backward()
     for name, grad in prompt_grads(shared).items():
         expected = prompt_grads(per_image)[name]
-        torch.testing.assert_close(grad, expected, rtol=1e-4,
-                                   atol=1e-5 * float(expected.abs().max()))
+        torch.testing.assert_close(
+            grad, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
 
 
 @pytest.mark.parametrize('variant', ['bilinear', 'twhiten'])
 def test_bpt_shared_prefix_equals_per_image(variant):
-    shared, per_image = pair(BilinearPromptViT, KW, variant=variant,
-                             width=8, num_prompts=3)
+    shared, per_image = pair(
+        BilinearPromptViT, KW, variant=variant, width=8, num_prompts=3)
     if variant == 'twhiten':
         torch.manual_seed(1)
         w = torch.eye(32) + 0.1 * torch.randn(32, 32)
@@ -145,8 +172,11 @@ def test_bpt_shared_prefix_equals_per_image(variant):
 def test_condensed_vit_shared_prefix_equals_per_image():
     from mmprompt.models.utils import condense_prompts
     shared, per_image = pair(PromptViT, KW, num_prompts=4)
-    keep = [torch.tensor([0, 3]), torch.tensor([], dtype=torch.long),
-            None, torch.tensor([1])]
+    keep = [
+        torch.tensor([0, 3]),
+        torch.tensor([], dtype=torch.long), None,
+        torch.tensor([1])
+    ]
     for model in (shared, per_image):
         condense_prompts(model, keep)
     assert shared.num_prompts == [2, 0, 4, 1]
@@ -161,9 +191,8 @@ def test_vit_shared_prefix_under_bf16_autocast():
         lambda m, args, out: dtypes.append(out.dtype))
     with torch.autocast('cpu', dtype=torch.bfloat16):
         # bf16 keeps 8 bits of mantissa: equal up to its rounding
-        outs = assert_same_forward_backward(shared, per_image, x,
-                                            grad_tol=1e-2, rtol=2e-2,
-                                            atol=2e-2)
+        outs = assert_same_forward_backward(
+            shared, per_image, x, grad_tol=1e-2, rtol=2e-2, atol=2e-2)
     # the projections (the shared prompt rows' too) ran in bf16
     assert dtypes == [torch.bfloat16, torch.bfloat16]
     assert outs[0][0].shape == (2, 32)
@@ -174,8 +203,12 @@ def test_prompt_dropout_in_training_takes_the_per_image_path():
     prompt_dropout > 0 the prompts are per image (images differ), in eval
     they are the shared prefix again."""
     torch.manual_seed(0)
-    model = PromptViT(**KW, num_prompts=3, prompt_dropout=0.5,
-                      out_type='raw', out_indices=(0, ))
+    model = PromptViT(
+        **KW,
+        num_prompts=3,
+        prompt_dropout=0.5,
+        out_type='raw',
+        out_indices=(0, ))
     model.train()
     assert not model.shares_prompt_prefix()
     x = torch.randn(1, 3, 32, 32).expand(4, -1, -1, -1)
@@ -211,8 +244,8 @@ def test_swin_shared_prefix_skips_prompt_queries_and_ffn():
 
 
 def test_shallow_swin_keeps_the_per_image_path():
-    shared, per_image = pair(PromptSwin, SWIN, num_prompts=3,
-                             prompt_mode='shallow')
+    shared, per_image = pair(
+        PromptSwin, SWIN, num_prompts=3, prompt_mode='shallow')
     assert_same_forward_backward(shared, per_image, torch.randn(2, 3, 32, 32))
 
 
@@ -229,9 +262,10 @@ def test_flops_drop_by_the_prompt_rows_projections():
 
 @pytest.mark.parametrize('value', [1, 'yes', None])
 def test_bad_share_prompt_prefix(value):
-    with pytest.raises(TypeError,
-                       match=f'share_prompt_prefix must be a bool, got '
-                       f'{value!r}'):
+    with pytest.raises(
+            TypeError,
+            match=f'share_prompt_prefix must be a bool, got '
+            f'{value!r}'):
         PromptViT(**KW, num_prompts=2, share_prompt_prefix=value)
     with pytest.raises(TypeError, match='share_prompt_prefix must be a bool'):
         PromptSwin(**SWIN, num_prompts=2, share_prompt_prefix=value)

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from test_tools import REPO, free_port, load, run, setup  # noqa: F401
+from helpers import REPO, free_port, load, run
 
 DAEMONS = ('munged', 'mungekey', 'slurmctld', 'slurmd', 'srun', 'sinfo')
 
@@ -65,8 +65,10 @@ def _stop(pid_file):
 
 @pytest.fixture(scope='module')
 def slurm(tmp_path_factory):
-    missing = [d for d in DAEMONS if shutil.which(d) is None and
-               not osp.isfile(osp.join('/usr/sbin', d))]
+    missing = [
+        d for d in DAEMONS if shutil.which(d) is None
+        and not osp.isfile(osp.join('/usr/sbin', d))
+    ]
     if missing:
         pytest.fail(f'Slurm test: {missing} not installed; install them with '
                     "'apt-get install slurm-wlm munge' (tools/run_tests.sh "
@@ -76,18 +78,28 @@ def slurm(tmp_path_factory):
     root = tmp_path_factory.mktemp('slurm')
     for sub in ('state', 'spool'):
         (root / sub).mkdir()
-    sbin = lambda name: shutil.which(name) or osp.join('/usr/sbin', name)  # noqa
-    subprocess.run([sbin('mungekey'), '--create', '--keyfile',
-                    str(root / 'munge.key')], check=True)
+
+    def sbin(name):
+        return shutil.which(name) or osp.join('/usr/sbin', name)
+
     subprocess.run(
-        [sbin('munged'), '--force', f'--socket={root}/munge.socket',
-         f'--key-file={root}/munge.key', f'--pid-file={root}/munged.pid',
-         f'--log-file={root}/munged.log', f'--seed-file={root}/munge.seed'],
+        [sbin('mungekey'), '--create', '--keyfile',
+         str(root / 'munge.key')],
         check=True)
+    subprocess.run([
+        sbin('munged'), '--force', f'--socket={root}/munge.socket',
+        f'--key-file={root}/munge.key', f'--pid-file={root}/munged.pid',
+        f'--log-file={root}/munged.log', f'--seed-file={root}/munge.seed'
+    ],
+                   check=True)
     host = socket.gethostname().split('.')[0]
-    (root / 'slurm.conf').write_text(SLURM_CONF.format(
-        host=host, root=root, ctld_port=free_port(), slurmd_port=free_port(),
-        cpus=os.cpu_count()))
+    (root / 'slurm.conf').write_text(
+        SLURM_CONF.format(
+            host=host,
+            root=root,
+            ctld_port=free_port(),
+            slurmd_port=free_port(),
+            cpus=os.cpu_count()))
     (root / 'gres.conf').write_text(GRES_CONF.format(host=host))
     env = dict(os.environ, SLURM_CONF=str(root / 'slurm.conf'))
     try:
@@ -96,8 +108,10 @@ def slurm(tmp_path_factory):
         deadline = time.time() + 60
         state = ''
         while time.time() < deadline:
-            state = subprocess.run(['sinfo', '-h', '-o', '%t'], env=env,
-                                   capture_output=True, text=True).stdout
+            state = subprocess.run(['sinfo', '-h', '-o', '%t'],
+                                   env=env,
+                                   capture_output=True,
+                                   text=True).stdout
             if state.strip() == 'idle':
                 break
             time.sleep(1)
@@ -106,7 +120,8 @@ def slurm(tmp_path_factory):
                         f'idle; see {root}/slurmctld.log and slurmd.log')
         yield dict(env=env, root=root)
     finally:
-        subprocess.run(['scancel', '--partition=debug'], env=env,
+        subprocess.run(['scancel', '--partition=debug'],
+                       env=env,
                        capture_output=True)
         for daemon in ('slurmd', 'slurmctld', 'munged'):
             _stop(str(root / f'{daemon}.pid'))
@@ -115,11 +130,22 @@ def slurm(tmp_path_factory):
 def test_slurm_train_two_tasks_to_the_end(setup, slurm):
     work = setup['root'] / 'SLURM'
     env = dict(setup['env'], **slurm['env'])
-    env.update(GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1',
-               PYTHON=sys.executable, MASTER_PORT=str(free_port()),
-               OMP_NUM_THREADS='1', PYTHONPATH=setup['env']['PYTHONPATH'])
-    proc = run(['bash', osp.join(REPO, 'tools', 'slurm_train.sh'), 'debug',
-                'mmprompt-test', setup['cfg'], str(work)], env, timeout=600)
+    env.update(
+        GPUS='2',
+        GPUS_PER_NODE='2',
+        CPUS_PER_TASK='1',
+        PYTHON=sys.executable,
+        MASTER_PORT=str(free_port()),
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=setup['env']['PYTHONPATH'])
+    proc = run([
+        'bash',
+        osp.join(REPO, 'tools', 'slurm_train.sh'), 'debug', 'mmprompt-test',
+        setup['cfg'],
+        str(work)
+    ],
+               env,
+               timeout=600)
     log = proc.stdout + proc.stderr
     assert 'srun -p debug --job-name=mmprompt-test --gres=gpu:2' in log
     assert (work / 'epoch_2.pth').exists()

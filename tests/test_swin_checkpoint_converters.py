@@ -16,10 +16,11 @@ from timm.models.swin_transformer import checkpoint_filter_fn
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 
 from mmprompt.registry import MODELS
-from mmprompt.utils.checkpoint_converters import load_vit_checkpoint
-from mmprompt.utils.checkpoint_converters import (
-    convert_swin_state_dict, detect_swin_format, load_swin_checkpoint,
-    merge_channel_order)
+from mmprompt.utils.checkpoint_converters import (convert_swin_state_dict,
+                                                  detect_swin_format,
+                                                  load_swin_checkpoint,
+                                                  load_vit_checkpoint,
+                                                  merge_channel_order)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 IMG, PATCH, WINDOW = 64, 4, 4  # maps of 16, 8, 4: shifted windows in 2 stages
@@ -47,15 +48,20 @@ def records():
 
 
 def _timm_swin(seed=0):
-    model = TimmSwin(img_size=IMG, patch_size=PATCH, window_size=WINDOW,
-                     embed_dim=DIMS, depths=DEPTHS, num_heads=HEADS,
-                     num_classes=7)
+    model = TimmSwin(
+        img_size=IMG,
+        patch_size=PATCH,
+        window_size=WINDOW,
+        embed_dim=DIMS,
+        depths=DEPTHS,
+        num_heads=HEADS,
+        num_classes=7)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():  # random everywhere, norms around 1
         for name, param in model.named_parameters():
             noise = torch.randn(param.shape, generator=gen)
-            param.copy_(1 + 0.1 * noise if 'norm' in name and
-                        name.endswith('weight') else 0.2 * noise)
+            param.copy_(1 + 0.1 * noise if 'norm' in name
+                        and name.endswith('weight') else 0.2 * noise)
     return model.eval()
 
 
@@ -84,10 +90,15 @@ def _timm_features(model, x):
 
 def _prompt_swin(checkpoint, num_prompts=0, out_indices=(2, )):
     model = MODELS.build(
-        dict(type='mmprompt.PromptSwin', arch=ARCH, img_size=IMG,
-             patch_size=PATCH, window_size=WINDOW, num_prompts=num_prompts,
-             out_indices=out_indices,
-             init_cfg=dict(type='Pretrained', checkpoint=str(checkpoint))))
+        dict(
+            type='mmprompt.PromptSwin',
+            arch=ARCH,
+            img_size=IMG,
+            patch_size=PATCH,
+            window_size=WINDOW,
+            num_prompts=num_prompts,
+            out_indices=out_indices,
+            init_cfg=dict(type='Pretrained', checkpoint=str(checkpoint))))
     model.init_weights()
     model.eval()
     return model
@@ -99,8 +110,8 @@ def _pooled(model, x):
 
 
 def _images():
-    return torch.randn(2, 3, IMG, IMG,
-                       generator=torch.Generator().manual_seed(1))
+    return torch.randn(
+        2, 3, IMG, IMG, generator=torch.Generator().manual_seed(1))
 
 
 def test_the_official_layout_used_here_is_the_one_timm_converts():
@@ -110,8 +121,11 @@ def test_the_official_layout_used_here_is_the_one_timm_converts():
     ref = _timm_swin()
     back = checkpoint_filter_fn(_official(ref), ref)
     own = ref.state_dict()
-    assert set(back) == {k for k in own if 'relative_position_index'
-                         not in k and 'attn_mask' not in k}
+    assert set(back) == {
+        k
+        for k in own
+        if 'relative_position_index' not in k and 'attn_mask' not in k
+    }
     for k, v in back.items():
         assert torch.equal(v, own[k]), k
 
@@ -132,15 +146,17 @@ def test_prompt_swin_loads_the_file_and_equals_timm(tmp_path, records, fmt,
     if fmt == 'swin-official':
         torch.save(_official(ref), path)
     elif container == '.safetensors':
-        save_file({k: v.contiguous() for k, v in ref.state_dict().items()},
-                  str(path))
+        save_file({
+            k: v.contiguous()
+            for k, v in ref.state_dict().items()
+        }, str(path))
     else:
         torch.save(ref.state_dict(), path)
     x = _images()
     model = _prompt_swin(path)
     assert any(f'Recognised checkpoint format: {fmt}' in m for m in records)
-    torch.testing.assert_close(_pooled(model, x), _timm_features(ref, x),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        _pooled(model, x), _timm_features(ref, x), atol=1e-5, rtol=1e-5)
 
     # with prompts the same pretrained weights load and the prompts keep
     # their initialisation
@@ -172,16 +188,23 @@ def test_convert_swin_tool_writes_an_mmpretrain_checkpoint(tmp_path, capsys):
     assert detect_swin_format(ckpt) == 'mmpretrain'
     x = _images()
     # plain mmpretrain Swin through mmengine's loader ...
-    plain = SwinTransformer(arch=ARCH, img_size=IMG, patch_size=PATCH,
-                            window_size=WINDOW, out_indices=(2, ))
-    load_checkpoint(plain, str(dst), revise_keys=[(r'^backbone\.', '')],
-                    strict=True)
+    plain = SwinTransformer(
+        arch=ARCH,
+        img_size=IMG,
+        patch_size=PATCH,
+        window_size=WINDOW,
+        out_indices=(2, ))
+    load_checkpoint(
+        plain, str(dst), revise_keys=[(r'^backbone\.', '')], strict=True)
     plain.eval()
-    torch.testing.assert_close(_pooled(plain, x), _timm_features(ref, x),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        _pooled(plain, x), _timm_features(ref, x), atol=1e-5, rtol=1e-5)
     # ... and PromptSwin through the converter (mmpretrain format)
-    torch.testing.assert_close(_pooled(_prompt_swin(dst), x),
-                               _timm_features(ref, x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        _pooled(_prompt_swin(dst), x),
+        _timm_features(ref, x),
+        atol=1e-5,
+        rtol=1e-5)
 
 
 def test_norms_of_extra_out_indices_start_fresh_and_are_named(
@@ -192,27 +215,34 @@ def test_norms_of_extra_out_indices_start_fresh_and_are_named(
     model = _prompt_swin(path, out_indices=(0, 1, 2))
     assert torch.equal(model.norm0.weight, torch.ones(DIMS))
     assert torch.equal(model.norm2.weight, ref.norm.weight)
-    assert any('initialised' in m and 'norm0.weight' in m
-               and 'norm1.bias' in m for m in records)
+    assert any('initialised' in m and 'norm0.weight' in m and 'norm1.bias' in m
+               for m in records)
 
 
 def test_missing_blocks_are_an_error_naming_them(tmp_path):
     ckpt = _official(_timm_swin())
-    ckpt['model'] = {k: v for k, v in ckpt['model'].items()
-                     if not k.startswith('layers.2.blocks.1.')}
+    ckpt['model'] = {
+        k: v
+        for k, v in ckpt['model'].items()
+        if not k.startswith('layers.2.blocks.1.')
+    }
     path = tmp_path / 'truncated.pth'
     torch.save(ckpt, path)
-    with pytest.raises(ValueError, match=r'does not fit PromptSwin: missing '
-                       r"\['stages\.2\.blocks\.1\."):
+    with pytest.raises(
+            ValueError,
+            match=r'does not fit PromptSwin: missing '
+            r"\['stages\.2\.blocks\.1\."):
         _prompt_swin(path)
 
 
 def test_a_vit_checkpoint_is_not_a_swin_checkpoint_and_vice_versa(tmp_path):
-    vit = TimmViT(img_size=32, patch_size=8, embed_dim=16, depth=1,
-                  num_heads=2)
-    with pytest.raises(ValueError, match="plain ViT checkpoint .format 'timm'."
-                       r'.*PromptSwin needs Swin.*swin-official, timm-swin, '
-                       'mmpretrain'):
+    vit = TimmViT(
+        img_size=32, patch_size=8, embed_dim=16, depth=1, num_heads=2)
+    with pytest.raises(
+            ValueError,
+            match="plain ViT checkpoint .format 'timm'."
+            r'.*PromptSwin needs Swin.*swin-official, timm-swin, '
+            'mmpretrain'):
         convert_swin_state_dict(vit.state_dict())
     path = tmp_path / 'official.pth'
     torch.save(_official(_timm_swin()), path)
@@ -221,12 +251,14 @@ def test_a_vit_checkpoint_is_not_a_swin_checkpoint_and_vice_versa(tmp_path):
 
 
 def test_bad_files(tmp_path):
-    with pytest.raises(FileNotFoundError,
-                       match="Swin checkpoint not found: '.*nothing.pth'"):
+    with pytest.raises(
+            FileNotFoundError,
+            match="Swin checkpoint not found: '.*nothing.pth'"):
         load_swin_checkpoint(str(tmp_path / 'nothing.pth'))
     onnx = tmp_path / 'swin.onnx'
     onnx.write_bytes(b'\0')
-    with pytest.raises(ValueError,
-                       match=r"Unknown Swin checkpoint file extension "
-                       r"'\.onnx'.*\.safetensors"):
+    with pytest.raises(
+            ValueError,
+            match=r"Unknown Swin checkpoint file extension "
+            r"'\.onnx'.*\.safetensors"):
         load_swin_checkpoint(str(onnx))

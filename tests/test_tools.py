@@ -15,7 +15,6 @@ import json
 import os
 import os.path as osp
 import pickle
-import socket
 import subprocess
 import sys
 
@@ -24,229 +23,7 @@ import pytest
 import torch
 
 from mmprompt.utils import register_checkpoint_safe_globals
-
-# mmprompt/__init__ does this too; explicit here so that the checks below do
-# not depend on it (test_allow_list_is_what_makes_loading_work checks that).
-register_checkpoint_safe_globals()
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TRAIN = osp.join(REPO, 'tools', 'train.py')
-TEST = osp.join(REPO, 'tools', 'test.py')
-
-NUM_CLASSES = 4
-IMGS_PER_CLASS = 6
-COLOURS = [(220, 40, 40), (40, 220, 40), (40, 40, 220), (220, 220, 40)]
-
-HOOKS_MODULE = '''
-import inspect
-import os
-import os.path as osp
-import pickle
-
-import torch
-import torch.distributed as torch_dist
-from mmengine.dist import get_rank, get_world_size, is_distributed
-from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
-from mmengine.registry import HOOKS
-
-
-@HOOKS.register_module()
-class ToolsTestHook(Hook):
-    """Dumps each rank's prompts before/after training; can stop early or
-    die by SIGKILL after iteration ``kill_at = (epoch, batch_idx)``
-    (0-based) as a crashed or preempted job does."""
-    priority = 'VERY_LOW'
-
-    def __init__(self, stop_after=None, kill_at=None):
-        self.stop_after = stop_after
-        self.kill_at = None if kill_at is None else tuple(kill_at)
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
-                         outputs=None):
-        if self.kill_at == (runner.epoch, batch_idx):
-            import signal
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    def _dump(self, runner, stage):
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        prompts = {k: v.detach().clone()
-                   for k, v in model.state_dict().items() if 'prompts.' in k}
-        info = dict(
-            prompts=prompts,
-            world_size=get_world_size(),
-            backend=torch_dist.get_backend() if is_distributed() else None,
-            optim_wrapper=type(runner.optim_wrapper).__name__,
-            amp_dtype=str(getattr(runner.optim_wrapper, 'cast_dtype', None)),
-            torch_load=f'{torch.load.__module__}.{torch.load.__name__}',
-            weights_only_default=inspect.signature(
-                torch.load).parameters['weights_only'].default,
-            force_env={k: v for k, v in os.environ.items()
-                       if 'WEIGHTS_ONLY' in k})
-        torch.save(info, osp.join(runner.work_dir,
-                                  f'prompts_{stage}_rank{get_rank()}.pth'))
-
-    def before_train(self, runner):
-        self._dump(runner, 'before_train')
-        if self.stop_after == 0:
-            runner.train_loop.stop_training = True
-
-    def after_train_epoch(self, runner):
-        # runner.epoch is still the 0-based index of the finished epoch
-        if self.stop_after is not None and runner.epoch + 1 >= self.stop_after:
-            runner.train_loop.stop_training = True
-
-    def after_train(self, runner):
-        self._dump(runner, 'after_train')
-'''
-
-CONFIG = '''
-custom_imports = dict(
-    imports=['mmprompt', 'mmprompt_tools_test_hooks'],
-    allow_failed_imports=False)
-default_scope = 'mmpretrain'
-
-model = dict(
-    type='ImageClassifier',
-    data_preprocessor=dict(
-        type='ClsDataPreprocessor', num_classes={num_classes},
-        mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], to_rgb=True),
-    backbone=dict(
-        type='mmprompt.PromptViT',
-        arch=dict(embed_dims=32, num_layers=2, num_heads=4,
-                  feedforward_channels=64),
-        img_size=32, patch_size=8, num_prompts=4, prompt_mode='deep'),
-    neck=None,
-    head=dict(type='LinearClsHead', num_classes={num_classes},
-              in_channels=32, loss=dict(type='CrossEntropyLoss')))
-
-pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
-dataset = dict(type='CustomDataset', data_root={data_root!r},
-               pipeline=pipeline)
-train_dataloader = dict(
-    batch_size=8, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=True), dataset=dataset)
-val_dataloader = dict(
-    batch_size=8, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False), dataset=dataset)
-test_dataloader = val_dataloader
-val_evaluator = dict(type='Accuracy', topk=(1, ))
-test_evaluator = val_evaluator
-
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.5, momentum=0.9, weight_decay=1e-4))
-param_scheduler = dict(
-    type='MultiStepLR', by_epoch=True, milestones=[1], gamma=0.5)
-train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=8, enable=False)
-
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=1),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='VisualizationHook', enable=False))
-custom_hooks = [dict(type='ToolsTestHook', stop_after=None)]
-
-# nccl, as in OpenMMLab's default runtime: tools/train.py must switch to gloo
-# on a machine without CUDA.
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
-visualizer = dict(
-    type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
-log_processor = dict(by_epoch=True)
-log_level = 'INFO'
-load_from = None
-resume = False
-randomness = dict(seed=0, deterministic=True)
-'''
-
-
-# ----------------------------------------------------------------- helpers
-@pytest.fixture(scope='module')
-def setup(tmp_path_factory):
-    """A dataset folder, the hooks module and the config file."""
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp('tools')
-    data = root / 'data'
-    rng = np.random.RandomState(0)
-    for c, colour in enumerate(COLOURS):
-        (data / f'class_{c}').mkdir(parents=True)
-        for i in range(IMGS_PER_CLASS):
-            img = np.array(colour, np.float64) + rng.uniform(
-                -30, 30, (32, 32, 3))
-            Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(
-                data / f'class_{c}' / f'{i}.png')
-    hooks_dir = root / 'hooks'
-    hooks_dir.mkdir()
-    (hooks_dir / 'mmprompt_tools_test_hooks.py').write_text(HOOKS_MODULE)
-    cfg = root / 'tiny_vpt.py'
-    cfg.write_text(
-        CONFIG.format(num_classes=NUM_CLASSES, data_root=str(data)))
-    env = os.environ.copy()
-    for key in list(env):  # nothing may turn weights_only off
-        assert 'WEIGHTS_ONLY' not in key, f'{key} is set in the environment'
-    env['PYTHONPATH'] = os.pathsep.join(
-        [REPO, str(hooks_dir)] +
-        ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
-    env['PYTHON'] = sys.executable
-    return dict(root=root, cfg=str(cfg), env=env, hooks_dir=str(hooks_dir))
-
-
-def run(args, env, timeout=300):
-    proc = subprocess.run(
-        args, cwd=REPO, env=env, capture_output=True, text=True,
-        timeout=timeout)
-    assert proc.returncode == 0, (
-        f'{args} failed ({proc.returncode}):\n'
-        f'{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}')
-    return proc
-
-
-def load(path):
-    # torch's default weights_only=True (explicit, so a changed default
-    # cannot make this test pass by accident)
-    return torch.load(path, map_location='cpu', weights_only=True)
-
-
-def assert_same(a, b, where='ckpt'):
-    """Exact, recursive comparison of checkpoint parts."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor), where
-        assert a.dtype == b.dtype and a.shape == b.shape, where
-        assert torch.equal(a, b), f'{where} differs'
-    elif isinstance(a, dict):
-        assert set(a) == set(b), f'{where}: {set(a) ^ set(b)}'
-        for k in a:
-            assert_same(a[k], b[k], f'{where}.{k}')
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f'{where}[{i}]')
-    else:
-        assert a == b, f'{where}: {a!r} != {b!r}'
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope='module')
-def trained(setup):
-    """An uninterrupted 2-epoch run (``tools/train.py cfg --work-dir A``)."""
-    work = setup['root'] / 'A'
-    run([sys.executable, TRAIN, setup['cfg'], '--work-dir', str(work)],
-        setup['env'])
-    return work
+from helpers import REPO, TEST, TRAIN, assert_same, free_port, load, run
 
 
 # ------------------------------------------------------------------- tests
@@ -254,15 +31,18 @@ def test_resume_equals_uninterrupted(setup, trained):
     env, cfg = setup['env'], setup['cfg']
     work_b = setup['root'] / 'B'
     # 1st epoch, then the run stops (as if interrupted) ...
-    run([sys.executable, TRAIN, cfg, '--work-dir', str(work_b),
-         '--cfg-options', 'custom_hooks.0.stop_after=1'], env)
+    run([
+        sys.executable, TRAIN, cfg, '--work-dir',
+        str(work_b), '--cfg-options', 'custom_hooks.0.stop_after=1'
+    ], env)
     assert (work_b / 'epoch_1.pth').exists()
     assert not (work_b / 'epoch_2.pth').exists()
-    assert (work_b / 'last_checkpoint').read_text().strip().endswith(
-        'epoch_1.pth')
+    assert (work_b /
+            'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
     # ... and `--resume` (auto: the work dir's last_checkpoint) finishes it
-    proc = run([sys.executable, TRAIN, cfg, '--work-dir', str(work_b),
-                '--resume'], env)
+    proc = run(
+        [sys.executable, TRAIN, cfg, '--work-dir',
+         str(work_b), '--resume'], env)
     assert 'resumed epoch: 1' in proc.stdout + proc.stderr
 
     full, resumed = load(trained / 'epoch_2.pth'), load(work_b / 'epoch_2.pth')
@@ -280,8 +60,8 @@ def test_resume_equals_uninterrupted(setup, trained):
     assert full['optimizer']['param_groups'][0]['lr'] == pytest.approx(0.25)
 
     # Nothing switched weights_only off inside the runs ...
-    info = torch.load(work_b / 'prompts_after_train_rank0.pth',
-                      weights_only=True)
+    info = torch.load(
+        work_b / 'prompts_after_train_rank0.pth', weights_only=True)
     assert info['torch_load'] == 'torch.serialization.load'
     assert info['weights_only_default'] is None  # torch picks True
     assert info['force_env'] == {}
@@ -292,16 +72,22 @@ def test_allow_list_is_what_makes_loading_work(trained):
     # Without mmprompt (mmengine imported, nothing registered): refused.
     code = ('import sys, torch, mmengine.logging; '
             'torch.load(sys.argv[1], map_location="cpu")')
-    proc = subprocess.run([sys.executable, '-c', code, ckpt], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, '-c', code, ckpt],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
     assert proc.returncode != 0
     assert 'Weights only load failed' in proc.stderr, proc.stderr[-3000:]
     # With it (same default torch.load, weights_only=True): loads.
     code = ('import sys, torch, mmprompt; '
             'c = torch.load(sys.argv[1], map_location="cpu"); '
             'print(sorted(c))')
-    proc = subprocess.run([sys.executable, '-c', code, ckpt], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, '-c', code, ckpt],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'message_hub' in proc.stdout and 'optimizer' in proc.stdout
 
@@ -325,9 +111,11 @@ def test_load_from_and_cpu_amp(setup, trained):
     """
     work = setup['root'] / 'C'
     ckpt = trained / 'epoch_2.pth'
-    run([sys.executable, TRAIN, setup['cfg'], '--work-dir', str(work),
-         '--amp', '--cfg-options', f'load_from={ckpt}',
-         'custom_hooks.0.stop_after=1'], setup['env'])
+    run([
+        sys.executable, TRAIN, setup['cfg'], '--work-dir',
+        str(work), '--amp', '--cfg-options', f'load_from={ckpt}',
+        'custom_hooks.0.stop_after=1'
+    ], setup['env'])
     src = load(ckpt)['state_dict']
     before = load(work / 'prompts_before_train_rank0.pth')
     after = load(work / 'prompts_after_train_rank0.pth')
@@ -354,9 +142,11 @@ def test_test_py_metrics(setup, trained, monkeypatch):
     ckpt = str(trained / 'epoch_2.pth')
     work = setup['root'] / 'D'
     out = work / 'metrics.json'
-    proc = run([sys.executable, TEST, setup['cfg'], ckpt, '--work-dir',
-                str(work), '--out', str(out), '--out-item', 'metrics'],
-               setup['env'])
+    proc = run([
+        sys.executable, TEST, setup['cfg'], ckpt, '--work-dir',
+        str(work), '--out',
+        str(out), '--out-item', 'metrics'
+    ], setup['env'])
     printed = dict(
         line.split(': ', 1) for line in proc.stdout.splitlines()
         if line.startswith('accuracy/'))
@@ -378,15 +168,18 @@ def test_test_py_metrics(setup, trained, monkeypatch):
 def test_dist_train_two_cpu_processes(setup):
     env = dict(setup['env'], PORT=str(free_port()), OMP_NUM_THREADS='1')
     work = setup['root'] / 'E'
-    run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), setup['cfg'], '2',
-         '--work-dir', str(work), '--cfg-options', 'train_cfg.max_epochs=1'],
-        env)
+    run([
+        'bash',
+        osp.join(REPO, 'tools', 'dist_train.sh'), setup['cfg'], '2',
+        '--work-dir',
+        str(work), '--cfg-options', 'train_cfg.max_epochs=1'
+    ], env)
     ranks = [load(work / f'prompts_after_train_rank{r}.pth') for r in (0, 1)]
     init = load(work / 'prompts_before_train_rank0.pth')
     for info in ranks:
         assert info['world_size'] == 2
-        assert info['backend'] == ('nccl' if torch.cuda.is_available() else
-                                   'gloo')
+        assert info['backend'] == ('nccl'
+                                   if torch.cuda.is_available() else 'gloo')
     assert ranks[0]['prompts'] and set(ranks[0]['prompts']) == set(
         init['prompts'])
     assert_same(ranks[0]['prompts'], ranks[1]['prompts'], 'rank0 vs rank1')
@@ -412,27 +205,37 @@ def test_slurm_scripts_build_srun_command(tmp_path):
     bin_dir.mkdir()
     record = tmp_path / 'argv.txt'
     _fake(bin_dir, 'srun', record)
-    env = dict(os.environ, PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
-               GPUS='4', GPUS_PER_NODE='2', CPUS_PER_TASK='3',
-               SRUN_ARGS='--qos=low --time=10', PY_ARGS='--amp',
-               PYTHON='/opt/py/bin/python')
+    env = dict(
+        os.environ,
+        PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
+        GPUS='4',
+        GPUS_PER_NODE='2',
+        CPUS_PER_TASK='3',
+        SRUN_ARGS='--qos=low --time=10',
+        PY_ARGS='--amp',
+        PYTHON='/opt/py/bin/python')
     tools = osp.join(REPO, 'tools')
-    run(['bash', osp.join(tools, 'slurm_train.sh'), 'gpu_part', 'vpt_job',
-         'cfg.py', 'wd', '--resume', '--cfg-options', 'a=1'], env)
+    run([
+        'bash',
+        osp.join(tools, 'slurm_train.sh'), 'gpu_part', 'vpt_job', 'cfg.py',
+        'wd', '--resume', '--cfg-options', 'a=1'
+    ], env)
     lines = record.read_text().splitlines()
     assert lines[:-1] == [
-        '-p', 'gpu_part', '--job-name=vpt_job', '--gres=gpu:2',
-        '--ntasks=4', '--ntasks-per-node=2', '--cpus-per-task=3',
-        '--kill-on-bad-exit=1', '--qos=low', '--time=10',
-        '/opt/py/bin/python', '-u', f'{tools}/train.py', 'cfg.py',
-        '--work-dir=wd', '--launcher=slurm', '--amp', '--resume',
-        '--cfg-options', 'a=1'
+        '-p', 'gpu_part', '--job-name=vpt_job', '--gres=gpu:2', '--ntasks=4',
+        '--ntasks-per-node=2', '--cpus-per-task=3', '--kill-on-bad-exit=1',
+        '--qos=low', '--time=10', '/opt/py/bin/python', '-u',
+        f'{tools}/train.py', 'cfg.py', '--work-dir=wd', '--launcher=slurm',
+        '--amp', '--resume', '--cfg-options', 'a=1'
     ]
     assert lines[-1].startswith(f'PYTHONPATH={tools}/..')
 
     env = dict(os.environ, PATH=env['PATH'])  # defaults
-    run(['bash', osp.join(tools, 'slurm_test.sh'), 'p', 'j', 'cfg.py',
-         'ckpt.pth', '--out', 'r.pkl'], env)
+    run([
+        'bash',
+        osp.join(tools, 'slurm_test.sh'), 'p', 'j', 'cfg.py', 'ckpt.pth',
+        '--out', 'r.pkl'
+    ], env)
     assert record.read_text().splitlines()[:-1] == [
         '-p', 'p', '--job-name=j', '--gres=gpu:8', '--ntasks=8',
         '--ntasks-per-node=8', '--cpus-per-task=5', '--kill-on-bad-exit=1',
@@ -445,23 +248,33 @@ def test_dist_scripts_build_torchrun_command(tmp_path):
     record = tmp_path / 'argv.txt'
     python = _fake(tmp_path, 'python', record)
     tools = osp.join(REPO, 'tools')
-    env = dict(os.environ, PYTHON=str(python), NNODES='2', NODE_RANK='1',
-               PORT='29999', MASTER_ADDR='10.0.0.1')
-    run(['bash', osp.join(tools, 'dist_train.sh'), 'cfg.py', '4',
-         '--amp', '--cfg-options', 'a=[1, 2]'], env)
+    env = dict(
+        os.environ,
+        PYTHON=str(python),
+        NNODES='2',
+        NODE_RANK='1',
+        PORT='29999',
+        MASTER_ADDR='10.0.0.1')
+    run([
+        'bash',
+        osp.join(tools, 'dist_train.sh'), 'cfg.py', '4', '--amp',
+        '--cfg-options', 'a=[1, 2]'
+    ], env)
     assert record.read_text().splitlines()[:-1] == [
         '-m', 'torch.distributed.run', '--nnodes=2', '--node_rank=1',
-        '--master_addr=10.0.0.1', '--nproc_per_node=4',
-        '--master_port=29999', f'{tools}/train.py', 'cfg.py',
-        '--launcher', 'pytorch', '--amp', '--cfg-options', 'a=[1, 2]'
+        '--master_addr=10.0.0.1', '--nproc_per_node=4', '--master_port=29999',
+        f'{tools}/train.py', 'cfg.py', '--launcher', 'pytorch', '--amp',
+        '--cfg-options', 'a=[1, 2]'
     ]
-    run(['bash', osp.join(tools, 'dist_test.sh'), 'cfg.py', 'ckpt.pth', '2',
-         '--tta'], dict(os.environ, PYTHON=str(python)))
+    run([
+        'bash',
+        osp.join(tools, 'dist_test.sh'), 'cfg.py', 'ckpt.pth', '2', '--tta'
+    ], dict(os.environ, PYTHON=str(python)))
     assert record.read_text().splitlines()[:-1] == [
         '-m', 'torch.distributed.run', '--nnodes=1', '--node_rank=0',
-        '--master_addr=127.0.0.1', '--nproc_per_node=2',
-        '--master_port=29500', f'{tools}/test.py', 'cfg.py', 'ckpt.pth',
-        '--launcher', 'pytorch', '--tta'
+        '--master_addr=127.0.0.1', '--nproc_per_node=2', '--master_port=29500',
+        f'{tools}/test.py', 'cfg.py', 'ckpt.pth', '--launcher', 'pytorch',
+        '--tta'
     ]
 
 
@@ -484,16 +297,22 @@ def test_export_prompts_round_trip(setup, trained, tmp_path, monkeypatch):
     # The "pretrained" backbone the config points at: the run's frozen
     # backbone weights, in mmpretrain's checkpoint layout.
     pretrained = str(tmp_path / 'backbone.pth')
-    torch.save({'state_dict': {k: v for k, v in full.items()
-                               if k.startswith('backbone.')
-                               and '.prompts.' not in k}}, pretrained)
+    torch.save(
+        {
+            'state_dict': {
+                k: v
+                for k, v in full.items()
+                if k.startswith('backbone.') and '.prompts.' not in k
+            }
+        }, pretrained)
     out = str(tmp_path / 'prompts.pth')
     proc = run([sys.executable, EXPORT, cfg_path, full_path, out], env)
     assert 'Kept 4 of' in proc.stdout
     exported = load(out)
     assert set(exported['state_dict']) == {
         'backbone.prompts.0.tokens', 'backbone.prompts.1.tokens',
-        'head.fc.weight', 'head.fc.bias'}
+        'head.fc.weight', 'head.fc.bias'
+    }
     assert exported['meta']['mmprompt_prompt_only'] is True
     assert os.path.getsize(out) < 0.2 * os.path.getsize(full_path)
 
@@ -501,8 +320,8 @@ def test_export_prompts_round_trip(setup, trained, tmp_path, monkeypatch):
     init_default_scope('mmpretrain')
     reference = MODELS.build(cfg.model)
     reference.load_state_dict(full)
-    cfg.model.backbone.init_cfg = dict(type='Pretrained',
-                                       checkpoint=pretrained)
+    cfg.model.backbone.init_cfg = dict(
+        type='Pretrained', checkpoint=pretrained)
     restored = MODELS.build(cfg.model)
     init_pretrained_for_prompt_only(restored, out)
     load_prompt_only(restored, exported)
@@ -513,21 +332,42 @@ def test_export_prompts_round_trip(setup, trained, tmp_path, monkeypatch):
 
     # tools/test.py: same accuracy from either file; a prompt-only file
     # without a pretrained backbone in the config is refused.
-    init = ['model.backbone.init_cfg.type=Pretrained',
-            f'model.backbone.init_cfg.checkpoint={pretrained}']
+    init = [
+        'model.backbone.init_cfg.type=Pretrained',
+        f'model.backbone.init_cfg.checkpoint={pretrained}'
+    ]
     accs = []
     for ckpt, extra in [(full_path, []), (out, init)]:
         metrics = str(tmp_path / f'{osp.basename(ckpt)}.json')
-        run([sys.executable, TEST, cfg_path, ckpt, '--work-dir',
-             str(tmp_path / 'test'), '--out', metrics, '--out-item',
-             'metrics'] + (['--cfg-options'] + extra if extra else []), env)
+        run([
+            sys.executable, TEST, cfg_path, ckpt, '--work-dir',
+            str(tmp_path / 'test'), '--out', metrics, '--out-item', 'metrics'
+        ] + (['--cfg-options'] + extra if extra else []), env)
         with open(metrics) as f:
             accs.append(json.load(f)['accuracy/top1'])
     assert accs[0] == accs[1]
-    proc = subprocess.run(
-        [sys.executable, TEST, cfg_path, out, '--work-dir',
-         str(tmp_path / 'test')], cwd=REPO, env=env, capture_output=True,
-        text=True)
+    proc = subprocess.run([
+        sys.executable, TEST, cfg_path, out, '--work-dir',
+        str(tmp_path / 'test')
+    ],
+                          cwd=REPO,
+                          env=env,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode != 0
     assert 'is a prompt-only checkpoint' in proc.stderr
     assert 'model.backbone.init_cfg is None' in proc.stderr
+
+
+def test_train_py_adds_the_hooks_every_run_needs(trained):
+    """The tiny config lists neither RandomStateHook nor TrainableParamsHook:
+    tools/train.py adds both (the RNG states are in the checkpoint, the
+    trainable count in the log)."""
+    import glob
+    logs = glob.glob(str(trained / '*' / '*.log'))
+    assert logs, f'no log under {trained}'
+    with open(logs[0]) as f:
+        log = f.read()
+    assert 'trainable params: ' in log
+    assert 'RandomStateHook' in log and 'TrainableParamsHook' in log
+    assert len(load(trained / 'epoch_2.pth')['meta']['rng_states']) == 1

@@ -35,7 +35,8 @@ concatenated before each layer, every prompt output computed), the
 yardstick for PromptViT's overhead. ``swin`` and ``vpt-deep-swin`` are
 mmpretrain's Swin (``--swin-arch``, window 7) without prompts and
 ``PromptSwin`` with ``--swin-prompts`` deep prompts per block (not run
-unless named in ``--methods``). ``bpt-*`` are BPT-Deep (``BilinearPromptViT``, same prompt counts; bilinear of ``--bpt-width``,
+unless named in ``--methods``). ``bpt-*`` are BPT-Deep
+(``BilinearPromptViT``, same prompt counts; bilinear of ``--bpt-width``,
 fixed or tuned whitening). ``pc`` is VPT-Deep condensed to
 ``--keep-ratio`` of its prompt tokens (random scores, so the kept counts are
 uneven across layers as after real condensation). Prints a markdown table
@@ -58,20 +59,18 @@ from mmpretrain.models import VisionTransformer
 
 import mmprompt  # noqa: F401
 from mmprompt.analysis.complexity import count_flops
-from mmprompt.models.utils.whitening import (compute_whitening_statistics,
-                                         whitening_matrix)
 from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
-from mmprompt.models.classifiers import (GUIDED_TAPS,
-                                         guided_anchors_and_proxies)
+from mmprompt.models.classifiers import GUIDED_TAPS, guided_anchors_and_proxies
 from mmprompt.models.losses import PromptMetricLoss
 from mmprompt.models.utils import (condense_prompts, count_parameters,
                                    select_prompts, update_mapping)
+from mmprompt.models.utils.whitening import (compute_whitening_statistics,
+                                             whitening_matrix)
 from mmprompt.utils.onnx_export import export_onnx
 
-METHODS = ('linear', 'full', 'vpt-shallow', 'vpt-deep',
-           'vpt-deep-per-image', 'vpt-deep-reference', 'bpt-bilinear',
-           'bpt-fwhiten', 'bpt-twhiten', 'davpt', 'davpt-plus', 'pc',
-           'swin', 'vpt-deep-swin')
+METHODS = ('linear', 'full', 'vpt-shallow', 'vpt-deep', 'vpt-deep-per-image',
+           'vpt-deep-reference', 'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten',
+           'davpt', 'davpt-plus', 'pc', 'swin', 'vpt-deep-swin')
 DEFAULT_METHODS = tuple(m for m in METHODS if 'swin' not in m)
 
 
@@ -105,32 +104,37 @@ class ReferenceVPTDeep(nn.Module):
 
 
 def build(method, args):
-    kw = dict(arch=args.arch, img_size=args.img_size,
-              patch_size=args.patch_size)
+    kw = dict(
+        arch=args.arch, img_size=args.img_size, patch_size=args.patch_size)
     if method == 'linear':
         return PromptViT(**kw, num_prompts=0)
     if method == 'full':
         return PromptViT(**kw, num_prompts=0, frozen=False)
     if method == 'vpt-shallow':
-        return PromptViT(**kw, num_prompts=args.num_prompts,
-                         prompt_mode='shallow')
+        return PromptViT(
+            **kw, num_prompts=args.num_prompts, prompt_mode='shallow')
     if method == 'vpt-deep':
         return PromptViT(**kw, num_prompts=args.num_prompts)
     if method == 'vpt-deep-per-image':
-        return PromptViT(**kw, num_prompts=args.num_prompts,
-                         share_prompt_prefix=False)
+        return PromptViT(
+            **kw, num_prompts=args.num_prompts, share_prompt_prefix=False)
     if method in ('swin', 'vpt-deep-swin'):
         # (pad_small_map: only small test images have stages below 7x7)
         return PromptSwin(
-            arch=args.swin_arch, img_size=args.img_size, window_size=7,
+            arch=args.swin_arch,
+            img_size=args.img_size,
+            window_size=7,
             pad_small_map=True,
             num_prompts=args.swin_prompts if method != 'swin' else 0)
     if method.startswith('bpt-'):
         # BPT-Deep: only the prompt generators differ from VPT-Deep; the
         # whitening matrices are fitted once on the batch (Bench), as
         # PromptWhiteningHook does on training images before training
-        return BilinearPromptViT(**kw, num_prompts=args.num_prompts,
-                                 variant=method[4:], width=args.bpt_width)
+        return BilinearPromptViT(
+            **kw,
+            num_prompts=args.num_prompts,
+            variant=method[4:],
+            width=args.bpt_width)
     if method == 'vpt-deep-reference':
         return ReferenceVPTDeep(VisionTransformer(**kw), args.num_prompts)
     if method in ('davpt', 'davpt-plus'):
@@ -138,17 +142,20 @@ def build(method, args):
         # thirds of every fused qkv bias.
         dims = PromptViT.arch_zoo[args.arch]['embed_dims'] \
             if isinstance(args.arch, str) else args.arch['embed_dims']
-        rules = [dict(name=r'layers\.\d+\.attn\.qkv\.bias',
-                      rows=(dims, None))] if method == 'davpt-plus' else []
-        model = PromptViT(**kw, num_prompts=args.num_prompts,
-                          trainable_params=rules)
+        rules = [
+            dict(name=r'layers\.\d+\.attn\.qkv\.bias', rows=(dims, None))
+        ] if method == 'davpt-plus' else []
+        model = PromptViT(
+            **kw, num_prompts=args.num_prompts, trainable_params=rules)
         model.request_taps(-1, GUIDED_TAPS['paper'])
         return model
     if method == 'pc':
         model = PromptViT(**kw, num_prompts=args.num_prompts)
         g = torch.Generator().manual_seed(0)
-        scores = [torch.rand(n, generator=g) * (i + 1)
-                  for i, n in enumerate(model.num_prompts)]
+        scores = [
+            torch.rand(n, generator=g) * (i + 1)
+            for i, n in enumerate(model.num_prompts)
+        ]
         condense_prompts(model, select_prompts(scores, args.keep_ratio))
         return model
     raise ValueError(f'Unknown method {method!r}; choose from {METHODS}')
@@ -162,8 +169,7 @@ class Bench:
         self.backbone = build(method, args).to(args.device)
         self.whitening_s = fit_whitening(self.backbone, x) \
             if method in ('bpt-fwhiten', 'bpt-twhiten') else None
-        self.head = nn.Linear(output_dims(self.backbone), 1000).to(
-            args.device)
+        self.head = nn.Linear(output_dims(self.backbone), 1000).to(args.device)
         params = [p for p in self.backbone.parameters() if p.requires_grad]
         self.trainable = count_parameters(self.backbone)[0] + \
             count_parameters(self.head)[0]
@@ -180,8 +186,9 @@ class Bench:
     def _autocast(self):
         return torch.autocast(
             device_type=self.args.device.split(':')[0],
-            dtype=torch.float16 if self.args.device.startswith('cuda')
-            else torch.bfloat16, enabled=self.args.amp)
+            dtype=torch.float16
+            if self.args.device.startswith('cuda') else torch.bfloat16,
+            enabled=self.args.amp)
 
     def step(self):
         self.backbone.train()
@@ -199,10 +206,9 @@ class Bench:
                 patch, cls, proxies = guided_anchors_and_proxies(
                     self.backbone, layer, 'paper')
                 assign = self.y % self.backbone.num_prompts_at(layer)
-                loss = loss + self.metric(patch.float(), proxies.float(),
-                                          assign) + self.metric(
-                                              cls.float(), proxies.float(),
-                                              assign)
+                loss = loss + self.metric(
+                    patch.float(), proxies.float(), assign) + self.metric(
+                        cls.float(), proxies.float(), assign)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -227,10 +233,13 @@ class Bench:
         flops = count_flops(self.backbone, (self.x, )) / len(self.x)
         memory = median(self.memory) if self.memory else \
             cpu_peak_memory(self.method)
-        return dict(method=self.method, trainable_params=self.trainable,
-                    step_s=median(self.steps),
-                    peak_memory_mb=memory / 2**20,
-                    latency_s=median(self.latencies), gflops=flops / 1e9)
+        return dict(
+            method=self.method,
+            trainable_params=self.trainable,
+            step_s=median(self.steps),
+            peak_memory_mb=memory / 2**20,
+            latency_s=median(self.latencies),
+            gflops=flops / 1e9)
 
     def onnx_latency(self, folder):
         """Export backbone + head (the shared prefix folded into constants)
@@ -242,8 +251,8 @@ class Bench:
         diff = export_onnx(module, x, path, describe=self.method)
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
-        session = ort.InferenceSession(path, options,
-                                       providers=['CPUExecutionProvider'])
+        session = ort.InferenceSession(
+            path, options, providers=['CPUExecutionProvider'])
         feed = {'inputs': x.numpy()}
         times = []
         for i in range(self.args.warmup + self.args.repeats):
@@ -296,8 +305,11 @@ def cpu_peak_memory(method):
     """Peak RSS of two training steps of ``method`` in a fresh process."""
     argv = [a for a in sys.argv[1:]]
     proc = subprocess.run(
-        [sys.executable, osp.abspath(__file__), '--memory-of', method] +
-        argv, capture_output=True, text=True, check=True)
+        [sys.executable,
+         osp.abspath(__file__), '--memory-of', method] + argv,
+        capture_output=True,
+        text=True,
+        check=True)
     return int(proc.stdout.strip().splitlines()[-1])
 
 
@@ -327,9 +339,12 @@ def fit_whitening(backbone, x, eps=1e-5):
     layers = range(len(backbone.prompts))
     stats = compute_whitening_statistics(backbone.eval(), [x], layers)
     for layer in layers:
-        backbone.prompts[layer].set_whitening(whitening_matrix(
-            stats[layer].covariance(), eps, stats[layer].num_token_vectors,
-            name=f'Sigma of layer {layer}').to(x.dtype))
+        backbone.prompts[layer].set_whitening(
+            whitening_matrix(
+                stats[layer].covariance(),
+                eps,
+                stats[layer].num_token_vectors,
+                name=f'Sigma of layer {layer}').to(x.dtype))
     return time.perf_counter() - start
 
 
@@ -355,29 +370,44 @@ def parse_args():
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--num-prompts', type=int, default=100)
     parser.add_argument('--keep-ratio', type=float, default=0.3)
-    parser.add_argument('--bpt-width', type=int, default=25,
-                        help='inner width of BPT-bilinear (the poster\'s '
-                        'ImageNet setting)')
+    parser.add_argument(
+        '--bpt-width',
+        type=int,
+        default=25,
+        help='inner width of BPT-bilinear (the poster\'s '
+        'ImageNet setting)')
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--amp', action='store_true',
-                        help='fp16 autocast on CUDA, bf16 on CPU')
-    parser.add_argument('--methods', nargs='+',
-                        default=list(DEFAULT_METHODS), choices=METHODS)
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='fp16 autocast on CUDA, bf16 on CPU')
+    parser.add_argument(
+        '--methods', nargs='+', default=list(DEFAULT_METHODS), choices=METHODS)
     parser.add_argument('--swin-arch', default='base')
-    parser.add_argument('--swin-prompts', type=int, default=10,
-                        help='deep prompts per block of vpt-deep-swin')
-    parser.add_argument('--onnx-methods', nargs='*', default=[],
-                        choices=METHODS,
-                        help='also time these methods exported to ONNX in '
-                        'onnxruntime (CPU), e.g. linear vpt-deep pc')
+    parser.add_argument(
+        '--swin-prompts',
+        type=int,
+        default=10,
+        help='deep prompts per block of vpt-deep-swin')
+    parser.add_argument(
+        '--onnx-methods',
+        nargs='*',
+        default=[],
+        choices=METHODS,
+        help='also time these methods exported to ONNX in '
+        'onnxruntime (CPU), e.g. linear vpt-deep pc')
     parser.add_argument('--out', default='work_dirs/benchmark.json')
-    parser.add_argument('--mapping-classes', type=int, default=200,
-                        help='classes for the DA-VPT mapping-update timing '
-                        '(200: CUB)')
-    parser.add_argument('--memory-of', choices=METHODS,
-                        help=argparse.SUPPRESS)  # the CPU memory worker
+    parser.add_argument(
+        '--mapping-classes',
+        type=int,
+        default=200,
+        help='classes for the DA-VPT mapping-update timing '
+        '(200: CUB)')
+    parser.add_argument(
+        '--memory-of', choices=METHODS,
+        help=argparse.SUPPRESS)  # the CPU memory worker
     return parser.parse_args()
 
 
@@ -388,8 +418,8 @@ def ratio(row, ref, key):
 def main():
     args = parse_args()
     torch.manual_seed(0)
-    x = torch.randn(args.batch_size, 3, args.img_size, args.img_size,
-                    device=args.device)
+    x = torch.randn(
+        args.batch_size, 3, args.img_size, args.img_size, device=args.device)
     y = torch.randint(0, 1000, (args.batch_size, ), device=args.device)
     if args.memory_of:
         return memory_worker(args.memory_of, args, x, y)
@@ -435,9 +465,10 @@ def main():
     for b in benches:
         if b.whitening_s is not None:
             extra[f'{b.method}_whitening_s'] = b.whitening_s
-            print(f'{b.method}: whitening matrices of {len(b.backbone.prompts)} '
-                  f'layers from {args.batch_size} images (once, before '
-                  f'training): {b.whitening_s:.3f} s')
+            print(
+                f'{b.method}: whitening matrices of {len(b.backbone.prompts)} '
+                f'layers from {args.batch_size} images (once, before '
+                f'training): {b.whitening_s:.3f} s')
     onnx_rows = {}
     if args.onnx_methods:
         import tempfile
@@ -452,8 +483,10 @@ def main():
         for method, (latency, diff) in onnx_rows.items():
             rel = f'{latency / ref:.2f}' if ref else '-'
             print(f'| {method} | {latency:.3f} | {rel} | {diff:.2g} |')
-        extra['onnxruntime'] = {m: dict(latency_s=t, max_abs_diff=d)
-                                for m, (t, d) in onnx_rows.items()}
+        extra['onnxruntime'] = {
+            m: dict(latency_s=t, max_abs_diff=d)
+            for m, (t, d) in onnx_rows.items()
+        }
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(dict(args=vars(args), rows=rows, **extra), f, indent=2)

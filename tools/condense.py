@@ -29,19 +29,19 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 import mmprompt  # noqa: F401
-from mmprompt.utils.dependencies import load_config
 from mmprompt.analysis.complexity import count_flops
-from mmprompt.models.utils import (SCORE_METHODS, condense_prompts,
-                                   condensable_backbone, score_prompts,
+from mmprompt.models.utils import (SCORE_METHODS, condensable_backbone,
+                                   condense_prompts, score_prompts,
                                    select_prompts)
+from mmprompt.utils.dependencies import load_config
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('--out-dir', default=None,
-                        help='default: <checkpoint dir>/condensed')
+    parser.add_argument(
+        '--out-dir', default=None, help='default: <checkpoint dir>/condensed')
     parser.add_argument('--keep-ratio', type=float, default=0.3)
     parser.add_argument('--min-per-layer', type=int, default=0)
     parser.add_argument('--score', default='taylor', choices=SCORE_METHODS)
@@ -59,8 +59,8 @@ def main():
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    out_dir = args.out_dir or osp.join(osp.dirname(args.checkpoint),
-                                       'condensed')
+    out_dir = args.out_dir or osp.join(
+        osp.dirname(args.checkpoint), 'condensed')
     os.makedirs(out_dir, exist_ok=True)
 
     model = MODELS.build(cfg.model)
@@ -81,10 +81,17 @@ def main():
     flops_after = count_flops(backbone, dummy)
 
     checkpoint = osp.join(out_dir, 'condensed.pth')
-    torch.save({'state_dict': model.state_dict(),
-                'meta': dict(condensed_from=osp.abspath(args.checkpoint),
-                             keep_ratio=args.keep_ratio, score=args.score,
-                             num_prompts=counts)}, checkpoint)
+    torch.save(
+        {
+            'state_dict':
+            model.state_dict(),
+            'meta':
+            dict(
+                condensed_from=osp.abspath(args.checkpoint),
+                keep_ratio=args.keep_ratio,
+                score=args.score,
+                num_prompts=counts)
+        }, checkpoint)
     condensed_cfg = Config(cfg.to_dict())  # a copy
     key = f'model.{name}.num_prompts' if name else 'model.num_prompts'
     condensed_cfg.merge_from_dict({key: counts})
@@ -93,12 +100,16 @@ def main():
         osp.splitext(osp.basename(args.config))[0] + '_condensed.py')
     condensed_cfg.dump(config_out)
     report = dict(
-        config=osp.abspath(args.config), checkpoint=osp.abspath(
-            args.checkpoint), score=args.score, keep_ratio=args.keep_ratio,
-        num_prompts_before=before, num_prompts_after=counts,
-        kept_index=[g.kept_index.tolist() if g.kept_index is not None
-                    else list(range(g.num_tokens))
-                    for g in backbone.prompts],
+        config=osp.abspath(args.config),
+        checkpoint=osp.abspath(args.checkpoint),
+        score=args.score,
+        keep_ratio=args.keep_ratio,
+        num_prompts_before=before,
+        num_prompts_after=counts,
+        kept_index=[
+            g.kept_index.tolist() if g.kept_index is not None else list(
+                range(g.num_tokens)) for g in backbone.prompts
+        ],
         backbone_gflops_before=flops_before / 1e9,
         backbone_gflops_after=flops_after / 1e9)
     with open(osp.join(out_dir, 'condense_report.json'), 'w') as f:

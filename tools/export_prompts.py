@@ -19,18 +19,21 @@ from mmengine.registry import init_default_scope
 
 import mmprompt  # noqa: F401  (registers the checkpoint safe globals)
 from mmprompt.utils.dependencies import load_config
-from mmprompt.utils.prompt_checkpoint import PROMPT_ONLY_KEY, \
-    tuned_state_dict
+from mmprompt.utils.prompt_checkpoint import PROMPT_ONLY_KEY, tuned_state_dict
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='the config the checkpoint was '
-                        'trained with')
+    parser.add_argument(
+        'config', help='the config the checkpoint was '
+        'trained with')
     parser.add_argument('checkpoint', help='full checkpoint of that run')
     parser.add_argument('out', help='where to write the prompt-only file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config')
     return parser.parse_args()
 
 
@@ -41,14 +44,18 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     from mmengine.registry import MODELS
+
     # Built only to know which parameters are frozen; no weights loaded.
     model = MODELS.build(cfg.model)
     checkpoint = torch.load(args.checkpoint, map_location='cpu')
     state_dict = checkpoint.get('state_dict', checkpoint)
     tuned = tuned_state_dict(model, state_dict)
     meta = dict(checkpoint.get('meta', {}) or {})
-    meta.update({PROMPT_ONLY_KEY: True, 'config': osp.abspath(args.config),
-                 'source_checkpoint': osp.abspath(args.checkpoint)})
+    meta.update({
+        PROMPT_ONLY_KEY: True,
+        'config': osp.abspath(args.config),
+        'source_checkpoint': osp.abspath(args.checkpoint)
+    })
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     torch.save({'state_dict': tuned, 'meta': meta}, args.out)
     numel = sum(v.numel() for v in tuned.values())

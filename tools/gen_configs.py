@@ -12,7 +12,8 @@ are committed; ``tests/test_configs.py`` checks they are in sync.
 - ``configs/<family>/<method>/<method>_<pretrain>_<task>.py``: the leaves.
 
 Families: ``vpt`` (VPT-shallow, VPT-deep, linear probe, full fine-tuning;
-24 tasks; the three ViT-B/16 pretrainings and Swin-B), ``bpt`` (BPT-shallow/deep on FGVC with the official scripts'
+24 tasks; the ViT-B pretrainings and Swin-B), ``bpt`` (BPT-shallow/deep
+on FGVC with the official scripts'
 per-dataset settings, :data:`BPT_FGVC`), ``davpt`` (DA-VPT and DA-VPT+ on
 the 24 tasks with the released code's defaults, :data:`DAVPT`), and
 ``imagenet`` (VPT and the three BPT variants on fractions of ImageNet-1k,
@@ -56,8 +57,10 @@ VIT_PRETRAINS = ('vit-b16-in21k', 'vit-b16-mae', 'vit-b16-mocov3',
                  'clip-vit-b16', 'dinov2-vit-b14')
 # BPT's released scripts cover the three ViT-B/16 pretrainings only; the
 # others take the supervised ImageNet-21k scripts.
-BPT_SCRIPT_PRETRAIN = {'clip-vit-b16': 'vit-b16-in21k',
-                       'dinov2-vit-b14': 'vit-b16-in21k'}
+BPT_SCRIPT_PRETRAIN = {
+    'clip-vit-b16': 'vit-b16-in21k',
+    'dinov2-vit-b14': 'vit-b16-in21k'
+}
 
 # FGVC dataset folders under data/fgvc
 FGVC_FOLDERS = {
@@ -109,7 +112,8 @@ BPT_FGVC = {
         'flowers': (5e-2, 1e-3, 0.05, 100, 75),
         'dogs': (5e-2, 2e-3, 0.1, 100, 75),
     },
-    ('vit-b16-mocov3', 'deep'): {  # the official README's example
+    ('vit-b16-mocov3', 'deep'):
+    {  # the official README's example
         'dogs': (5e-2, 2e-3, 0.1, 50, 50),
     },
 }
@@ -124,8 +128,8 @@ def bpt_settings(pretrain: str, mode: str,
         script = BPT_SCRIPT_PRETRAIN[pretrain]
         settings, note = bpt_settings(script, mode, dataset)
         return settings, (f'BPT has no script for {pretrain}:\n# the '
-                          f'{script} ' + (note if note else
-                                          'script of this dataset'))
+                          f'{script} ' +
+                          (note if note else 'script of this dataset'))
     table = BPT_FGVC.get((pretrain, mode), {})
     if dataset in table:
         return table[dataset], None
@@ -146,11 +150,11 @@ def bpt_settings(pretrain: str, mode: str,
 def bpt_leaf_extra(mode):
 
     def extra(pretrain, benchmark, name, num_classes):
-        (lr, wd, head_wd, prompts, width), note = bpt_settings(
-            pretrain, mode, name)
+        (lr, wd, head_wd, prompts,
+         width), note = bpt_settings(pretrain, mode, name)
         source = note or 'the official script of this dataset'
-        return (dict(num_prompts=prompts, width=width),
-                f'# Settings: {source}.\n'
+        return (dict(num_prompts=prompts,
+                     width=width), f'# Settings: {source}.\n'
                 f'optim_wrapper = dict(\n'
                 f'    optimizer=dict(lr={lr!r}, weight_decay={wd!r}),\n'
                 f'    paramwise_cfg=dict(custom_keys={{\n'
@@ -174,17 +178,17 @@ def bpt_body(mode):
         if mode == 'deep':
             text += ('# As the released deep training scripts: A trains in '
                      'every layer, B only\n# in layers 8-11.\n')
-        text += ('model = dict(\n'
-                 '    backbone=dict(\n'
-                 "        type='mmprompt.BilinearPromptViT',\n"
-                 "        variant='bilinear',\n"
-                 f"        bilinear_init='{'whitening' if whitening else 'xavier'}',\n"  # noqa: E501
-                 + ("        bilinear_whitening_subset='per_column',\n"
-                    if whitening else '')
-                 + ('        trainable_factor_layers=(8, 9, 10, 11),\n'
-                    if mode == 'deep' else '')
-                 + f"        prompt_mode='{mode}',\n"
-                 '        prompt_dropout=0.))\n')
+        text += (
+            'model = dict(\n'
+            '    backbone=dict(\n'
+            "        type='mmprompt.BilinearPromptViT',\n"
+            "        variant='bilinear',\n"
+            f"        bilinear_init='{'whitening' if whitening else 'xavier'}',\n"  # noqa: E501
+            + ("        bilinear_whitening_subset='per_column',\n"
+               if whitening else '') +
+            ('        trainable_factor_layers=(8, 9, 10, 11),\n'
+             if mode == 'deep' else '') + f"        prompt_mode='{mode}',\n"
+            '        prompt_dropout=0.))\n')
         if whitening:
             text += (
                 '# Whitening from 100 training images through the frozen '
@@ -195,7 +199,6 @@ def bpt_body(mode):
                 "    dict(type='mmprompt.PromptWhiteningHook', "
                 'num_images=100, eps=1e-5,\n'
                 "         qk_product='row_vector', average_images=False),\n"
-                "    dict(type='mmprompt.TrainableParamsHook'),\n"
                 ']\n')
         return text
 
@@ -210,40 +213,44 @@ def bpt_body(mode):
 # k = 10 images per class for the first mapping. Loss weights: the released
 # classification default is 0 (the loss off); 0.05 for both is the released
 # segmentation default, the only non-zero one it ships.
-DAVPT = dict(prompts=20, guided_prompts=10, lr=1e-3, weight_decay=1e-2,
-             head_weight_decay=3.0, beta=0.05, lam=0.05)
+DAVPT = dict(
+    prompts=20,
+    guided_prompts=10,
+    lr=1e-3,
+    weight_decay=1e-2,
+    head_weight_decay=3.0,
+    beta=0.05,
+    lam=0.05)
 
 
 def davpt_body(plus: bool):
 
     def body(pretrain):
         d = DAVPT
-        text = (
-            'model = dict(\n'
-            "    type='mmprompt.PromptMetricClassifier',\n"
-            '    backbone=dict(\n'
-            f"        num_prompts=[{d['prompts']}] * 11 + "
-            f"[{d['guided_prompts']}], prompt_mode='deep',\n"
-            "        prompt_init='uniform', prompt_dropout=0."
-            + (',\n        # DA-VPT+: the K and V thirds of every fused qkv'
-               ' bias\n        trainable_params=[\n'
-               r"            dict(name=r'layers\.\d+\.attn\.qkv\.bias', "
-               'rows=(768, None))]' if plus else '') + '),\n'
-            "    guided_layer=-1, anchor_source='paper',\n"
-            f"    beta={d['beta']}, lam={d['lam']})\n"
-            'optim_wrapper = dict(\n'
-            f"    optimizer=dict(lr={d['lr']}, "
-            f"weight_decay={d['weight_decay']}),\n"
-            "    clip_grad=dict(type='value', clip_value=10.),\n"
-            '    paramwise_cfg=dict(custom_keys={\n'
-            "        'head.fc.weight': dict(weight_decay="
-            f"{d['head_weight_decay']})}}))\n"
-            'custom_hooks = [\n'
-            "    dict(type='mmprompt.ClassPromptMappingHook', "
-            'num_images_per_class=10,\n'
-            '         start_epoch=1),\n'
-            "    dict(type='mmprompt.TrainableParamsHook'),\n"
-            ']\n')
+        text = ('model = dict(\n'
+                "    type='mmprompt.PromptMetricClassifier',\n"
+                '    backbone=dict(\n'
+                f"        num_prompts=[{d['prompts']}] * 11 + "
+                f"[{d['guided_prompts']}], prompt_mode='deep',\n"
+                "        prompt_init='uniform', prompt_dropout=0." +
+                (',\n        # DA-VPT+: the K and V thirds of every fused qkv'
+                 ' bias\n        trainable_params=[\n'
+                 r"            dict(name=r'layers\.\d+\.attn\.qkv\.bias', "
+                 'rows=(768, None))]' if plus else '') + '),\n'
+                "    guided_layer=-1, anchor_source='paper',\n"
+                f"    beta={d['beta']}, lam={d['lam']})\n"
+                'optim_wrapper = dict(\n'
+                f"    optimizer=dict(lr={d['lr']}, "
+                f"weight_decay={d['weight_decay']}),\n"
+                "    clip_grad=dict(type='value', clip_value=10.),\n"
+                '    paramwise_cfg=dict(custom_keys={\n'
+                "        'head.fc.weight': dict(weight_decay="
+                f"{d['head_weight_decay']})}}))\n"
+                'custom_hooks = [\n'
+                "    dict(type='mmprompt.ClassPromptMappingHook', "
+                'num_images_per_class=10,\n'
+                '         start_epoch=1),\n'
+                ']\n')
         return text
 
     return body
@@ -264,8 +271,8 @@ def davpt_leaf_extra(pretrain, benchmark, name, num_classes):
 def _load_released_table():
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        'davpt_released', osp.join(osp.dirname(osp.abspath(__file__)),
-                                   'davpt_released.py'))
+        'davpt_released',
+        osp.join(osp.dirname(osp.abspath(__file__)), 'davpt_released.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.COMMON, module.RELEASED
@@ -312,8 +319,10 @@ def released_bias_rules(v):
         rules.append(r"dict(name=r'layers\.\d+\.attn\.qkv\.bias', "
                      f'rows={rows})')
     if v['bias_proj']:
-        rules += [r"r'layers\.\d+\.attn\.proj\.bias'",
-                  r"r'patch_embed\.projection\.bias'"]
+        rules += [
+            r"r'layers\.\d+\.attn\.proj\.bias'",
+            r"r'patch_embed\.projection\.bias'"
+        ]
     if v['bias_fc2']:
         rules.append(r"r'layers\.\d+\.ffn\.layers\.1\.bias'")
     if v['bias_norm2']:
@@ -333,14 +342,15 @@ def released_prompt_layout(v, num_classes):
     initialised as the released ``xavier_uniform_`` of a (layers, prompts,
     D) tensor (bound sqrt(6 / ((prompts + layers) D))), divided by 8 with
     ``init_divide_by8``."""
-    guided = list(range(v['proxy_prompt_start_idx'],
-                        min(v['proxy_prompt_end_idx'], VIT_B_DEPTH - 1) + 1))
+    guided = list(
+        range(v['proxy_prompt_start_idx'],
+              min(v['proxy_prompt_end_idx'], VIT_B_DEPTH - 1) + 1))
     m = min(v['proxy_prompt_len'], num_classes)
     others = VIT_B_DEPTH - len(guided)
     divider = 8. if v['init_divide_by8'] else 1.
 
     def bound(prompts, layers):
-        return (6. / ((prompts + layers) * VIT_B_DIMS)) ** 0.5 / divider
+        return (6. / ((prompts + layers) * VIT_B_DIMS))**0.5 / divider
 
     return guided, m, bound(m, len(guided)), bound(v['num_prompts'], others)
 
@@ -358,11 +368,10 @@ def davpt_released_recipe_file(pretrain_tag):
         'model = dict(\n'
         "    type='mmprompt.PromptMetricClassifier',\n"
         '    backbone=dict(\n'
-        "        prompt_mode='deep', prompt_dropout=0." + (
-            ',\n        # the released MAE pooling: final norm, then the '
-            "mean of\n        # prompts and patches\n        "
-            "final_norm=True, out_type='avg_all_tokens'" if mae else '') +
-        '),\n'
+        "        prompt_mode='deep', prompt_dropout=0." +
+        (',\n        # the released MAE pooling: final norm, then the '
+         "mean of\n        # prompts and patches\n        "
+         "final_norm=True, out_type='avg_all_tokens'" if mae else '') + '),\n'
         "    # cls_type 'query', proxies the raw prompts, patches the block "
         'input\n'
         "    anchor_source='released')\n"
@@ -390,8 +399,9 @@ def davpt_released_leaf_file(name, values):
     task_tag, benchmark, task, num_classes = released_task(v['dataset'])
     guided, m, guided_bound, other_bound = released_prompt_layout(
         v, num_classes)
-    counts = [m if i in guided else v['num_prompts']
-              for i in range(VIT_B_DEPTH)]
+    counts = [
+        m if i in guided else v['num_prompts'] for i in range(VIT_B_DEPTH)
+    ]
     l2 = ', l2_normalize=True' if v['vpt_norm'] == 'l2' else ''
     if v['vpt_norm'] not in ('none', 'l2'):
         raise ValueError(f"{name}: vpt_norm={v['vpt_norm']!r}")
@@ -407,19 +417,21 @@ def davpt_released_leaf_file(name, values):
     if first:
         backbone = [
             f'num_prompts=[{v["num_prompts"]}] * {first} + [{m}] * '
-            f'{len(guided)}',
-            f'prompt_cfg={tokens(other_bound, first)} + '
-            f'{tokens(guided_bound, len(guided))}']
+            f'{len(guided)}', f'prompt_cfg={tokens(other_bound, first)} + '
+            f'{tokens(guided_bound, len(guided))}'
+        ]
     else:
-        backbone = [f'num_prompts={m}',
-                    f'prompt_cfg={tokens(guided_bound, len(guided))}']
+        backbone = [
+            f'num_prompts={m}',
+            f'prompt_cfg={tokens(guided_bound, len(guided))}'
+        ]
     if v['drop_path'] > 0:
         backbone.append(f"drop_path_rate={v['drop_path']!r}, "
                         'frozen_eval=False')
     if v['mask']:
         backbone.append('prompts_see_patches_only=True')
-    backbone.append('trainable_params=[\n            ' + ',\n            '.join(
-        released_bias_rules(v)) + ']')
+    backbone.append('trainable_params=[\n            ' +
+                    ',\n            '.join(released_bias_rules(v)) + ']')
     assert counts == [v['num_prompts']] * first + [m] * len(guided)
     guided_text = str(guided[0]) if len(guided) == 1 else str(guided)
     return (
@@ -428,8 +440,7 @@ def davpt_released_leaf_file(name, values):
         f"_base_ = ['../../_base_/recipes/davpt-released_{pretrain_tag}.py',\n"
         f"          '../../_base_/datasets/{benchmark}/{task}.py']\n"
         'model = dict(\n'
-        '    backbone=dict(\n        ' + ',\n        '.join(backbone) +
-        '),\n'
+        '    backbone=dict(\n        ' + ',\n        '.join(backbone) + '),\n'
         f'    head=dict(num_classes={num_classes}),\n'
         f'    guided_layer={guided_text},\n'
         f"    beta={v['vpt_loss_weight']!r}, lam={v['cls_loss_weight']!r},\n"
@@ -455,21 +466,23 @@ def davpt_released_leaf_file(name, values):
         'train_dataloader = dict(\n'
         f"    batch_size={v['batch_size']},\n"
         "    batch_sampler=dict(type='mmprompt.ClassSampledBatchSampler',\n"
-        f"                       samples_per_class={v['samples_per_class']}))\n"
+        '                       samples_per_class='
+        f"{v['samples_per_class']}))\n"
         'custom_hooks = [\n'
         "    dict(type='mmprompt.ClassPromptMappingHook', "
         'num_images_per_class=10,\n'
         f"         start_epoch={v['dynamic_kmeans'] + 1}, "
         "feature_norm='layer'),\n"
-        "    dict(type='mmprompt.TrainableParamsHook'),\n"
         ']\n')
 
 
 def davpt_released_files():
     files = {}
-    tags = sorted({DAVPT_RELEASED_PRETRAINS[dict(
-        DAVPT_RELEASED_COMMON, **v)['model_name']][0]
-        for v in DAVPT_RELEASED.values()})
+    tags = sorted({
+        DAVPT_RELEASED_PRETRAINS[dict(DAVPT_RELEASED_COMMON,
+                                      **v)['model_name']][0]
+        for v in DAVPT_RELEASED.values()
+    })
     for tag in tags:
         files[f'configs/_base_/recipes/davpt-released_{tag}.py'] = \
             davpt_released_recipe_file(tag)
@@ -489,36 +502,38 @@ def davpt_released_files():
 # 100 epochs, 10 warm-up; the head weight decay per data size is a comment
 # there (100 % 1e-2, 30 % and 10 % 1e-1, 3 % and 1 % 5e-1); 50 %, not in
 # it, takes the 30 % value.
-IMAGENET_FRACTIONS = {0.01: 0.5, 0.03: 0.5, 0.1: 0.1, 0.3: 0.1, 0.5: 0.1,
-                      1.0: 0.01}
+IMAGENET_FRACTIONS = {
+    0.01: 0.5,
+    0.03: 0.5,
+    0.1: 0.1,
+    0.3: 0.1,
+    0.5: 0.1,
+    1.0: 0.01
+}
 _WHITENING_HOOKS = (
     'custom_hooks = [\n'
     "    dict(type='mmprompt.PromptWhiteningHook', num_images=100, "
     'eps=1e-5,\n'
     "         qk_product='row_vector', average_images=False),\n"
-    "    dict(type='mmprompt.TrainableParamsHook'),\n"
     ']\n')
 # method -> (description, backbone arguments, whitening hook)
 IMAGENET_METHODS = {
-    'vpt-shallow': (
-        'VPT-shallow: 100 prompts before layer 0',
-        "num_prompts=100, prompt_mode='shallow', prompt_init='uniform'",
-        False),
-    'bpt-bilinear': (
-        'BPT-bilinear: 100 shallow prompts P = A B of width 25, B from the '
-        'whitening matrix (MAE, the official code\'s draw)',
-        "type='mmprompt.BilinearPromptViT', variant='bilinear', width=25,\n"
-        "        bilinear_init='whitening',\n"
-        "        bilinear_whitening_subset='per_column', num_prompts=100,\n"
-        "        prompt_mode='shallow'", True),
-    'bpt-fwhiten': (
-        'BPT-fWhiten: 100 shallow prompts P = A W, W fixed',
-        "type='mmprompt.BilinearPromptViT', variant='fwhiten',\n"
-        "        num_prompts=100, prompt_mode='shallow'", True),
-    'bpt-twhiten': (
-        'BPT-tWhiten: 100 shallow prompts P = A W, W tuned',
-        "type='mmprompt.BilinearPromptViT', variant='twhiten',\n"
-        "        num_prompts=100, prompt_mode='shallow'", True),
+    'vpt-shallow':
+    ('VPT-shallow: 100 prompts before layer 0',
+     "num_prompts=100, prompt_mode='shallow', prompt_init='uniform'", False),
+    'bpt-bilinear':
+    ('BPT-bilinear: 100 shallow prompts P = A B of width 25, B from the '
+     'whitening matrix (MAE, the official code\'s draw)',
+     "type='mmprompt.BilinearPromptViT', variant='bilinear', width=25,\n"
+     "        bilinear_init='whitening',\n"
+     "        bilinear_whitening_subset='per_column', num_prompts=100,\n"
+     "        prompt_mode='shallow'", True),
+    'bpt-fwhiten': ('BPT-fWhiten: 100 shallow prompts P = A W, W fixed',
+                    "type='mmprompt.BilinearPromptViT', variant='fwhiten',\n"
+                    "        num_prompts=100, prompt_mode='shallow'", True),
+    'bpt-twhiten': ('BPT-tWhiten: 100 shallow prompts P = A W, W tuned',
+                    "type='mmprompt.BilinearPromptViT', variant='twhiten',\n"
+                    "        num_prompts=100, prompt_mode='shallow'", True),
 }
 
 
@@ -549,8 +564,8 @@ def imagenet_leaf_file(method, fraction):
             '(class-balanced, seed 0).\n'
             f"_base_ = ['../_base_/recipes/{method}_vit-b16-mae_in1k.py']\n"
             'train_dataloader = dict(dataset=dict(fraction='
-            f'{fraction!r}))\n' + head_weight_decay(
-                IMAGENET_FRACTIONS[fraction]))
+            f'{fraction!r}))\n' +
+            head_weight_decay(IMAGENET_FRACTIONS[fraction]))
 
 
 # ---------------------------------------------------------------- methods
@@ -570,25 +585,34 @@ def fixed(text):
 
 
 METHODS = {
-    'vpt-shallow': Method(
-        'vpt', 'VPT-shallow: 50 prompts before layer 0, backbone frozen',
+    'vpt-shallow':
+    Method(
+        'vpt',
+        'VPT-shallow: 50 prompts before layer 0, backbone frozen',
         fixed("model = dict(\n"
               "    backbone=dict(num_prompts=50, prompt_mode='shallow',\n"
               "                  prompt_init='uniform', "
-              "prompt_dropout=0.1))\n"), pretrains=tuple(PRETRAINS)),
-    'vpt-deep': Method(
-        'vpt', 'VPT-deep: 50 prompts in every layer, backbone frozen',
+              "prompt_dropout=0.1))\n"),
+        pretrains=tuple(PRETRAINS)),
+    'vpt-deep':
+    Method(
+        'vpt',
+        'VPT-deep: 50 prompts in every layer, backbone frozen',
         fixed("model = dict(\n"
               "    backbone=dict(num_prompts=50, prompt_mode='deep',\n"
               "                  prompt_init='uniform', "
-              "prompt_dropout=0.1))\n"), pretrains=tuple(PRETRAINS)),
-    'linear': Method(
+              "prompt_dropout=0.1))\n"),
+        pretrains=tuple(PRETRAINS)),
+    'linear':
+    Method(
         'vpt',
         'Linear probe: no prompts, backbone frozen, only the head trains',
         fixed('model = dict(backbone=dict(num_prompts=0, frozen=True))\n'),
         pretrains=tuple(PRETRAINS)),
-    'finetune': Method(
-        'vpt', 'Full fine-tuning: no prompts, every parameter trains',
+    'finetune':
+    Method(
+        'vpt',
+        'Full fine-tuning: no prompts, every parameter trains',
         fixed('model = dict(\n'
               '    backbone=dict(num_prompts=0, frozen=False, '
               'drop_path_rate=0.1))\n'
@@ -598,20 +622,28 @@ METHODS = {
               "        'pos_embed': dict(decay_mult=0.),\n"
               "        'cls_token': dict(decay_mult=0.)}))\n"),
         pretrains=tuple(PRETRAINS)),
-    'bpt-shallow': Method(
+    'bpt-shallow':
+    Method(
         'bpt', 'BPT-shallow: bilinear prompts P = A B before layer 0, '
         'backbone frozen', bpt_body('shallow'), ('fgvc', ),
         bpt_leaf_extra('shallow')),
-    'bpt-deep': Method(
+    'bpt-deep':
+    Method(
         'bpt', 'BPT-deep: bilinear prompts P = A B in every layer, '
         'backbone frozen', bpt_body('deep'), ('fgvc', ),
         bpt_leaf_extra('deep')),
-    'davpt': Method(
+    'davpt':
+    Method(
         'davpt', 'DA-VPT: VPT-deep with metric-guided prompts in the last '
-        'layer', davpt_body(plus=False), leaf_extra=davpt_leaf_extra),
-    'davpt-plus': Method(
-        'davpt', 'DA-VPT+: DA-VPT that also tunes the K and V biases',
-        davpt_body(plus=True), leaf_extra=davpt_leaf_extra),
+        'layer',
+        davpt_body(plus=False),
+        leaf_extra=davpt_leaf_extra),
+    'davpt-plus':
+    Method(
+        'davpt',
+        'DA-VPT+: DA-VPT that also tunes the K and V biases',
+        davpt_body(plus=True),
+        leaf_extra=davpt_leaf_extra),
 }
 
 
@@ -630,16 +662,18 @@ def tasks(benchmarks=('fgvc', 'vtab1k')):
 def dataset_file(benchmark, name):
     if benchmark == 'fgvc':
         folder = FGVC_FOLDERS[name]
-        return (HEADER + f'# FGVC {name}: data/fgvc/{folder}/'
-                '{train,val,test}.json and its images.\n'
-                "_base_ = '../fgvc.py'\n"
-                f"data_root = 'data/fgvc/{folder}'\n" + ''.join(
-                    f"{loader}_dataloader = dict(dataset=dict(name='{name}', "
+        return (
+            HEADER + f'# FGVC {name}: data/fgvc/{folder}/'
+            '{train,val,test}.json and its images.\n'
+            "_base_ = '../fgvc.py'\n"
+            f"data_root = 'data/fgvc/{folder}'\n" +
+            ''.join(f"{loader}_dataloader = dict(dataset=dict(name='{name}', "
                     'data_root=data_root))\n'
                     for loader in ('train', 'val', 'test')))
-    return (HEADER + f'# VTAB-1k {name}: data/vtab-1k/{name}/*.txt.\n'
-            "_base_ = '../vtab1k.py'\n" + ''.join(
-                f"{loader}_dataloader = dict(dataset=dict(task='{name}'))\n"
+    return (
+        HEADER + f'# VTAB-1k {name}: data/vtab-1k/{name}/*.txt.\n'
+        "_base_ = '../vtab1k.py'\n" +
+        ''.join(f"{loader}_dataloader = dict(dataset=dict(task='{name}'))\n"
                 for loader in ('train', 'val', 'test')))
 
 
@@ -677,6 +711,81 @@ def leaf_file(method, pretrain, task_tag, benchmark, name, num_classes):
             f'model = dict({model})\n' + extra)
 
 
+# ------------------------------------------------------------- metafiles
+# family -> (collection name, paper title, paper URL or None, code URL)
+COLLECTIONS = {
+    'vpt': ('VPT', 'Visual Prompt Tuning', 'https://arxiv.org/abs/2203.12119',
+            'https://github.com/KMnP/vpt'),
+    'bpt': ('BPT', 'Attention to the Burstiness in Visual Prompt Tuning', None,
+            'https://github.com/WangYZ1608/BPT'),
+    'davpt':
+    ('DA-VPT', 'DA-VPT: Semantic-Guided Visual Prompt Tuning for '
+     'Vision Transformers', None, 'https://github.com/Noahsark/DA-VPT'),
+    'spt':
+    ('SPT', 'Revisiting the Power of Prompt for Visual Tuning', None, None),
+    'imagenet': ('BPT-ImageNet', 'Attention to the Burstiness in Visual '
+                 'Prompt Tuning (ImageNet-1k with data fractions)', None,
+                 'https://github.com/WangYZ1608/BPT'),
+    'offline': ('mmprompt-offline', 'mmprompt offline benchmark '
+                '(DINOv2 ViT-S/14, Fashion-MNIST)', None, None),
+    'demo': ('mmprompt-demo', 'mmprompt demo (DINOv2 ViT-S/14, '
+             'Fashion-MNIST)', None, None),
+    'setr': ('SETR-PUP-prompted', 'Visual Prompt Tuning (semantic '
+             'segmentation with SETR-PUP)', 'https://arxiv.org/abs/2203.12119',
+             'https://github.com/KMnP/vpt'),
+    'mask_rcnn': ('Mask-RCNN-prompted', 'Exploring Plain Vision Transformer '
+                  'Backbones for Object Detection (ViTDet) with prompts',
+                  'https://arxiv.org/abs/2203.16527', None),
+    'cascade_mask_rcnn':
+    ('Cascade-Mask-RCNN-prompted', 'Exploring Plain '
+     'Vision Transformer Backbones for Object Detection '
+     '(ViTDet) with prompts', 'https://arxiv.org/abs/2203.16527', None),
+}
+
+
+def family_leaves(family, generated, root=ROOT):
+    """The leaf configs of a family: generated ones and those on disk (not
+    under ``_base_`` nor named ``_base_*``)."""
+    import glob
+    on_disk = glob.glob(
+        osp.join(root, 'configs', family, '**', '*.py'), recursive=True)
+    leaves = {osp.relpath(p, root) for p in on_disk}
+    leaves |= {
+        rel
+        for rel in generated if rel.startswith(f'configs/{family}/')
+    }
+    return sorted(
+        rel for rel in leaves if not osp.basename(rel).startswith('_base_'))
+
+
+def metafile(family, leaves):
+    """``configs/<family>/metafile.yml`` (mmpretrain's layout, read by mim
+    through model-index.yml): the collection and one model per leaf."""
+    name, title, url, code = COLLECTIONS[family]
+    lines = [
+        '# Generated by tools/gen_configs.py.', 'Collections:',
+        f'  - Name: {name}', '    Paper:', f"      Title: '{title}'"
+    ]
+    if url:
+        lines.append(f'      URL: {url}')
+    lines.append(f'    README: configs/{family}/README.md')
+    if code:
+        lines += ['    Code:', f'      URL: {code}']
+    lines.append('Models:')
+    for rel in leaves:
+        lines += [
+            f'  - Name: {osp.splitext(osp.basename(rel))[0]}',
+            f'    In Collection: {name}', f'    Config: {rel}'
+        ]
+    return '\n'.join(lines) + '\n'
+
+
+def model_index(families):
+    imports = ''.join(f'  - configs/{f}/metafile.yml\n' for f in families)
+    return ('# Generated by tools/gen_configs.py: the metafiles mim reads.\n'
+            'Import:\n' + imports)
+
+
 def expected_files():
     """``{path relative to the repo: text}`` of every generated file."""
     files = {}
@@ -688,8 +797,10 @@ def expected_files():
             files[f'configs/_base_/recipes/{method}_{pretrain}.py'] = \
                 recipe_file(method, pretrain)
             for task_tag, benchmark, name, num in tasks(m.benchmarks):
-                files[leaf_path(method, pretrain, task_tag)] = leaf_file(
-                    method, pretrain, task_tag, benchmark, name, num)
+                files[leaf_path(method, pretrain,
+                                task_tag)] = leaf_file(method, pretrain,
+                                                       task_tag, benchmark,
+                                                       name, num)
     files.update(davpt_released_files())
     for method in IMAGENET_METHODS:
         files[f'configs/_base_/recipes/{method}_vit-b16-mae_in1k.py'] = \
@@ -698,6 +809,11 @@ def expected_files():
             files[f'configs/imagenet/{method}_vit-b16-mae_in1k-'
                   f'{round(fraction * 100)}pct.py'] = imagenet_leaf_file(
                       method, fraction)
+    generated = [rel for rel in files if rel.endswith('.py')]
+    for family in COLLECTIONS:
+        files[f'configs/{family}/metafile.yml'] = metafile(
+            family, family_leaves(family, generated))
+    files['model-index.yml'] = model_index(COLLECTIONS)
     return files
 
 
@@ -714,7 +830,7 @@ def out_of_sync(root=ROOT):
         with open(path, encoding='utf-8') as f:
             if f.read() != text:
                 bad.append(f'{rel} (differs)')
-    for folder in {osp.dirname(rel) for rel in files}:
+    for folder in {osp.dirname(rel) for rel in files if rel.endswith(".py")}:
         for entry in sorted(os.listdir(osp.join(root, folder))) \
                 if osp.isdir(osp.join(root, folder)) else []:
             rel = f'{folder}/{entry}'
@@ -725,15 +841,17 @@ def out_of_sync(root=ROOT):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--check', action='store_true',
-                        help='only report files that are out of sync')
+    parser.add_argument(
+        '--check',
+        action='store_true',
+        help='only report files that are out of sync')
     args = parser.parse_args(argv)
     if args.check:
         bad = out_of_sync()
         for line in bad:
             print(line)
-        print(f'{len(bad)} generated config(s) out of sync' if bad else
-              'generated configs are in sync')
+        print(f'{len(bad)} generated config(s) out of sync'
+              if bad else 'generated configs are in sync')
         return 1 if bad else 0
     files = expected_files()
     for rel, text in files.items():

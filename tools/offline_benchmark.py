@@ -52,7 +52,8 @@ QUICK_OPTIONS = [
     'train_dataloader.dataset.num_per_class=10',
     'val_dataloader.dataset.num_per_class=10',
     'test_dataloader.dataset.num_per_class=10',
-    'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+    'train_cfg.max_epochs=2',
+    'train_cfg.val_interval=2',
     'default_hooks.checkpoint.interval=2',
 ]
 _PARAMS = re.compile(r'trainable params( at the end of training)?: (\d+) ')
@@ -60,28 +61,40 @@ _PARAMS = re.compile(r'trainable params( at the end of training)?: (\d+) ')
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--methods', nargs='+', default=list(METHODS),
-                        choices=list(METHODS))
-    parser.add_argument('--seeds', nargs='+', type=int, default=None,
-                        help='default: 0 1 2 (0 with --quick)')
-    parser.add_argument('--quick', action='store_true',
-                        help='smoke run on 10 images per class, 2 epochs')
-    parser.add_argument('--work-dir', default=None,
-                        help='default: work_dirs/offline_benchmark[_quick]')
-    parser.add_argument('--out-dir', default=None,
-                        help='default: docs/offline_benchmark (the work '
-                        'dir with --quick)')
-    parser.add_argument('--force', action='store_true',
-                        help='re-run runs that already have a result')
+    parser.add_argument(
+        '--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
+    parser.add_argument(
+        '--seeds',
+        nargs='+',
+        type=int,
+        default=None,
+        help='default: 0 1 2 (0 with --quick)')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='smoke run on 10 images per class, 2 epochs')
+    parser.add_argument(
+        '--work-dir',
+        default=None,
+        help='default: work_dirs/offline_benchmark[_quick]')
+    parser.add_argument(
+        '--out-dir',
+        default=None,
+        help='default: docs/offline_benchmark (the work '
+        'dir with --quick)')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='re-run runs that already have a result')
     parser.add_argument('--onnx', help='path of vit_s_focus.onnx')
-    parser.add_argument('--data-root',
-                        default='/usr/share/datasets/fashion-mnist')
+    parser.add_argument(
+        '--data-root', default='/usr/share/datasets/fashion-mnist')
     args = parser.parse_args(argv)
     if args.seeds is None:
         args.seeds = [0] if args.quick else [0, 1, 2]
     if args.work_dir is None:
-        args.work_dir = 'work_dirs/offline_benchmark' + (
-            '_quick' if args.quick else '')
+        args.work_dir = 'work_dirs/offline_benchmark' + ('_quick'
+                                                         if args.quick else '')
     if args.out_dir is None:
         args.out_dir = args.work_dir if args.quick else \
             'docs/offline_benchmark'
@@ -100,17 +113,18 @@ def run_options(method, seed, quick):
 def read_run(work_dir):
     """``(top1, params_start, params_end)`` of a finished run's files."""
     logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
-    scalars = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                        'scalars.json')))
+    scalars = sorted(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
     if not logs or not scalars:
         raise FileNotFoundError(f'no log or scalars.json under {work_dir}')
     with open(logs[-1]) as f:
-        found = {bool(m.group(1)): int(m.group(2))
-                 for m in _PARAMS.finditer(f.read())}
+        found = {
+            bool(m.group(1)): int(m.group(2))
+            for m in _PARAMS.finditer(f.read())
+        }
     with open(scalars[-1]) as f:
         records = [json.loads(line) for line in f if line.strip()]
-    accuracies = [r['accuracy/top1'] for r in records
-                  if 'accuracy/top1' in r]
+    accuracies = [r['accuracy/top1'] for r in records if 'accuracy/top1' in r]
     if not accuracies or False not in found or True not in found:
         raise ValueError(f'{work_dir}: the run did not log its validation '
                          'accuracy and both trainable-parameter lines')
@@ -124,21 +138,30 @@ def train(method, seed, args):
         with open(result_file) as f:
             return json.load(f)
     config = osp.join(CONFIG_DIR, METHODS[method][0])
-    cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
-           '--cfg-options'] + run_options(method, seed, args.quick)
+    cmd = [
+        sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+        '--cfg-options'
+    ] + run_options(method, seed, args.quick)
     print('+', ' '.join(cmd), flush=True)
     start = time.time()
     subprocess.run(cmd, cwd=ROOT, check=True)
     seconds = time.time() - start
     top1, params_start, params_end = read_run(osp.join(ROOT, work_dir))
-    result = dict(method=method, seed=seed, config=config, top1=top1,
-                  trainable_params=params_end,
-                  trainable_params_at_start=params_start,
-                  train_seconds=seconds, quick=args.quick)
+    result = dict(
+        method=method,
+        seed=seed,
+        config=config,
+        top1=top1,
+        trainable_params=params_end,
+        trainable_params_at_start=params_start,
+        train_seconds=seconds,
+        quick=args.quick)
     with open(result_file, 'w') as f:
         json.dump(result, f, indent=2)
-    print(f'{method} seed {seed}: top-1 {top1:.2f}, {params_end:,} '
-          f'trainable, {seconds / 60:.1f} min', flush=True)
+    print(
+        f'{method} seed {seed}: top-1 {top1:.2f}, {params_end:,} '
+        f'trainable, {seconds / 60:.1f} min',
+        flush=True)
     return result
 
 
@@ -157,14 +180,18 @@ def summarise(results, args):
         if not runs:
             continue
         mean, std = mean_std([r['top1'] for r in runs])
-        rows.append(dict(
-            method=method, label=METHODS[method][1], seeds=[
-                r['seed'] for r in runs], top1_mean=mean, top1_std=std,
-            top1=[r['top1'] for r in runs],
-            trainable_params=runs[0]['trainable_params'],
-            trainable_params_at_start=runs[0]['trainable_params_at_start'],
-            train_minutes=sum(r['train_seconds'] for r in runs) / len(runs)
-            / 60))
+        rows.append(
+            dict(
+                method=method,
+                label=METHODS[method][1],
+                seeds=[r['seed'] for r in runs],
+                top1_mean=mean,
+                top1_std=std,
+                top1=[r['top1'] for r in runs],
+                trainable_params=runs[0]['trainable_params'],
+                trainable_params_at_start=runs[0]['trainable_params_at_start'],
+                train_minutes=sum(r['train_seconds']
+                                  for r in runs) / len(runs) / 60))
     return rows
 
 
@@ -180,10 +207,9 @@ def markdown(rows, command):
         params = f"{r['trainable_params']:,}"
         if r['trainable_params'] != r['trainable_params_at_start']:
             params += f" (from {r['trainable_params_at_start']:,})"
-        lines.append(
-            f"| {r['label']} | {r['top1_mean']:.2f}{std} | "
-            f"{len(r['seeds'])} | {delta} | {params} | "
-            f"{r['train_minutes']:.1f} min |")
+        lines.append(f"| {r['label']} | {r['top1_mean']:.2f}{std} | "
+                     f"{len(r['seeds'])} | {delta} | {params} | "
+                     f"{r['train_minutes']:.1f} min |")
     return '\n'.join(lines) + f'\n\nCommand: `{command}`\n'
 
 
@@ -198,9 +224,13 @@ def plot(rows, path):
         std = 0. if math.isnan(r['top1_std']) else r['top1_std']
         # a legend, not annotations: several methods share a parameter
         # count (VPT-Deep, fWhiten, DA-VPT) and their labels would overlap
-        ax.errorbar(r['trainable_params'], r['top1_mean'], yerr=std,
-                    fmt=markers[i % len(markers)], capsize=3,
-                    label=f"{r['label']} ({r['top1_mean']:.1f})")
+        ax.errorbar(
+            r['trainable_params'],
+            r['top1_mean'],
+            yerr=std,
+            fmt=markers[i % len(markers)],
+            capsize=3,
+            label=f"{r['label']} ({r['top1_mean']:.1f})")
     ax.legend(fontsize=8, loc='center left', bbox_to_anchor=(1.02, 0.5))
     ax.set_xscale('log')
     ax.set_xlabel('trainable parameters (log scale)')
@@ -232,8 +262,10 @@ def main(argv=None):
             with open(osp.join(out_dir, 'results.md'), 'w') as f:
                 f.write(table)
             with open(osp.join(out_dir, 'results.json'), 'w') as f:
-                json.dump(dict(command=command.strip(), rows=rows,
-                               runs=results), f, indent=2)
+                json.dump(
+                    dict(command=command.strip(), rows=rows, runs=results),
+                    f,
+                    indent=2)
             plot(rows, osp.join(out_dir, 'accuracy_vs_params.png'))
     print(table)
     print(f'Wrote {args.out_dir}/results.md, results.json and '

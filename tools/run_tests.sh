@@ -15,4 +15,6 @@ if [ ! -x /usr/sbin/slurmd ] || [ ! -x /usr/sbin/munged ]; then
         --no-install-recommends slurm-wlm munge
 fi
 cd "$ROOT"
+# OpenMMLab's lint (flake8, isort, yapf; .pre-commit-config.yaml) first
+bash "$ROOT/tools/lint.sh"
 exec "${MMPROMPT_VENV:-$ROOT/.venv}/bin/python" -m pytest tests "$@"

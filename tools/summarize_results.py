@@ -96,8 +96,9 @@ def summarize(runs):
     summary = {}
     for name, phases in sorted(by_config.items()):
         best = best_lr_wd(phases['tune'])
-        finals = [r['result'] for r in phases['final']
-                  if r['result'] is not None]
+        finals = [
+            r['result'] for r in phases['final'] if r['result'] is not None
+        ]
         summary[name] = dict(
             tune_done=sum(r['result'] is not None for r in phases['tune']),
             tune_total=len(phases['tune']),
@@ -125,21 +126,19 @@ def table(summary):
         if task not in COLUMNS and task not in extra_cols:
             extra_cols.append(task)
     present = [c for c in COLUMNS if any(c in r for r in rows.values())]
-    groups = [('FGVC mean', [f'fgvc-{t}' for t in FGVC_TASKS])] + [
-        (f'VTAB {g} mean', [f'vtab1k-{t}' for t in ts])
-        for g, ts in VTAB_GROUPS.items()
-    ]
+    groups = [('FGVC mean', [f'fgvc-{t}' for t in FGVC_TASKS])
+              ] + [(f'VTAB {g} mean', [f'vtab1k-{t}' for t in ts])
+                   for g, ts in VTAB_GROUPS.items()]
     header = ['recipe'] + present + extra_cols + [g for g, _ in groups]
-    lines = ['| ' + ' | '.join(header) + ' |',
-             '|' + '---|' * len(header)]
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for recipe, values in sorted(rows.items()):
         cells = [recipe] + [
-            f'{values[c]:.1f}' if c in values else '' for c in present +
-            extra_cols
+            f'{values[c]:.1f}' if c in values else ''
+            for c in present + extra_cols
         ]
         for _, cols in groups:
-            cells.append(f'{np.mean([values[c] for c in cols]):.1f}'
-                         if all(c in values for c in cols) else '')
+            cells.append(f'{np.mean([values[c] for c in cols]):.1f}' if all(
+                c in values for c in cols) else '')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -147,8 +146,8 @@ def table(summary):
 def report(summary):
     lines = []
     for name, s in summary.items():
-        best = ('lr {:g} wd {:g} (val {:.2f})'.format(*s['best'])
-                if s['best'] else 'no finished tuning run')
+        best = ('lr {:g} wd {:g} (val {:.2f})'.format(
+            *s['best']) if s['best'] else 'no finished tuning run')
         test = ('test {:.2f} ± {:.2f} over {} seed(s)'.format(
             s['test_mean'], s['test_std'], len(s['test']))
                 if s['test'] else 'no finished final run')

@@ -28,6 +28,7 @@ grids are VPT's (``tune_vtab.py``/``tune_fgvc.py``) for SGD and a smaller one
 for AdamW; ``--lrs``/``--wds`` replace them.
 """
 import argparse
+import importlib
 import json
 import os
 import os.path as osp
@@ -40,8 +41,11 @@ TOOLS = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(TOOLS)
 sys.path.insert(0, TOOLS)
 
-from summarize_results import (RUN_FILE, best_lr_wd,  # noqa: E402
-                               collect_runs, read_result)
+summarize_results = importlib.import_module('summarize_results')
+RUN_FILE = summarize_results.RUN_FILE
+best_lr_wd = summarize_results.best_lr_wd
+collect_runs = summarize_results.collect_runs
+read_result = summarize_results.read_result
 
 SGD_SCHEDULE = osp.join(ROOT, 'configs', '_base_', 'schedules',
                         'vpt_sgd_100e.py')
@@ -49,10 +53,8 @@ VPT_SEEDS = (42, 44, 82, 100, 800)
 WDS = (0.01, 0.001, 0.0001, 0.0)
 # (optimizer, kind) -> lr grid; SGD: VPT's base lrs for batch 256
 LR_GRIDS = {
-    ('sgd', 'prompt'): (50.0, 25.0, 10.0, 5.0, 2.5, 1.0, 0.5, 0.25, 0.1,
-                        0.05),
-    ('sgd', 'linear'): (50.0, 25.0, 10.0, 5.0, 2.5, 1.0, 0.5, 0.25, 0.1,
-                        0.05),
+    ('sgd', 'prompt'): (50.0, 25.0, 10.0, 5.0, 2.5, 1.0, 0.5, 0.25, 0.1, 0.05),
+    ('sgd', 'linear'): (50.0, 25.0, 10.0, 5.0, 2.5, 1.0, 0.5, 0.25, 0.1, 0.05),
     ('sgd', 'finetune'): (0.005, 0.001, 0.0005, 0.0001),
     ('adamw', 'prompt'): (1e-2, 5e-3, 1e-3, 5e-4, 1e-4),
     ('adamw', 'linear'): (1e-2, 5e-3, 1e-3, 5e-4, 1e-4),
@@ -163,10 +165,19 @@ def plan_runs(config, args):
         if args.phase == 'final':
             tag += f'_seed{seed}'
         run_dir = osp.join(root, args.phase, tag)
-        meta = dict(config=config, config_name=name, phase=args.phase,
-                    lr=base_lr, wd=wd, seed=seed, actual_lr=lr,
-                    optimizer=optimizer, kind=kind, train_split=splits[0],
-                    eval_split=splits[1], total_batch=total_batch)
+        meta = dict(
+            config=config,
+            config_name=name,
+            phase=args.phase,
+            lr=base_lr,
+            wd=wd,
+            seed=seed,
+            actual_lr=lr,
+            optimizer=optimizer,
+            kind=kind,
+            train_split=splits[0],
+            eval_split=splits[1],
+            total_batch=total_batch)
         options = common + [
             f'train_dataloader.dataset.split={splits[0]}',
             f'val_dataloader.dataset.split={splits[1]}',
@@ -181,15 +192,20 @@ def plan_runs(config, args):
 def command(run_dir, meta, options, args):
     tail = ['--work-dir', run_dir, '--cfg-options'] + options
     if args.launcher in ('print', 'local'):
-        return [sys.executable, osp.join(TOOLS, 'train.py'),
-                meta['config']] + tail
+        return [sys.executable,
+                osp.join(TOOLS, 'train.py'), meta['config']] + tail
     if args.launcher == 'dist':
-        return ['bash', osp.join(TOOLS, 'dist_train.sh'), meta['config'],
-                str(args.gpus)] + tail
+        return [
+            'bash',
+            osp.join(TOOLS, 'dist_train.sh'), meta['config'],
+            str(args.gpus)
+        ] + tail
     job = f'{meta["config_name"]}_{osp.basename(run_dir)}'
-    return (['env', f'GPUS={args.gpus}', 'bash',
-             osp.join(TOOLS, 'slurm_train.sh'), args.partition, job,
-             meta['config'], run_dir, '--cfg-options'] + options)
+    return ([
+        'env', f'GPUS={args.gpus}', 'bash',
+        osp.join(TOOLS, 'slurm_train.sh'), args.partition, job, meta['config'],
+        run_dir, '--cfg-options'
+    ] + options)
 
 
 def parse_args(argv=None):
@@ -199,27 +215,41 @@ def parse_args(argv=None):
     parser.add_argument('configs', nargs='+')
     parser.add_argument('--phase', choices=('tune', 'final'), required=True)
     parser.add_argument('--work-root', default='work_dirs/vpt_sweep')
-    parser.add_argument('--launcher', default='print',
-                        choices=('print', 'local', 'dist', 'slurm'))
-    parser.add_argument('--gpus', type=int, default=1,
-                        help='GPUs per run (the total batch is the '
-                        "config's batch times this)")
+    parser.add_argument(
+        '--launcher',
+        default='print',
+        choices=('print', 'local', 'dist', 'slurm'))
+    parser.add_argument(
+        '--gpus',
+        type=int,
+        default=1,
+        help='GPUs per run (the total batch is the '
+        "config's batch times this)")
     parser.add_argument('--partition', help='slurm partition')
-    parser.add_argument('--max-parallel', type=int, default=8,
-                        help='slurm: runs at the same time')
-    parser.add_argument('--schedule', choices=('config', 'sgd'),
-                        default='config')
+    parser.add_argument(
+        '--max-parallel',
+        type=int,
+        default=8,
+        help='slurm: runs at the same time')
+    parser.add_argument(
+        '--schedule', choices=('config', 'sgd'), default='config')
     parser.add_argument('--lrs', type=float, nargs='+')
     parser.add_argument('--wds', type=float, nargs='+')
-    parser.add_argument('--seeds', type=int, nargs='+',
-                        default=list(VPT_SEEDS))
+    parser.add_argument(
+        '--seeds', type=int, nargs='+', default=list(VPT_SEEDS))
     parser.add_argument('--tune-seed', type=int, default=0)
-    parser.add_argument('--allow-pending', action='store_true',
-                        help='final: choose among the finished tuning runs')
-    parser.add_argument('--force', action='store_true',
-                        help='also launch runs that have a result')
-    parser.add_argument('--cfg-options', nargs='+',
-                        help='more key=value options for every run')
+    parser.add_argument(
+        '--allow-pending',
+        action='store_true',
+        help='final: choose among the finished tuning runs')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='also launch runs that have a result')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        help='more key=value options for every run')
     args = parser.parse_args(argv)
     if args.launcher == 'slurm' and not args.partition:
         parser.error('--launcher slurm needs --partition')

@@ -14,7 +14,6 @@ import os.path as osp
 import sys
 from copy import deepcopy
 
-
 try:
     # registers mmprompt's types and the checkpoint safe globals
     import mmprompt  # noqa: F401
@@ -30,8 +29,8 @@ from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmprompt.utils.dependencies import load_config  # noqa: E402
 from mmprompt.utils.compat import configure_cpu_distributed  # noqa: E402
+from mmprompt.utils.dependencies import load_config  # noqa: E402
 from mmprompt.utils.prompt_checkpoint import (  # noqa: E402
     init_pretrained_for_prompt_only, is_prompt_only_file)
 

@@ -17,16 +17,17 @@ The CLI is mmpretrain 1.2.0's. Differences:
   mmengine's ``AmpOptimWrapper``.
 - ``persistent_workers`` defaults to True only for dataloaders with workers
   (torch rejects it for ``num_workers=0``).
-- ``mmprompt.RandomStateHook`` joins ``custom_hooks`` (unless the config has
-  it): checkpoints carry every rank's RNG states and ``--resume`` restores
-  them, so a resumed run draws the random numbers the uninterrupted run drew
-  (mmengine restores only the seed).
+- The hooks every run needs join ``custom_hooks`` (unless the config has
+  them), so no config has to list them: ``mmprompt.RandomStateHook``
+  (checkpoints carry every rank's RNG states and ``--resume`` restores them,
+  so a resumed run draws the random numbers the uninterrupted run drew;
+  mmengine restores only the seed) and ``mmprompt.TrainableParamsHook``
+  (``trainable params: N (x.xx% of M)`` at the top of the log).
 """
 import argparse
 import os
 import os.path as osp
 import sys
-
 
 try:
     # registers mmprompt's types and the checkpoint safe globals
@@ -39,9 +40,12 @@ from mmengine.config import ConfigDict, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmprompt.utils.compat import CPU_AMP_OPTIM_WRAPPER  # noqa: E402
+from mmprompt.utils.compat import configure_cpu_distributed, has_amp_device
 from mmprompt.utils.dependencies import load_config  # noqa: E402
-from mmprompt.utils.compat import (CPU_AMP_OPTIM_WRAPPER,  # noqa: E402
-                                   configure_cpu_distributed, has_amp_device)
+
+# Added to every run's custom_hooks unless the config lists them.
+RUN_HOOKS = ('RandomStateHook', 'TrainableParamsHook')
 
 
 def parse_args():
@@ -112,7 +116,9 @@ def parse_args():
     return args
 
 
-def set_default_dataloader_cfg(cfg, field, no_pin_memory=False,
+def set_default_dataloader_cfg(cfg,
+                               field,
+                               no_pin_memory=False,
                                no_persistent_workers=False,
                                persistent_workers=True):
     """Fill mmpretrain's dataloader defaults into ``cfg[field]``."""
@@ -180,11 +186,11 @@ def merge_args(cfg, args):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
-    # exact --resume: the RNG states travel in the checkpoints
     hooks = list(cfg.get('custom_hooks', []))
-    if not any(str(h.get('type', '')).endswith('RandomStateHook')
-               for h in hooks):
-        hooks.append(dict(type='mmprompt.RandomStateHook'))
+    for name in RUN_HOOKS:
+        if not any(
+                str(h.get('type', '')).split('.')[-1] == name for h in hooks):
+            hooks.append(dict(type=f'mmprompt.{name}'))
     cfg.custom_hooks = hooks
     return cfg
 

@@ -10,8 +10,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
-# States what a run tunes: `trainable params: N (x.xx% of M)`.
-custom_hooks = [dict(type='mmprompt.TrainableParamsHook')]
+# tools/train.py adds what every run needs to custom_hooks:
+# mmprompt.RandomStateHook (exact --resume) and mmprompt.TrainableParamsHook
+# (`trainable params: N (x.xx% of M)` in the log).
+custom_hooks = []
 
 env_cfg = dict(
     cudnn_benchmark=False,

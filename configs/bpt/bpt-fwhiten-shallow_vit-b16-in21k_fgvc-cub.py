@@ -7,5 +7,4 @@ model = dict(backbone=dict(variant='fwhiten', num_prompts=100))
 custom_hooks = [
     dict(type='mmprompt.PromptWhiteningHook', num_images=100, eps=1e-5,
          qk_product='row_vector', average_images=False),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]

@@ -10,4 +10,4 @@ _base_ = [
 ]
 model = dict(backbone={{_base_.vit_backbone}}, neck={{_base_.vit_neck}})
 optim_wrapper = {{_base_.vit_optim_wrapper}}
-custom_hooks = [dict(type='mmprompt.TrainableParamsHook')]
+custom_hooks = []  # tools/train.py adds the hooks every run needs

@@ -7,5 +7,4 @@ model = dict(
                   width=25, bilinear_init='whitening'))
 custom_hooks = [
     dict(type='mmprompt.PromptWhiteningHook', num_images=100, eps=1e-5),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]

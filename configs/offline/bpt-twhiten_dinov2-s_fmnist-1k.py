@@ -6,5 +6,4 @@ model = dict(
     backbone=dict(type='mmprompt.BilinearPromptViT', variant='twhiten'))
 custom_hooks = [
     dict(type='mmprompt.PromptWhiteningHook', num_images=100, eps=1e-5),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]

@@ -8,5 +8,4 @@ model = dict(
 custom_hooks = [
     dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=10,
          start_epoch=1),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]

@@ -6,5 +6,4 @@ _base_ = './vpt-deep_dinov2-s_fmnist-1k.py'
 custom_hooks = [
     dict(type='mmprompt.PromptCondensationHook', keep_ratio=0.3,
          score='taylor', num_batches=10, at_epoch=2),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]

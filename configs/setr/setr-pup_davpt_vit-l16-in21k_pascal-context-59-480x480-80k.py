@@ -13,5 +13,4 @@ model = dict(
 custom_hooks = [
     dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=10,
          interval_iters=312),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]

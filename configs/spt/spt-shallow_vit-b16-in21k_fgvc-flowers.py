@@ -6,5 +6,4 @@ model = dict(backbone=dict(prompt_init='prototype'))
 custom_hooks = [
     dict(type='mmprompt.PrototypePromptInitHook', method='kmeans',
          num_images=100, max_tokens=20000),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]

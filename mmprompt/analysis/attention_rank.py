@@ -54,15 +54,21 @@ def effective_rank(curve: torch.Tensor, share: float = 0.9) -> int:
     return int(torch.searchsorted(curve, torch.tensor(share)).item()) + 1
 
 
-def attention_rank_summary(backbone, images: torch.Tensor,
+def attention_rank_summary(backbone,
+                           images: torch.Tensor,
                            share: float = 0.9) -> Dict[str, object]:
     """Per-layer curves and effective ranks with mean and std over layers."""
-    curves = [cumulative_eigenvalues(a)
-              for a in attention_maps(backbone, images)]
+    curves = [
+        cumulative_eigenvalues(a) for a in attention_maps(backbone, images)
+    ]
     ranks = torch.tensor([effective_rank(c, share) for c in curves],
                          dtype=torch.float)
     stacked = torch.stack(curves)
-    return dict(curves=stacked, curve_mean=stacked.mean(0),
-                curve_std=stacked.std(0), ranks=ranks.tolist(),
-                rank_mean=ranks.mean().item(), rank_std=ranks.std().item(),
-                num_tokens=stacked.shape[1])
+    return dict(
+        curves=stacked,
+        curve_mean=stacked.mean(0),
+        curve_std=stacked.std(0),
+        ranks=ranks.tolist(),
+        rank_mean=ranks.mean().item(),
+        rank_std=ranks.std().item(),
+        num_tokens=stacked.shape[1])

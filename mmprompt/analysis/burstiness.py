@@ -44,12 +44,12 @@ def burstiness_stats(values: torch.Tensor) -> Dict[str, float]:
 
 
 @torch.no_grad()
-def layer_burstiness_values(backbone, batches: Iterable[torch.Tensor],
-                            layers: Iterable[int],
-                            whitenings: Optional[Dict[int,
-                                                      torch.Tensor]] = None,
-                            qk_product: str = 'row_vector'
-                            ) -> Dict[int, Dict[str, torch.Tensor]]:
+def layer_burstiness_values(
+        backbone,
+        batches: Iterable[torch.Tensor],
+        layers: Iterable[int],
+        whitenings: Optional[Dict[int, torch.Tensor]] = None,
+        qk_product: str = 'row_vector') -> Dict[int, Dict[str, torch.Tensor]]:
     """Values of each quantity of ``BURSTINESS_QUANTITIES`` per layer.
 
     Args:
@@ -69,8 +69,7 @@ def layer_burstiness_values(backbone, batches: Iterable[torch.Tensor],
     layers = sorted({int(i) % backbone.num_layers for i in layers})
     whitenings = whitenings or {}
     qks = {l: qk_matrix(backbone.layers[l].attn, qk_product) for l in layers}
-    parts = {l: {k: [] for k in ('x', 'qkx', 'qkx_whitened')}
-             for l in layers}
+    parts = {l: {k: [] for k in ('x', 'qkx', 'qkx_whitened')} for l in layers}
     for inputs in batches:
         tokens, _ = prompt_free_layer_inputs(backbone, inputs, layers)
         for l in layers:
@@ -87,8 +86,10 @@ def layer_burstiness_values(backbone, batches: Iterable[torch.Tensor],
         if not parts[l]['x']:
             raise ValueError('no image batches were given')
         qk = qks[l].cpu()
-        out[l] = dict(qk=qk.reshape(-1), x=torch.cat(parts[l]['x']),
-                      qkx=torch.cat(parts[l]['qkx']))
+        out[l] = dict(
+            qk=qk.reshape(-1),
+            x=torch.cat(parts[l]['x']),
+            qkx=torch.cat(parts[l]['qkx']))
         if l in whitenings:
             w = whitenings[l].double().cpu()
             out[l]['qk_whitened'] = (w @ qk).reshape(-1)

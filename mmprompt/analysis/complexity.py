@@ -42,8 +42,10 @@ def count_flops(model: nn.Module, inputs: Any) -> int:
         model.train(was_training)
 
 
-def measure_latency(model: nn.Module, inputs: torch.Tensor,
-                    repeats: int = 10, warmup: int = 2) -> float:
+def measure_latency(model: nn.Module,
+                    inputs: torch.Tensor,
+                    repeats: int = 10,
+                    warmup: int = 2) -> float:
     """Median seconds of one inference forward (``torch.no_grad``)."""
     was_training = model.training
     model.eval()
@@ -63,9 +65,12 @@ def measure_latency(model: nn.Module, inputs: torch.Tensor,
     return sorted(times)[len(times) // 2]
 
 
-def prompt_count_sweep(build_backbone, prompt_counts: Sequence[int],
-                       img_size: int, latency: bool = False,
-                       batch_size: int = 1, repeats: int = 10,
+def prompt_count_sweep(build_backbone,
+                       prompt_counts: Sequence[int],
+                       img_size: int,
+                       latency: bool = False,
+                       batch_size: int = 1,
+                       repeats: int = 10,
                        device: str = 'cpu') -> List[dict]:
     """FLOPs (and optionally latency) of ``build_backbone(num_prompts)`` for
     each count, on a ``batch_size`` x 3 x img x img input."""
@@ -75,8 +80,7 @@ def prompt_count_sweep(build_backbone, prompt_counts: Sequence[int],
         x = torch.randn(1, 3, img_size, img_size, device=device)
         row = dict(num_prompts=count, gflops=count_flops(model, (x, )) / 1e9)
         if latency:
-            xb = torch.randn(batch_size, 3, img_size, img_size,
-                             device=device)
+            xb = torch.randn(batch_size, 3, img_size, img_size, device=device)
             row['latency_ms'] = 1e3 * measure_latency(model, xb, repeats)
         rows.append(row)
     return rows

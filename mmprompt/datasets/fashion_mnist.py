@@ -23,10 +23,11 @@ def _read_idx(path: str) -> np.ndarray:
     if magic >> 8 != 0x08:  # 0x08: unsigned byte payload
         raise ValueError(f'{path} is not an idx file of unsigned bytes '
                          f'(magic {magic:#x})')
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big')
-             for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8,
-                         offset=4 + 4 * ndim).reshape(shape)
+    shape = [
+        int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)
+    ]
+    return np.frombuffer(
+        data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def balanced_subset(labels: np.ndarray, num_per_class: Optional[int],
@@ -75,8 +76,10 @@ class FashionMNISTSubset(BaseDataset):
         super().__init__(ann_file='', data_root=data_root, **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        paths = [osp.join(self.data_root, name)
-                 for name in FASHION_MNIST_FILES[self.split]]
+        paths = [
+            osp.join(self.data_root, name)
+            for name in FASHION_MNIST_FILES[self.split]
+        ]
         missing = [p for p in paths if not osp.isfile(p)]
         if missing:
             raise FileNotFoundError(
@@ -89,6 +92,7 @@ class FashionMNISTSubset(BaseDataset):
         labels = _read_idx(paths[1])
         keep = balanced_subset(labels, self.num_per_class, self.seed)
         return [
-            dict(img=np.repeat(images[i][:, :, None], 3, axis=2),
-                 gt_label=int(labels[i])) for i in keep
+            dict(
+                img=np.repeat(images[i][:, :, None], 3, axis=2),
+                gt_label=int(labels[i])) for i in keep
         ]

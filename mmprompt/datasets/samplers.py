@@ -53,7 +53,8 @@ class ClassSampledBatchSampler:
                 f'(get_gt_labels()), got {type(dataset).__name__}')
         labels = np.asarray(dataset.get_gt_labels())
         self.images_of_class: List[np.ndarray] = [
-            np.flatnonzero(labels == c) for c in np.unique(labels)]
+            np.flatnonzero(labels == c) for c in np.unique(labels)
+        ]
         self.sampler = sampler
         self.batch_size = batch_size
         self.samples_per_class = samples_per_class
@@ -73,9 +74,10 @@ class ClassSampledBatchSampler:
         value ``n // len`` times plus a random rest, shuffled."""
         if n <= len(values):
             return rng.choice(values, n, replace=False)
-        out = np.concatenate([np.tile(values, n // len(values)),
-                              rng.choice(values, n % len(values),
-                                         replace=False)])
+        out = np.concatenate([
+            np.tile(values, n // len(values)),
+            rng.choice(values, n % len(values), replace=False)
+        ])
         rng.shuffle(out)
         return out
 
@@ -88,6 +90,7 @@ class ClassSampledBatchSampler:
         for _ in range(self.num_batches):
             batch = []
             for c in self._draw(rng, classes, per_batch):
-                batch.extend(self._draw(rng, self.images_of_class[c],
-                                        self.samples_per_class).tolist())
+                batch.extend(
+                    self._draw(rng, self.images_of_class[c],
+                               self.samples_per_class).tolist())
             yield batch

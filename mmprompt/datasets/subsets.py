@@ -20,8 +20,8 @@ def class_balanced_subset(labels: np.ndarray,
     """
     if (num_per_class is None) == (fraction is None):
         raise ValueError('give exactly one of num_per_class and fraction')
-    if fraction is not None and not (
-            isinstance(fraction, (int, float)) and 0 < fraction <= 1):
+    if fraction is not None and not (isinstance(fraction, (int, float))
+                                     and 0 < fraction <= 1):
         raise ValueError(f'fraction must be in (0, 1], got {fraction!r}')
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)

@@ -38,11 +38,11 @@ VTAB1K_TASKS: Dict[str, int] = {
 VTAB1K_GROUPS: Dict[str, Tuple[str, ...]] = {
     'natural': ('caltech101', 'cifar100', 'dtd', 'oxford_flowers102',
                 'oxford_iiit_pet', 'svhn', 'sun397'),
-    'specialized': ('patch_camelyon', 'eurosat', 'resisc45',
-                    'diabetic_retinopathy'),
-    'structured': ('clevr_count', 'clevr_dist', 'dmlab', 'kitti',
-                   'dsprites_loc', 'dsprites_ori', 'smallnorb_azi',
-                   'smallnorb_ele'),
+    'specialized':
+    ('patch_camelyon', 'eurosat', 'resisc45', 'diabetic_retinopathy'),
+    'structured':
+    ('clevr_count', 'clevr_dist', 'dmlab', 'kitti', 'dsprites_loc',
+     'dsprites_ori', 'smallnorb_azi', 'smallnorb_ele'),
 }
 # split -> number of lines of VTAB-1k (test sizes differ per task)
 VTAB1K_SPLITS: Dict[str, Optional[int]] = {
@@ -58,9 +58,8 @@ TASK_DIR_ALIASES = {'cifar100': ('cifar', )}
 def check_vtab_task(task: str) -> int:
     """The class count of ``task``; a clear error for an unknown name."""
     if task not in VTAB1K_TASKS:
-        raise ValueError(
-            f'Unknown VTAB-1k task {task!r}; the 19 tasks are: '
-            f'{", ".join(VTAB1K_TASKS)}')
+        raise ValueError(f'Unknown VTAB-1k task {task!r}; the 19 tasks are: '
+                         f'{", ".join(VTAB1K_TASKS)}')
     return VTAB1K_TASKS[task]
 
 
@@ -74,12 +73,12 @@ def vtab_task_dir(data_root: str, task: str) -> str:
     return task_dir
 
 
-def read_split_list(path: str,
-                    num_classes: int,
-                    img_root: str,
-                    check_files: bool = True,
-                    errors: Optional[List[str]] = None
-                    ) -> List[Tuple[str, int]]:
+def read_split_list(
+        path: str,
+        num_classes: int,
+        img_root: str,
+        check_files: bool = True,
+        errors: Optional[List[str]] = None) -> List[Tuple[str, int]]:
     """Parse a ``relative_path label`` list.
 
     Every problem names the file, the line number and the offending value.
@@ -108,8 +107,9 @@ def read_split_list(path: str,
                 continue
             parts = line.rsplit(maxsplit=1)
             if len(parts) != 2:
-                fail(ValueError, f'{path}:{lineno}: expected '
-                     f"'relative_path label', got {line!r}")
+                fail(
+                    ValueError, f'{path}:{lineno}: expected '
+                    f"'relative_path label', got {line!r}")
                 continue
             rel, label = parts
             try:
@@ -119,9 +119,10 @@ def read_split_list(path: str,
                      'an integer')
                 continue
             if not 0 <= label < num_classes:
-                fail(ValueError, f'{path}:{lineno}: label {label} is outside '
-                     f'the {num_classes} classes (valid: 0..'
-                     f'{num_classes - 1})')
+                fail(
+                    ValueError, f'{path}:{lineno}: label {label} is outside '
+                    f'the {num_classes} classes (valid: 0..'
+                    f'{num_classes - 1})')
                 continue
             if check_files and not osp.isfile(osp.join(img_root, rel)):
                 missing.append((lineno, rel))
@@ -130,9 +131,10 @@ def read_split_list(path: str,
         lineno, rel = missing[0]
         more = f' ({len(missing) - 1} more missing)' if len(missing) > 1 \
             else ''
-        fail(FileNotFoundError,
-             f'{path}:{lineno}: image {rel!r} does not exist '
-             f'(looked for {osp.join(img_root, rel)}){more}')
+        fail(
+            FileNotFoundError,
+            f'{path}:{lineno}: image {rel!r} does not exist '
+            f'(looked for {osp.join(img_root, rel)}){more}')
     return items
 
 
@@ -169,8 +171,9 @@ class VTAB1kDataset(BaseDataset):
         self.task = task
         self.split = split
         self.check_files = check_files
-        kwargs.setdefault('metainfo', dict(
-            classes=tuple(str(i) for i in range(self.num_classes))))
+        kwargs.setdefault(
+            'metainfo',
+            dict(classes=tuple(str(i) for i in range(self.num_classes))))
         super().__init__(ann_file='', data_root=data_root, **kwargs)
 
     def load_data_list(self) -> List[dict]:

@@ -1,8 +1,8 @@
 from mmprompt.utils.dependencies import dense_library_ready
 from .backbones import *  # noqa: F401,F403
-from .prompts import *  # noqa: F401,F403
-from .losses import *  # noqa: F401,F403
 from .classifiers import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .prompts import *  # noqa: F401,F403
 from .unavailable import register_unavailable
 
 # The dense parts register where their library (and mmcv's compiled ops,

@@ -43,9 +43,9 @@ _REGISTERED = False
 # HistoryBuffers hold float64 (values) and float64/int64 arrays (counts);
 # scalars (e.g. a ``best_score`` or a metric computed with numpy) may be
 # any of these.
-_NUMPY_DTYPES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8',
-                 'uint16', 'uint32', 'uint64', 'float16', 'float32',
-                 'float64', 'longdouble', 'complex64', 'complex128')
+_NUMPY_DTYPES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
+                 'uint32', 'uint64', 'float16', 'float32', 'float64',
+                 'longdouble', 'complex64', 'complex128')
 
 
 def _numpy_globals() -> List[Union[type, Tuple[object, str]]]:
@@ -75,8 +75,8 @@ def _numpy_globals() -> List[Union[type, Tuple[object, str]]]:
     # ``numpy.core.multiarray``: allow that spelling too so older mmengine
     # checkpoints (and mmpretrain's released ones) still load.
     if multiarray.__name__ != 'numpy.core.multiarray':
-        out.append((multiarray._reconstruct,
-                    'numpy.core.multiarray._reconstruct'))
+        out.append(
+            (multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'))
         out.append((multiarray.scalar, 'numpy.core.multiarray.scalar'))
     return out
 

@@ -73,8 +73,8 @@ def check_mmcv_version(version: Optional[str] = None) -> str:
                 'mmprompt needs mmcv >= {}, < {}, which is not installed: '
                 "for classification 'pip install mmcv-lite==2.1.0' (no "
                 'compiled ops, seconds); segmentation and detection need '
-                'mmcv with its ops: {}; or run bash tools/setup_env.sh'
-                .format(_fmt(MMCV_MIN), _fmt(MMCV_MAX), MMCV_BUILD))
+                'mmcv with its ops: {}; or run bash tools/setup_env.sh'.format(
+                    _fmt(MMCV_MIN), _fmt(MMCV_MAX), MMCV_BUILD))
         import mmcv
         version = mmcv.__version__
     if not MMCV_MIN <= _version_tuple(version) < MMCV_MAX:

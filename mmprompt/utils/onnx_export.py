@@ -19,26 +19,39 @@ class ExportError(RuntimeError):
     """The model, checkpoint or output path cannot be exported as asked."""
 
 
-def export_onnx(module: nn.Module, inputs: torch.Tensor, out: str,
-                opset: int = 17, describe: str = '') -> float:
+def export_onnx(module: nn.Module,
+                inputs: torch.Tensor,
+                out: str,
+                opset: int = 17,
+                describe: str = '') -> float:
     """Write the ONNX graph of ``module`` (images -> scores, traced on
     ``inputs``, dynamic batch axis) to ``out`` through a temporary file in
     the same folder, check it with onnxruntime (:func:`check_onnx`) and
     return the largest |onnxruntime - PyTorch|. Nothing is left at ``out``
     when tracing or the check fails."""
     module.eval()
-    fd, tmp = tempfile.mkstemp(suffix='.onnx', dir=osp.dirname(
-        osp.abspath(out)))
+    fd, tmp = tempfile.mkstemp(
+        suffix='.onnx', dir=osp.dirname(osp.abspath(out)))
     os.close(fd)
     try:
         with torch.no_grad():
             try:
                 torch.onnx.export(
-                    module, (inputs, ), tmp, dynamo=False,
-                    input_names=['inputs'], output_names=['scores'],
-                    dynamic_axes={'inputs': {0: 'batch'},
-                                  'scores': {0: 'batch'}},
-                    opset_version=opset, do_constant_folding=True)
+                    module, (inputs, ),
+                    tmp,
+                    dynamo=False,
+                    input_names=['inputs'],
+                    output_names=['scores'],
+                    dynamic_axes={
+                        'inputs': {
+                            0: 'batch'
+                        },
+                        'scores': {
+                            0: 'batch'
+                        }
+                    },
+                    opset_version=opset,
+                    do_constant_folding=True)
             except Exception as err:  # re-raised, saying what failed
                 raise ExportError(
                     f'cannot trace {describe or type(module).__name__} to '

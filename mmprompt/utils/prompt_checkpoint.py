@@ -22,13 +22,14 @@ def tuned_state_dict(model: nn.Module,
     Everything that can change during prompt tuning is kept: trainable
     parameters and every buffer (method state lives in buffers).
     """
-    frozen = {name for name, p in model.named_parameters()
-              if not p.requires_grad}
+    frozen = {
+        name
+        for name, p in model.named_parameters() if not p.requires_grad
+    }
     unknown = set(state_dict) - set(model.state_dict())
     if unknown:
-        raise ValueError(
-            f'The checkpoint does not match the config: keys '
-            f'{sorted(unknown)[:8]} are not in the model')
+        raise ValueError(f'The checkpoint does not match the config: keys '
+                         f'{sorted(unknown)[:8]} are not in the model')
     return OrderedDict(
         (k, v) for k, v in state_dict.items() if k not in frozen)
 
@@ -43,9 +44,8 @@ def load_prompt_only(model: nn.Module, checkpoint: dict) -> None:
     state_dict = checkpoint['state_dict']
     incompatible = model.load_state_dict(state_dict, strict=False)
     if incompatible.unexpected_keys:
-        raise ValueError(
-            f'Prompt-only checkpoint has keys the model lacks: '
-            f'{incompatible.unexpected_keys[:8]}')
+        raise ValueError(f'Prompt-only checkpoint has keys the model lacks: '
+                         f'{incompatible.unexpected_keys[:8]}')
 
 
 def is_prompt_only_file(path: str) -> bool:

@@ -97,8 +97,7 @@ def main():
         model.eval()
         if images is None:
             raw = test_images(cfg, args.num_images)
-            images = model.data_preprocessor(
-                dict(inputs=raw), False)['inputs']
+            images = model.data_preprocessor(dict(inputs=raw), False)['inputs']
         backbone = model.backbone
         summary = attention_rank_summary(backbone, images, args.share)
         results.append((label, summary))
@@ -108,17 +107,26 @@ def main():
 
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'attention_rank.json'), 'w') as f:
-        json.dump([dict(label=label, ranks=s['ranks'],
-                        rank_mean=s['rank_mean'], rank_std=s['rank_std'],
-                        num_tokens=s['num_tokens'],
-                        curve_mean=s['curve_mean'].tolist())
-                   for label, s in results], f, indent=2)
+        json.dump([
+            dict(
+                label=label,
+                ranks=s['ranks'],
+                rank_mean=s['rank_mean'],
+                rank_std=s['rank_std'],
+                num_tokens=s['num_tokens'],
+                curve_mean=s['curve_mean'].tolist()) for label, s in results
+        ],
+                  f,
+                  indent=2)
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for label, s in results:
         x = torch.arange(1, s['num_tokens'] + 1)
         ax.plot(x, s['curve_mean'], label=label)
-        ax.fill_between(x, s['curve_mean'] - s['curve_std'],
-                        s['curve_mean'] + s['curve_std'], alpha=0.2)
+        ax.fill_between(
+            x,
+            s['curve_mean'] - s['curve_std'],
+            s['curve_mean'] + s['curve_std'],
+            alpha=0.2)
     ax.set_xscale('log')
     ax.set_xlabel('eigenvalue index')
     ax.set_ylabel('normalised cumulative eigenvalue')

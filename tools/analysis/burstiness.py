@@ -23,8 +23,8 @@ import sys
 try:
     import mmprompt  # noqa: F401
 except ImportError:  # a source checkout that is not installed
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-        osp.abspath(__file__)))))
+    sys.path.insert(
+        0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import mmprompt  # noqa: F401
 
 import torch  # noqa: E402
@@ -32,13 +32,15 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import DATASETS, MODELS, init_default_scope  # noqa
 from mmengine.runner import load_checkpoint  # noqa: E402
 
-from mmprompt.analysis import (BURSTINESS_QUANTITIES,  # noqa: E402
-                               QUANTITY_LABELS, burstiness_stats,
+from mmprompt.analysis import BURSTINESS_QUANTITIES  # noqa: E402
+from mmprompt.analysis import (QUANTITY_LABELS, burstiness_stats,
                                layer_burstiness_values)
-from mmprompt.models.utils import (  # noqa: E402
-    QK_PRODUCTS, compute_whitening_statistics, whitening_matrix)
-from mmprompt.engine.hooks.data_init_utils import (  # noqa: E402
-    input_batches, prompted_backbone, sample_indices)
+from mmprompt.engine.hooks.data_init_utils import input_batches  # noqa: E402
+from mmprompt.engine.hooks.data_init_utils import (prompted_backbone,
+                                                   sample_indices)
+from mmprompt.models.utils import QK_PRODUCTS  # noqa: E402
+from mmprompt.models.utils import (compute_whitening_statistics,
+                                   whitening_matrix)
 
 
 def parse_args(argv=None):
@@ -47,21 +49,30 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint')
     parser.add_argument('--num-images', type=int, default=16)
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--layers', type=int, nargs='+',
-                        help='layer indices (default: all)')
-    parser.add_argument('--split', default='train',
-                        choices=['train', 'val', 'test'],
-                        help='dataloader of the config to take images from')
+    parser.add_argument(
+        '--layers', type=int, nargs='+', help='layer indices (default: all)')
+    parser.add_argument(
+        '--split',
+        default='train',
+        choices=['train', 'val', 'test'],
+        help='dataloader of the config to take images from')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--eps', type=float, default=None,
-                        help='eps of a whitening computed here (default: '
-                        "the config's PromptWhiteningHook, else 1e-5)")
-    parser.add_argument('--qk-product', choices=QK_PRODUCTS, default=None,
-                        help="default: the config's PromptWhiteningHook, "
-                        'else row_vector')
+    parser.add_argument(
+        '--eps',
+        type=float,
+        default=None,
+        help='eps of a whitening computed here (default: '
+        "the config's PromptWhiteningHook, else 1e-5)")
+    parser.add_argument(
+        '--qk-product',
+        choices=QK_PRODUCTS,
+        default=None,
+        help="default: the config's PromptWhiteningHook, "
+        'else row_vector')
     parser.add_argument('--bins', type=int, default=200)
-    parser.add_argument('--out-dir', help='default: work_dirs/burstiness/'
-                        '<config name>')
+    parser.add_argument(
+        '--out-dir', help='default: work_dirs/burstiness/'
+        '<config name>')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -83,9 +94,11 @@ def plot_layer(values, layer, path, bins):
         v = values[name].numpy()
         stats = burstiness_stats(values[name])
         ax.hist(v, bins=bins, log=True, color='tab:blue')
-        ax.set_title(f'{QUANTITY_LABELS[name]}\nkurtosis '
-                     f'{stats["kurtosis"]:.2f}, >3σ '
-                     f'{100 * stats["beyond_3sigma"]:.2f}%', fontsize=9)
+        ax.set_title(
+            f'{QUANTITY_LABELS[name]}\nkurtosis '
+            f'{stats["kurtosis"]:.2f}, >3σ '
+            f'{100 * stats["beyond_3sigma"]:.2f}%',
+            fontsize=9)
         ax.set_xlabel('value')
         ax.set_ylabel('count (log)')
     fig.suptitle(f'layer {layer}')
@@ -106,8 +119,8 @@ def main(argv=None):
     average_images = hook_cfg.get('average_images', False)
 
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu',
-                    logger='current')
+    load_checkpoint(
+        model, args.checkpoint, map_location='cpu', logger='current')
     model.eval()
     backbone = prompted_backbone(model)
     layers = args.layers if args.layers is not None else list(
@@ -132,12 +145,12 @@ def main(argv=None):
                 sources[l] = 'checkpoint'
         missing = [l for l in layers if l not in whitenings]
         if missing:
-            stats = compute_whitening_statistics(
-                backbone, batches(), missing, average_images, qk_product)
+            stats = compute_whitening_statistics(backbone, batches(), missing,
+                                                 average_images, qk_product)
             for l in missing:
-                whitenings[l] = whitening_matrix(
-                    stats[l].covariance(), eps,
-                    stats[l].num_token_vectors, f'Sigma of layer {l}')
+                whitenings[l] = whitening_matrix(stats[l].covariance(), eps,
+                                                 stats[l].num_token_vectors,
+                                                 f'Sigma of layer {l}')
                 sources[l] = f'computed (eps={eps:g})'
         values = layer_burstiness_values(backbone, batches(), layers,
                                          whitenings, qk_product)
@@ -165,8 +178,14 @@ def main(argv=None):
         plot_layer(values[l], l, osp.join(out_dir, f'layer_{l}.png'),
                    args.bins)
     with open(osp.join(out_dir, 'burstiness.json'), 'w') as f:
-        json.dump(dict(num_images=args.num_images, qk_product=qk_product,
-                       whitening=sources, layers=table), f, indent=1)
+        json.dump(
+            dict(
+                num_images=args.num_images,
+                qk_product=qk_product,
+                whitening=sources,
+                layers=table),
+            f,
+            indent=1)
     print(f'Histograms and burstiness.json written to {out_dir}')
 
 

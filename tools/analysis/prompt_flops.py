@@ -36,11 +36,11 @@ def parse_args():
     parser.add_argument('--arch', default='b')
     parser.add_argument('--img-size', type=int, default=224)
     parser.add_argument('--patch-size', type=int, default=16)
-    parser.add_argument('--prompts', type=int, nargs='+',
-                        default=[0, 50, 100, 150, 200])
+    parser.add_argument(
+        '--prompts', type=int, nargs='+', default=[0, 50, 100, 150, 200])
     parser.add_argument('--mode', default='deep', choices=['deep', 'shallow'])
-    parser.add_argument('--latency', action='store_true',
-                        help='also time inference forwards')
+    parser.add_argument(
+        '--latency', action='store_true', help='also time inference forwards')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--device', default='cpu')
@@ -52,9 +52,13 @@ def main():
     args = parse_args()
 
     def build(count, **kwargs):
-        return PromptViT(arch=args.arch, img_size=args.img_size,
-                         patch_size=args.patch_size, num_prompts=count,
-                         prompt_mode=args.mode, **kwargs)
+        return PromptViT(
+            arch=args.arch,
+            img_size=args.img_size,
+            patch_size=args.patch_size,
+            num_prompts=count,
+            prompt_mode=args.mode,
+            **kwargs)
 
     depth = build(0).num_layers
 
@@ -63,12 +67,18 @@ def main():
         # computes its prompt outputs, as the papers' implementations do
         return build(count, out_type='raw', out_indices=list(range(depth)))
 
-    rows = prompt_count_sweep(build, args.prompts, args.img_size,
-                              latency=args.latency,
-                              batch_size=args.batch_size,
-                              repeats=args.repeats, device=args.device)
-    for row, full in zip(rows, prompt_count_sweep(
-            build_all_outputs, args.prompts, args.img_size)):
+    rows = prompt_count_sweep(
+        build,
+        args.prompts,
+        args.img_size,
+        latency=args.latency,
+        batch_size=args.batch_size,
+        repeats=args.repeats,
+        device=args.device)
+    for row, full in zip(
+            rows,
+            prompt_count_sweep(build_all_outputs, args.prompts,
+                               args.img_size)):
         row['gflops_all_prompt_outputs'] = full['gflops']
     header = '| prompts | GFLOPs | GFLOPs, all prompt outputs |' + (
         f' latency (ms, batch {args.batch_size}) |' if args.latency else '')
@@ -87,16 +97,22 @@ def main():
     fig, ax = plt.subplots(figsize=(5, 3.5))
     counts = [r['num_prompts'] for r in rows]
     ax.plot(counts, [r['gflops'] for r in rows], 'o-', label='GFLOPs')
-    ax.plot(counts, [r['gflops_all_prompt_outputs'] for r in rows], 'o:',
-            color='C2', label='GFLOPs, all prompt outputs')
+    ax.plot(
+        counts, [r['gflops_all_prompt_outputs'] for r in rows],
+        'o:',
+        color='C2',
+        label='GFLOPs, all prompt outputs')
     ax.legend(loc='upper left', fontsize=8)
     ax.set_xlabel(f'prompts per layer ({args.mode})')
     ax.set_ylabel('GFLOPs')
     ax.set_title(f'ViT-{args.arch} /{args.patch_size} at {args.img_size}')
     if args.latency:
         ax2 = ax.twinx()
-        ax2.plot(counts, [r['latency_ms'] for r in rows], 's--', color='C1',
-                 label='latency')
+        ax2.plot(
+            counts, [r['latency_ms'] for r in rows],
+            's--',
+            color='C1',
+            label='latency')
         ax2.set_ylabel(f'latency (ms, batch {args.batch_size}, '
                        f'{args.device})')
     fig.tight_layout()

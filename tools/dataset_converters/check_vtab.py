@@ -20,8 +20,8 @@ try:
     from mmprompt.datasets.vtab1k import (VTAB1K_SPLITS, VTAB1K_TASKS,
                                           read_split_list, vtab_task_dir)
 except ImportError:  # a source checkout that is not installed
-    sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..',
-                                '..'))
+    sys.path.insert(0,
+                    osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
     from mmprompt.datasets.vtab1k import (VTAB1K_SPLITS, VTAB1K_TASKS,
                                           read_split_list, vtab_task_dir)
 
@@ -36,8 +36,8 @@ def check_task(data_root, task, check_files=True):
     lists = {}
     for split, expected in VTAB1K_SPLITS.items():
         path = osp.join(task_dir, f'{split}.txt')
-        items = read_split_list(path, VTAB1K_TASKS[task], task_dir,
-                                check_files, errors=problems)
+        items = read_split_list(
+            path, VTAB1K_TASKS[task], task_dir, check_files, errors=problems)
         if not osp.isfile(path):
             continue
         lists[split] = items
@@ -60,10 +60,15 @@ def check_task(data_root, task, check_files=True):
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Check a VTAB-1k folder.')
     parser.add_argument('data_root')
-    parser.add_argument('--tasks', nargs='+', default=list(VTAB1K_TASKS),
-                        help='default: all 19 tasks')
-    parser.add_argument('--no-files', action='store_true',
-                        help='do not check that the images exist')
+    parser.add_argument(
+        '--tasks',
+        nargs='+',
+        default=list(VTAB1K_TASKS),
+        help='default: all 19 tasks')
+    parser.add_argument(
+        '--no-files',
+        action='store_true',
+        help='do not check that the images exist')
     args = parser.parse_args(argv)
     unknown = [t for t in args.tasks if t not in VTAB1K_TASKS]
     if unknown:
@@ -71,16 +76,15 @@ def main(argv=None):
                      f'{", ".join(VTAB1K_TASKS)}')
     num_bad = 0
     for task in args.tasks:
-        problems, sizes = check_task(args.data_root, task,
-                                     not args.no_files)
+        problems, sizes = check_task(args.data_root, task, not args.no_files)
         if problems:
             num_bad += 1
             print(f'{task}: {len(problems)} problem(s)')
             for p in problems:
                 print(f'  - {p}')
         else:
-            print(f'{task}: OK (' + ', '.join(
-                f'{k} {v}' for k, v in sizes.items()) + ')')
+            print(f'{task}: OK (' + ', '.join(f'{k} {v}'
+                                              for k, v in sizes.items()) + ')')
     print(f'{len(args.tasks) - num_bad}/{len(args.tasks)} tasks OK')
     return 1 if num_bad else 0
 

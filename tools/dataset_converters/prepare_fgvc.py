@@ -92,8 +92,8 @@ def read_cub_like(root):
 
 def read_flowers(root):
     """``(train, val, test)`` from the official setid.mat."""
-    labels = np.atleast_1d(_loadmat(osp.join(root, 'imagelabels.mat'))
-                           ['labels'])
+    labels = np.atleast_1d(
+        _loadmat(osp.join(root, 'imagelabels.mat'))['labels'])
     setid = _loadmat(osp.join(root, 'setid.mat'))
 
     def items(key):
@@ -132,8 +132,8 @@ def read_cars(root):
     for path, folder in ((osp.join(devkit, 'cars_train_annos.mat'),
                           'cars_train'), (test_annos, 'cars_test')):
         annos = np.atleast_1d(_loadmat(path)['annotations'])
-        out.append([(f'{folder}/{_mat_str(a.fname)}',
-                     int(getattr(a, 'class'))) for a in annos])
+        out.append([(f'{folder}/{_mat_str(a.fname)}', int(getattr(a, 'class')))
+                    for a in annos])
     return out[0], out[1]
 
 
@@ -162,8 +162,12 @@ def build_splits(name, raw_root, val_ratio=0.1, seed=0):
     if name == 'flowers':
         train, val, test = read_flowers(raw_root)
         return dict(train=train, val=val, test=test)
-    reader = {'cub': read_cub_like, 'nabirds': read_cub_like,
-              'dogs': read_dogs, 'cars': read_cars}[name]
+    reader = {
+        'cub': read_cub_like,
+        'nabirds': read_cub_like,
+        'dogs': read_dogs,
+        'cars': read_cars
+    }[name]
     official_train, test = reader(raw_root)
     train, val = split_train_val(official_train, val_ratio, seed)
     return dict(train=train, val=val, test=test)
@@ -172,8 +176,9 @@ def build_splits(name, raw_root, val_ratio=0.1, seed=0):
 def write_splits(splits, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     for split, items in splits.items():
-        with open(osp.join(out_dir, f'{split}.json'), 'w',
-                  encoding='utf-8') as f:
+        with open(
+                osp.join(out_dir, f'{split}.json'), 'w',
+                encoding='utf-8') as f:
             json.dump(dict(items), f)
 
 
@@ -187,13 +192,12 @@ def main(argv=None):
     parser.add_argument('--val-ratio', type=float, default=0.1)
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
-    splits = build_splits(args.name, args.raw_root, args.val_ratio,
-                          args.seed)
+    splits = build_splits(args.name, args.raw_root, args.val_ratio, args.seed)
     out_dir = args.out_dir or args.raw_root
     write_splits(splits, out_dir)
     classes = {c for items in splits.values() for _, c in items}
-    print(f'{args.name}: ' + ', '.join(
-        f'{k} {len(v)}' for k, v in splits.items()) +
+    print(f'{args.name}: ' + ', '.join(f'{k} {len(v)}'
+                                       for k, v in splits.items()) +
           f' images, {len(classes)} classes -> {out_dir}')
     return 0
 

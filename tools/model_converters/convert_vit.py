@@ -27,8 +27,8 @@ try:
                                                       load_vit_checkpoint,
                                                       vit_arch_from_state_dict)
 except ImportError:  # run from a source checkout without installing
-    sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..',
-                                '..'))
+    sys.path.insert(0,
+                    osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
     from mmprompt.utils.checkpoint_converters import (SUPPORTED_FORMATS,
                                                       load_vit_checkpoint,
                                                       vit_arch_from_state_dict)
@@ -97,11 +97,12 @@ def main(argv=None):
         for k, v in arch.items()
     }
 
-    out = dict(state_dict={
-        'backbone.' + k: v.detach().cpu().contiguous().clone()
-        for k, v in state_dict.items()
-    },
-               meta=meta)
+    out = dict(
+        state_dict={
+            'backbone.' + k: v.detach().cpu().contiguous().clone()
+            for k, v in state_dict.items()
+        },
+        meta=meta)
     dst_dir = osp.dirname(osp.abspath(args.dst))
     os.makedirs(dst_dir, exist_ok=True)
     torch.save(out, args.dst)

@@ -21,7 +21,6 @@ model = dict(
 custom_hooks = [
     dict(type='mmprompt.PromptWhiteningHook', num_images=100, eps=1e-5,
          qk_product='row_vector', average_images=False),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]
 default_hooks = dict(
     logger=dict(interval=20),

@@ -11,7 +11,6 @@ model = dict(
 custom_hooks = [
     dict(type='mmprompt.PromptWhiteningHook', num_images=100, eps=1e-5,
          qk_product='row_vector', average_images=False),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]
 optim_wrapper = dict(optimizer=dict(lr=0.1, weight_decay=1e-3))
 auto_scale_lr = dict(base_batch_size=1024)

@@ -20,7 +20,6 @@ optim_wrapper = dict(
 custom_hooks = [
     dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=10,
          start_epoch=1),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]
 default_hooks = dict(
     logger=dict(interval=20),

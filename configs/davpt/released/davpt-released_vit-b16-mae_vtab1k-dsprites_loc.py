@@ -42,5 +42,4 @@ train_dataloader = dict(
 custom_hooks = [
     dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=10,
          start_epoch=11, feature_norm='layer'),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]

@@ -5,9 +5,8 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import all_reduce, broadcast, get_rank
 from mmengine.hooks import Hook
-from mmprompt.models.utils import unwrap_model
 
-from mmprompt.models.utils import initial_mapping, update_mapping
+from mmprompt.models.utils import initial_mapping, unwrap_model, update_mapping
 from mmprompt.models.utils.class_prompt_mapping import FEATURE_NORMS
 from mmprompt.registry import HOOKS
 
@@ -69,8 +68,8 @@ class ClassPromptMappingHook(Hook):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be an int >= 1, got '
                                  f'{value!r}')
-        if interval_iters is not None and (not isinstance(
-                interval_iters, int) or interval_iters < 1):
+        if interval_iters is not None and (not isinstance(interval_iters, int)
+                                           or interval_iters < 1):
             raise ValueError(f'interval_iters must be an int >= 1, got '
                              f'{interval_iters!r}')
         self.num_images_per_class = num_images_per_class
@@ -98,9 +97,9 @@ class ClassPromptMappingHook(Hook):
             return
         features, present = self.class_representations(runner, model)
         if get_rank() == 0:
-            mapping, centroids = initial_mapping(
-                features.cpu(), model.num_guided_prompts, self.seed,
-                self.feature_norm)
+            mapping, centroids = initial_mapping(features.cpu(),
+                                                 model.num_guided_prompts,
+                                                 self.seed, self.feature_norm)
             if not bool(present.all()):
                 # classes no image belongs to: round-robin, re-mapped once
                 # an image of theirs appears in training
@@ -160,8 +159,9 @@ class ClassPromptMappingHook(Hook):
                     for i in idx:
                         data = model.data_preprocessor(
                             pseudo_collate([dataset[int(i)]]), False)
-                        feats.append(model.backbone_feature(
-                            model.backbone(data['inputs'])).float())
+                        feats.append(
+                            model.backbone_feature(
+                                model.backbone(data['inputs'])).float())
                     features.append(torch.cat(feats).mean(0))
         finally:
             model.train(was_training)
@@ -180,7 +180,10 @@ class ClassPromptMappingHook(Hook):
             model.class_feat_sum.zero_()
             model.class_feat_count.zero_()
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         if self.interval_iters is not None and \
                 (runner.iter + 1) % self.interval_iters == 0:
@@ -196,9 +199,10 @@ class ClassPromptMappingHook(Hook):
         if get_rank() == 0:
             seen = counts > 0
             means = sums / counts.clamp_min(1).unsqueeze(1)
-            mapping, centroids = update_mapping(
-                means.cpu(), seen.cpu(), model.class_to_prompt.cpu(),
-                model.prompt_centroids.cpu(), self.seed, self.feature_norm)
+            mapping, centroids = update_mapping(means.cpu(), seen.cpu(),
+                                                model.class_to_prompt.cpu(),
+                                                model.prompt_centroids.cpu(),
+                                                self.seed, self.feature_norm)
         else:
             mapping = model.class_to_prompt.cpu().clone()
             centroids = model.prompt_centroids.cpu().clone()

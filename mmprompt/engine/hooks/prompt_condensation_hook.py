@@ -5,9 +5,8 @@ from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper
 
 from mmprompt.models.utils import (SCORE_METHODS, condensable_backbone,
-                                   condense_prompts, unwrap_model,
-                                   kept_positions,
-                                   score_prompts, select_prompts)
+                                   condense_prompts, kept_positions,
+                                   score_prompts, select_prompts, unwrap_model)
 from mmprompt.registry import HOOKS
 
 
@@ -66,10 +65,8 @@ class PromptCondensationHook(Hook):
             raise ValueError('Give exactly one of at_epoch and at_iter, got '
                              f'at_epoch={at_epoch!r}, at_iter={at_iter!r}')
         for name, value in (('at_epoch', at_epoch), ('at_iter', at_iter)):
-            if value is not None and (not isinstance(value, int) or
-                                      value < 0):
-                raise ValueError(
-                    f'{name} must be an int >= 0, got {value!r}')
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise ValueError(f'{name} must be an int >= 0, got {value!r}')
         self.keep_ratio = keep_ratio
         self.min_per_layer = min_per_layer
         self.score = score
@@ -91,7 +88,9 @@ class PromptCondensationHook(Hook):
         if self.at_epoch is not None and runner.epoch == self.at_epoch:
             self._condense(runner)
 
-    def before_train_iter(self, runner, batch_idx: int,
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
                           data_batch=None) -> None:
         if self.at_iter is not None and runner.iter == self.at_iter:
             self._condense(runner)

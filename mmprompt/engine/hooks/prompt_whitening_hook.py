@@ -3,11 +3,11 @@ from typing import Dict, Optional
 from mmengine.dist import broadcast, get_dist_info
 from mmengine.hooks import Hook
 
-from mmprompt.models.utils.whitening import (QK_PRODUCTS, WhiteningStatistics,
-                                         compute_whitening_statistics,
-                                         whitening_matrix)
-from mmprompt.registry import HOOKS
 from mmprompt.models.utils import unwrap_model
+from mmprompt.models.utils.whitening import (QK_PRODUCTS, WhiteningStatistics,
+                                             compute_whitening_statistics,
+                                             whitening_matrix)
+from mmprompt.registry import HOOKS
 from .data_init_utils import (eval_mode, input_batches, preserved_rng_state,
                               prompted_backbone, sample_indices)
 
@@ -68,8 +68,10 @@ class PromptWhiteningHook(Hook):
     def before_train(self, runner) -> None:
         model = unwrap_model(runner.model)
         backbone = prompted_backbone(model)
-        generators = {i: g for i, g in enumerate(backbone.prompts)
-                      if g.takes_whitening}
+        generators = {
+            i: g
+            for i, g in enumerate(backbone.prompts) if g.takes_whitening
+        }
         if not generators:
             raise ValueError(
                 f'PromptWhiteningHook: no prompt generator of '
@@ -90,12 +92,13 @@ class PromptWhiteningHook(Hook):
             stats = compute_whitening_statistics(
                 backbone,
                 input_batches(model, dataset, indices[rank::world_size],
-                              self.batch_size),
-                todo, self.average_images, self.qk_product)
+                              self.batch_size), todo, self.average_images,
+                self.qk_product)
         for layer in sorted(todo):
             stats[layer].all_reduce()
             whitening = whitening_matrix(
-                stats[layer].covariance(), self.eps,
+                stats[layer].covariance(),
+                self.eps,
                 stats[layer].num_token_vectors,
                 name=f'Sigma of layer {layer}')
             gen = todo[layer]

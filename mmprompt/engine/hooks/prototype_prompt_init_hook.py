@@ -4,10 +4,11 @@ import torch
 from mmengine.dist import broadcast
 from mmengine.hooks import Hook
 
-from mmprompt.models.utils.prototypes import PROTOTYPE_METHODS, prototype_tokens
-from mmprompt.models.utils.layer_inputs import prompt_free_layer_inputs
-from mmprompt.registry import HOOKS
 from mmprompt.models.utils import unwrap_model
+from mmprompt.models.utils.layer_inputs import prompt_free_layer_inputs
+from mmprompt.models.utils.prototypes import (PROTOTYPE_METHODS,
+                                              prototype_tokens)
+from mmprompt.registry import HOOKS
 from .data_init_utils import (eval_mode, input_batches, preserved_rng_state,
                               prompted_backbone, sample_indices)
 
@@ -73,8 +74,11 @@ class PrototypePromptInitHook(Hook):
     def before_train(self, runner) -> None:
         model = unwrap_model(runner.model)
         backbone = prompted_backbone(model)
-        generators = {i: g for i, g in enumerate(backbone.prompts)
-                      if g.data_init == 'prototype'}
+        generators = {
+            i: g
+            for i, g in enumerate(backbone.prompts)
+            if g.data_init == 'prototype'
+        }
         if not generators:
             raise ValueError(
                 "PrototypePromptInitHook: the backbone has no prompts with "
@@ -95,8 +99,12 @@ class PrototypePromptInitHook(Hook):
                 sorted(todo))
         for layer, gen in sorted(todo.items()):
             tokens = prototype_tokens(
-                patches[layer], gen.num_tokens, self.method, resolution,
-                seed=self.seed, max_tokens=self.max_tokens)
+                patches[layer],
+                gen.num_tokens,
+                self.method,
+                resolution,
+                seed=self.seed,
+                max_tokens=self.max_tokens)
             tokens = tokens.to(gen.tokens.device, gen.tokens.dtype)
             broadcast(tokens, 0)
             gen.init_from_data(tokens)

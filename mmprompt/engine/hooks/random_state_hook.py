@@ -16,11 +16,16 @@ def capture_random_state() -> dict:
     version, internal, gauss_next = random.getstate()
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state = dict(
-        python=dict(version=version, state=torch.tensor(internal),
-                    gauss_next=gauss_next),
-        numpy=dict(name=name, keys=torch.from_numpy(keys.astype(np.int64)),
-                   pos=int(pos), has_gauss=int(has_gauss),
-                   cached_gaussian=float(cached)),
+        python=dict(
+            version=version,
+            state=torch.tensor(internal),
+            gauss_next=gauss_next),
+        numpy=dict(
+            name=name,
+            keys=torch.from_numpy(keys.astype(np.int64)),
+            pos=int(pos),
+            has_gauss=int(has_gauss),
+            cached_gaussian=float(cached)),
         torch=torch.get_rng_state())
     if torch.cuda.is_available():
         state['cuda'] = torch.cuda.get_rng_state_all()
@@ -30,12 +35,11 @@ def capture_random_state() -> dict:
 def restore_random_state(state: dict) -> None:
     """Set the RNG states captured by :func:`capture_random_state`."""
     py = state['python']
-    random.setstate((py['version'], tuple(py['state'].tolist()),
-                     py['gauss_next']))
+    random.setstate(
+        (py['version'], tuple(py['state'].tolist()), py['gauss_next']))
     npy = state['numpy']
     np.random.set_state((npy['name'], npy['keys'].numpy().astype(np.uint32),
-                         npy['pos'], npy['has_gauss'],
-                         npy['cached_gaussian']))
+                         npy['pos'], npy['has_gauss'], npy['cached_gaussian']))
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state['cuda'])
@@ -72,7 +76,10 @@ class RandomStateHook(Hook):
         self._latest = all_gather_object(state) \
             if get_world_size() > 1 else [state]
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         self._capture()
 

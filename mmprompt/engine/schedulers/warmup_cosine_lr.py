@@ -32,9 +32,17 @@ class WarmupCosineParamScheduler(_ParamScheduler):
             and ``total`` by the epoch length too.
     """
 
-    def __init__(self, optimizer, param_name: str, warmup: int, total: int,
-                 warmup_value: float, eta_min: float = 0., begin: int = 0,
-                 end: int = INF, last_step: int = -1, by_epoch: bool = True,
+    def __init__(self,
+                 optimizer,
+                 param_name: str,
+                 warmup: int,
+                 total: int,
+                 warmup_value: float,
+                 eta_min: float = 0.,
+                 begin: int = 0,
+                 end: int = INF,
+                 last_step: int = -1,
+                 by_epoch: bool = True,
                  verbose: bool = False):
         if not 0 <= warmup < total:
             raise ValueError(f'need 0 <= warmup < total, got warmup='
@@ -43,23 +51,38 @@ class WarmupCosineParamScheduler(_ParamScheduler):
         self.total = total
         self.warmup_value = warmup_value
         self.eta_min = eta_min
-        super().__init__(optimizer, param_name=param_name, begin=begin,
-                         end=end, last_step=last_step, by_epoch=by_epoch,
-                         verbose=verbose)
+        super().__init__(
+            optimizer,
+            param_name=param_name,
+            begin=begin,
+            end=end,
+            last_step=last_step,
+            by_epoch=by_epoch,
+            verbose=verbose)
 
     @classmethod
-    def build_iter_from_epoch(cls, *args, warmup, total, begin=0, end=INF,
-                              by_epoch=True, epoch_length=None, **kwargs):
+    def build_iter_from_epoch(cls,
+                              *args,
+                              warmup,
+                              total,
+                              begin=0,
+                              end=INF,
+                              by_epoch=True,
+                              epoch_length=None,
+                              **kwargs):
         """The iteration-based scheduler of an epoch-based config."""
         if not by_epoch or not epoch_length:
             raise ValueError('convert_to_iter_based needs by_epoch=True and '
                              f'an epoch length, got by_epoch={by_epoch!r}, '
                              f'epoch_length={epoch_length!r}')
-        return cls(*args, warmup=int(warmup * epoch_length),
-                   total=int(total * epoch_length),
-                   begin=int(begin * epoch_length),
-                   end=end if end == INF else int(end * epoch_length),
-                   by_epoch=False, **kwargs)
+        return cls(
+            *args,
+            warmup=int(warmup * epoch_length),
+            total=int(total * epoch_length),
+            begin=int(begin * epoch_length),
+            end=end if end == INF else int(end * epoch_length),
+            by_epoch=False,
+            **kwargs)
 
     def value_at(self, t: int, base: float) -> float:
         if t < self.warmup:
@@ -71,8 +94,9 @@ class WarmupCosineParamScheduler(_ParamScheduler):
             1 + math.cos(math.pi * t / self.total))
 
     def _get_value(self):
-        return [self.value_at(self.last_step, base)
-                for base in self.base_values]
+        return [
+            self.value_at(self.last_step, base) for base in self.base_values
+        ]
 
 
 @PARAM_SCHEDULERS.register_module()

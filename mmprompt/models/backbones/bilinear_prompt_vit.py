@@ -80,14 +80,17 @@ class BilinearPromptViT(PromptViT):
                 f'to pass a generator config directly)')
         if variant == 'bilinear':
             prompt_cfg = dict(
-                type='mmprompt.BilinearPrompt', width=width, std=prompt_std,
+                type='mmprompt.BilinearPrompt',
+                width=width,
+                std=prompt_std,
                 b_init=bilinear_init,
                 whitening_subset=bilinear_whitening_subset,
                 seed=bilinear_seed)
         else:
             prompt_cfg = dict(
                 type='mmprompt.WhitenedPrompt',
-                trainable=variant == 'twhiten', std=prompt_std)
+                trainable=variant == 'twhiten',
+                std=prompt_std)
         super().__init__(
             *args, prompt_std=prompt_std, prompt_cfg=prompt_cfg, **kwargs)
         self.variant = variant

@@ -104,16 +104,17 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         super().__init__(*args, **kwargs)
         self.prompt_mode = prompt_mode
         self.share_prompt_prefix = share_prompt_prefix
-        self.stage_of_block = [i for i, stage in enumerate(self.stages)
-                               for _ in stage.blocks]
+        self.stage_of_block = [
+            i for i, stage in enumerate(self.stages) for _ in stage.blocks
+        ]
         stage_dims = [stage.embed_dims for stage in self.stages]
         counts = self._check_num_prompts(num_prompts)
         dims = [stage_dims[self.stage_of_block[j]] for j in
                 range(len(counts))] if prompt_mode == 'deep' \
             else [stage_dims[0]]
         self._init_prompting(
-            counts, dims, prompt_mode, prompt_init, prompt_std,
-            prompt_dropout, prompt_cfg,
+            counts, dims, prompt_mode, prompt_init, prompt_std, prompt_dropout,
+            prompt_cfg,
             vpt_uniform_bound(self.patch_embed.projection.kernel_size,
                               stage_dims[0]), frozen, trainable_params,
             frozen_eval)
@@ -121,8 +122,9 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
     def _check_num_prompts(self, num_prompts) -> List[int]:
         num_blocks = len(self.stage_of_block)
         num_stages = len(self.stages)
-        if isinstance(num_prompts, (bool, str)) or not isinstance(
-                num_prompts, (int, Sequence)):
+        if isinstance(num_prompts,
+                      (bool, str)) or not isinstance(num_prompts,
+                                                     (int, Sequence)):
             raise TypeError(f'num_prompts must be an int or a list of ints, '
                             f'got {num_prompts!r}')
         if isinstance(num_prompts, int):
@@ -159,13 +161,12 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         self._record_prompts_tap(block, prompts)
         if self.prompt_mode == 'deep' and self.shares_prompt_prefix():
             return prompts
-        return self.prompt_dropout(
-            prompts.unsqueeze(0).expand(batch, -1, -1))
+        return self.prompt_dropout(prompts.unsqueeze(0).expand(batch, -1, -1))
 
     def shares_prompt_prefix(self) -> bool:
         """As :meth:`PromptViT.shares_prompt_prefix` (deep mode only)."""
-        return self.share_prompt_prefix and not (
-            self.prompt_dropout.training and self.prompt_dropout.p > 0)
+        return self.share_prompt_prefix and not (self.prompt_dropout.training
+                                                 and self.prompt_dropout.p > 0)
 
     def forward(self, x):
         self.tap_outputs = {}
@@ -192,8 +193,9 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
             if i in self.out_indices:
                 out = getattr(self, f'norm{i}')(x)
                 outs.append(
-                    out.view(-1, *hw_shape, self.num_features[i]).permute(
-                        0, 3, 1, 2).contiguous())
+                    out.view(-1, *hw_shape,
+                             self.num_features[i]).permute(0, 3, 1,
+                                                           2).contiguous())
             if stage.downsample is not None and \
                     not self.out_after_downsample:
                 x, prompts, hw_shape = self._merge(stage.downsample, x,
@@ -220,8 +222,11 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
             return block(x, hw_shape), prompts
         if prompts.dim() == 2:  # the shared prefix: keys and values only
             out_x = self._shift_window_attention(
-                block.attn, block.norm1(prompts.to(x.dtype)),
-                block.norm1(x), hw_shape, shared=True)
+                block.attn,
+                block.norm1(prompts.to(x.dtype)),
+                block.norm1(x),
+                hw_shape,
+                shared=True)
             y = x + out_x
             return block.ffn(block.norm2(y), identity=y), None
         M = prompts.shape[1]
@@ -258,8 +263,10 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         H_pad, W_pad = x.shape[1], x.shape[2]
         if shift_size > 0:
             x = torch.roll(x, shifts=(-shift_size, -shift_size), dims=(1, 2))
-        mask = attn.get_attn_mask((H_pad, W_pad), window_size=window_size,
-                                  shift_size=shift_size, device=x.device)
+        mask = attn.get_attn_mask((H_pad, W_pad),
+                                  window_size=window_size,
+                                  shift_size=shift_size,
+                                  device=x.device)
         # (B * nW, ws*ws, C), batch-major
         windows = attn.window_partition(x, window_size).view(
             -1, window_size**2, C)
@@ -267,13 +274,15 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         if shared:
             out_x = PromptSwin._window_attention_shared(
                 attn.w_msa, prompts, windows, mask)
-            return attn.drop(PromptSwin._reverse_windows(
-                attn, out_x, hw_shape, (H_pad, W_pad), shift_size))
+            return attn.drop(
+                PromptSwin._reverse_windows(attn, out_x, hw_shape,
+                                            (H_pad, W_pad), shift_size))
         M = prompts.shape[1]
         tokens = torch.cat([
             prompts.unsqueeze(1).expand(B, num_windows, M, C).reshape(
                 B * num_windows, M, C), windows
-        ], dim=1)
+        ],
+                           dim=1)
         out = PromptSwin._window_attention(attn.w_msa, tokens, mask, M)
         out_p = out[:, :M].reshape(B, num_windows, M, C).mean(1)
         out_x = PromptSwin._reverse_windows(attn, out[:, M:], hw_shape,
@@ -300,8 +309,8 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         """The relative position bias of a window, (heads, N, N)."""
         wh, ww = w_msa.window_size
         return w_msa.relative_position_bias_table[
-            w_msa.relative_position_index.view(-1)].view(
-                wh * ww, wh * ww, -1).permute(2, 0, 1)
+            w_msa.relative_position_index.view(-1)].view(wh * ww, wh * ww,
+                                                         -1).permute(2, 0, 1)
 
     @staticmethod
     def _window_attention_shared(w_msa, prompts, windows, mask):
@@ -328,8 +337,8 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         logits = torch.cat([q @ k_p.transpose(-2, -1), logits], dim=-1)
         weights = w_msa.attn_drop(w_msa.softmax(logits))
         out = weights[..., :M] @ v_p + weights[..., M:] @ v
-        return w_msa.proj_drop(w_msa.proj(out.transpose(1, 2).reshape(
-            B_, N, C)))
+        return w_msa.proj_drop(
+            w_msa.proj(out.transpose(1, 2).reshape(B_, N, C)))
 
     @staticmethod
     def _window_attention(w_msa, x, mask, num_prompts):
@@ -356,8 +365,7 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
 
     @staticmethod
     def _load_pretrained(checkpoint):
-        from mmprompt.utils.checkpoint_converters import \
-            load_swin_checkpoint
+        from mmprompt.utils.checkpoint_converters import load_swin_checkpoint
         return load_swin_checkpoint(checkpoint)
 
     def _pretrained_may_lack(self, name: str) -> bool:
@@ -367,8 +375,8 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         return super()._pretrained_may_lack(name) or bool(
             re.match(rf'norm(?!{last}\.)\d+\.', name))
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
-                              *args, **kwargs):
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args,
+                              **kwargs):
         # mmpretrain converts old Swin checkpoints (final 'norm.' ->
         # 'norm{last}.', stored attention masks dropped) only when the
         # class is exactly SwinTransformer

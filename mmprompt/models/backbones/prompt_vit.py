@@ -1,13 +1,14 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
 from mmpretrain.models import VisionTransformer
 from mmpretrain.models.utils import build_norm_layer, resize_pos_embed
 
 from mmprompt.registry import MODELS
 from ..prompts import vpt_uniform_bound
+from .pretrained_vit import ARCH_ZOO, PretrainedViTMixin
 from .prompted_backbone import PromptedBackboneMixin
+from .prompted_vit_layer import PromptedLayerMixin
 
 # 'prompts': a layer's tokens as its generator produced them (M, D);
 # 'layer_input': the tokens entering the layer, prompts in place (B, L, D);
@@ -16,16 +17,11 @@ from .prompted_backbone import PromptedBackboneMixin
 # attention branch output of the patch tokens before the residual sum
 # (B, N, D).
 TAP_NAMES = ('prompts', 'layer_input', 'attn_input', 'query', 'attn_output')
-# out_types whose outputs contain the prompt tokens
-PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all', 'avg_all_tokens')
-_BASE = dict(embed_dims=768, num_layers=12, num_heads=12,
-             feedforward_channels=3072)
-_LARGE = dict(embed_dims=1024, num_layers=24, num_heads=16,
-              feedforward_channels=4096)
 
 
 @MODELS.register_module()
-class PromptViT(PromptedBackboneMixin, VisionTransformer):
+class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
+                VisionTransformer):
     """Vision Transformer with visual prompt tuning (VPT shallow and deep).
 
     `Visual Prompt Tuning <https://arxiv.org/abs/2203.12119>`_ on top of
@@ -131,15 +127,10 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
     ``pre_norm=True``, ``norm_cfg=dict(type='LN', eps=1e-5)`` and
     ``layer_cfgs=dict(act_cfg=dict(type='mmpretrain.QuickGELU'))``).
     """
-    arch_zoo = {
-        **VisionTransformer.arch_zoo,
-        **dict.fromkeys(['dinov2-b', 'dinov2-base', 'clip-b', 'clip-base'],
-                        _BASE),
-        **dict.fromkeys(['dinov2-l', 'dinov2-large', 'clip-l', 'clip-large'],
-                        _LARGE),
+    arch_zoo = ARCH_ZOO
+    OUT_TYPES = VisionTransformer.OUT_TYPES | {
+        'avg_prompt', 'avg_all', 'avg_all_tokens'
     }
-    OUT_TYPES = VisionTransformer.OUT_TYPES | {'avg_prompt', 'avg_all',
-                                               'avg_all_tokens'}
     TAP_NAMES = TAP_NAMES
 
     def __init__(self,
@@ -194,67 +185,23 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
                 kwargs.get('norm_cfg', dict(type='LN', eps=1e-6)),
                 self.embed_dims)
         if out_type == 'avg_prompt':
-            empty = [i for i in self.out_indices
-                     if self.num_prompts_at(i) == 0]
+            empty = [
+                i for i in self.out_indices if self.num_prompts_at(i) == 0
+            ]
             if empty:
                 raise ValueError(
                     f"out_type='avg_prompt' needs prompts at every output "
                     f'layer, but layers {empty} have num_prompts=0')
 
         self._init_prompting(
-            counts, [self.embed_dims] * len(counts), prompt_mode,
-            prompt_init, prompt_std, prompt_dropout, prompt_cfg,
+            counts, [self.embed_dims] * len(counts), prompt_mode, prompt_init,
+            prompt_std, prompt_dropout, prompt_cfg,
             vpt_uniform_bound(self.patch_embed.projection.kernel_size,
                               self.embed_dims), frozen, trainable_params,
             frozen_eval)
 
     # ------------------------------------------------------------------
     # construction helpers
-    def _init_extra_tokens(self, num_registers, projection_dims, out_type):
-        """DINOv2's register tokens and CLIP's output projection."""
-        if isinstance(num_registers, bool) or not isinstance(
-                num_registers, int) or num_registers < 0:
-            raise ValueError(f'num_registers must be an int >= 0, got '
-                             f'{num_registers!r}')
-        if num_registers and not self.with_cls_token:
-            raise ValueError(f'num_registers={num_registers} needs the class '
-                             'token (registers follow it): with_cls_token '
-                             'is False')
-        self.num_registers = num_registers
-        if num_registers:
-            self.register_tokens = nn.Parameter(
-                torch.zeros(1, num_registers, self.embed_dims))
-            self.num_extra_tokens = 1 + num_registers
-        self.projection_dims = projection_dims
-        if projection_dims is None:
-            return
-        if isinstance(projection_dims, bool) or not isinstance(
-                projection_dims, int) or projection_dims <= 0:
-            raise ValueError(f'projection_dims must be a positive int or '
-                             f'None, got {projection_dims!r}')
-        if out_type != 'cls_token':
-            raise ValueError(f'projection_dims projects the class token: it '
-                             f"needs out_type='cls_token', got {out_type!r}")
-        self.projection = nn.Parameter(
-            torch.randn(self.embed_dims, projection_dims) *
-            self.embed_dims**-0.5)
-
-    @property
-    def num_pos_extra_tokens(self) -> int:
-        """Extra tokens that have a row in ``pos_embed``: CLS only;
-        registers carry no position."""
-        return self.num_extra_tokens - self.num_registers
-
-    def _prepare_pos_embed(self, state_dict, prefix, *args, **kwargs):
-        # mmpretrain's resizing hook reads num_extra_tokens as the class
-        # rows of pos_embed; registers have none.
-        num_extra, self.num_extra_tokens = (self.num_extra_tokens,
-                                            self.num_pos_extra_tokens)
-        try:
-            super()._prepare_pos_embed(state_dict, prefix, *args, **kwargs)
-        finally:
-            self.num_extra_tokens = num_extra
-
     def _check_out_indices(self, out_indices, args, kwargs):
         arch = args[0] if args else kwargs.get('arch', 'base')
         if isinstance(arch, str):
@@ -286,8 +233,9 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
                 f'patch_size={patch_size}, got img_size={img_size!r}')
 
     def _check_num_prompts(self, num_prompts) -> List[int]:
-        if isinstance(num_prompts, (bool, str)) or not isinstance(
-                num_prompts, (int, Sequence)):
+        if isinstance(num_prompts,
+                      (bool, str)) or not isinstance(num_prompts,
+                                                     (int, Sequence)):
             raise TypeError(f'num_prompts must be an int or a list of ints, '
                             f'got {num_prompts!r}')
         if isinstance(num_prompts, int):
@@ -321,102 +269,19 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
 
     def _check_kept_counts(self, counts: List[int]) -> None:
         if self.out_type == 'avg_prompt':
-            empty = [i for i in self.out_indices
-                     if counts[i if self.prompt_mode == 'deep' else 0] == 0]
+            empty = [
+                i for i in self.out_indices
+                if counts[i if self.prompt_mode == 'deep' else 0] == 0
+            ]
             if empty:
                 raise ValueError(
                     f"out_type='avg_prompt' needs prompts at the output "
                     f'layers {empty}; keeping {counts} leaves none there')
 
-    def _layer_forward(self, index: int, layer: nn.Module, x: torch.Tensor,
-                       num_prompts: int, drop_prompts: bool = False,
-                       shared: Optional[torch.Tensor] = None
-                       ) -> torch.Tensor:
-        """Run layer ``index`` on ``x`` (``num_prompts`` prompt tokens after
-        the extra tokens), recording the requested taps.
-
-        ``drop_prompts``: nothing reads the prompt outputs (see
-        :meth:`_drops_prompt_outputs`), so only the other tokens get
-        queries, attention output, projection and FFN; the prompts still
-        give keys and values. The result then has no prompt tokens. The
-        other tokens' outputs are those of the full layer: every step after
-        the key/value projection is per token.
-
-        ``shared``: the layer's ``num_prompts`` prompt tokens (M, D), the
-        same for every image; ``x`` then holds the other tokens only. Their
-        norm and q/k/v projections run once and are broadcast over the
-        batch (the shared prefix).
-        """
-        taps = self._tap_requests.get(index, ())
-        record = self.tap_outputs.setdefault(index, {}) if taps else {}
-        B = x.shape[0]
-        n = self.num_extra_tokens
-
-        def with_prompts(tokens, prompts):  # (B, L, C) and (M, C)
-            return torch.cat([tokens[:, :n],
-                              prompts.unsqueeze(0).expand(B, -1, -1),
-                              tokens[:, n:]], dim=1)
-
-        if 'layer_input' in taps:
-            record['layer_input'] = x if shared is None else \
-                with_prompts(x, shared)
-        mask_prompts = self.prompts_see_patches_only and num_prompts > 0 \
-            and not drop_prompts
-        if shared is None and not drop_prompts and not mask_prompts and \
-                not set(taps) - {'layer_input'}:
-            return layer(x)
-        # The computation of TransformerEncoderLayer.forward and
-        # MultiheadAttention.forward, with reads in between; it keeps the
-        # fused scaled_dot_product_attention kernel.
-        attn = layer.attn
-        h = layer.ln1(x)
-        qkv = attn.qkv(h)
-        if shared is not None:
-            h_prompts = layer.ln1(shared)
-            qkv_prompts = attn.qkv(h_prompts)
-            if 'attn_input' in taps:
-                record['attn_input'] = with_prompts(h, h_prompts)
-            qkv = with_prompts(qkv, qkv_prompts)
-            if not drop_prompts:  # the prompt outputs are read: per image
-                x = with_prompts(x, shared)
-        elif 'attn_input' in taps:
-            record['attn_input'] = h
-        L = qkv.shape[1]
-        if 'query' in taps:
-            record['query'] = qkv[:, :n + num_prompts, :self.embed_dims]
-        q, k, v = qkv.reshape(B, L, 3, attn.num_heads,
-                              attn.head_dims).permute(2, 0, 3, 1, 4)
-        if drop_prompts:
-            q = torch.cat([q[:, :, :n], q[:, :, n + num_prompts:]], dim=2)
-            if shared is None:
-                x = torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1)
-            num_prompts = 0
-        dropout_p = attn.attn_drop if attn.training else 0.
-        attn_mask = None
-        if mask_prompts:  # prompt queries see the patches only
-            attn_mask = q.new_zeros(q.shape[2], k.shape[2])
-            attn_mask[n:n + num_prompts, :n + num_prompts] = float('-inf')
-        out = attn.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
-        out = out.transpose(1, 2).reshape(B, x.shape[1], attn.embed_dims)
-        out = attn.out_drop(attn.gamma1(attn.proj_drop(attn.proj(out))))
-        if 'attn_output' in taps:
-            record['attn_output'] = out[:, n + num_prompts:]
-        x = x + out
-        return layer.ffn(layer.ln2(x), identity=x)
-
-    def _drops_prompt_outputs(self, layer: int) -> bool:
-        """Whether nothing reads the prompt outputs of ``layer``: no output
-        of this layer shows them (``raw``, ``avg_prompt``, ``avg_all``) and
-        no later layer takes them (deep mode replaces them; after the last
-        layer nothing follows)."""
-        if layer in self.out_indices and self.out_type in PROMPT_OUT_TYPES:
-            return False
-        return self.prompt_mode == 'deep' or layer == self.num_layers - 1
-
     # ------------------------------------------------------------------
-    def _insert_prompts(self, x: torch.Tensor, layer: int, num_old: int
-                        ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def _insert_prompts(
+            self, x: torch.Tensor, layer: int,
+            num_old: int) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Put the prompts of ``layer`` in the slot of ``num_old`` tokens.
 
         Returns ``(x, shared)``: with a shared prefix (see
@@ -436,15 +301,14 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             return x, shared
         prompts = self.prompt_dropout(
             prompts.to(x.dtype).unsqueeze(0).expand(x.shape[0], -1, -1))
-        return torch.cat([x[:, :n], prompts, x[:, n + num_old:]],
-                         dim=1), None
+        return torch.cat([x[:, :n], prompts, x[:, n + num_old:]], dim=1), None
 
     def shares_prompt_prefix(self) -> bool:
         """Whether freshly inserted prompts run as a shared prefix now:
         unless disabled, or prompt dropout draws a mask per image (training
         with ``prompt_dropout > 0``)."""
-        return self.share_prompt_prefix and not (
-            self.prompt_dropout.training and self.prompt_dropout.p > 0)
+        return self.share_prompt_prefix and not (self.prompt_dropout.training
+                                                 and self.prompt_dropout.p > 0)
 
     def embed_tokens(self, x: torch.Tensor):
         """Images (B, 3, H, W) to the tokens entering layer 0,
@@ -477,8 +341,8 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
         num_prompts = 0
         for i, layer in enumerate(self.layers):
             shared = None
-            if self._prompts_enabled and (i == 0 or
-                                          self.prompt_mode == 'deep'):
+            if self._prompts_enabled and (i == 0
+                                          or self.prompt_mode == 'deep'):
                 x, shared = self._insert_prompts(x, i, num_prompts)
                 num_prompts = self.num_prompts[i]
             drop = num_prompts > 0 and self._drops_prompt_outputs(i)
@@ -488,8 +352,8 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             if i == len(self.layers) - 1 and self.final_norm:
                 x = self.ln1(x)
             if i in self.out_indices:
-                outs.append(self._format_output(x, patch_resolution,
-                                                num_prompts))
+                outs.append(
+                    self._format_output(x, patch_resolution, num_prompts))
         return tuple(outs)
 
     def _format_output(self, x, hw, num_prompts: int = 0):
@@ -512,31 +376,3 @@ class PromptViT(PromptedBackboneMixin, VisionTransformer):
             torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1), hw)
 
     # ------------------------------------------------------------------
-    def _load_pretrained(self, checkpoint):
-        from mmprompt.utils.checkpoint_converters import load_vit_checkpoint
-        state_dict, fmt = load_vit_checkpoint(checkpoint)
-        if 'projection' in state_dict and not self.projection_dims:
-            # CLIP's joint-space projection: not part of a tuned backbone
-            state_dict = {k: v for k, v in state_dict.items()
-                          if k != 'projection'}
-        return state_dict, fmt
-
-    def _check_pretrained_fits(self, state_dict, fmt, source) -> None:
-        from mmprompt.utils.checkpoint_converters import \
-            vit_arch_from_state_dict
-        if 'patch_embed.projection.weight' not in state_dict:
-            return
-        found = vit_arch_from_state_dict(state_dict)
-        kernel = tuple(self.patch_embed.projection.kernel_size)
-        patch = kernel[0] if kernel[0] == kernel[1] else kernel
-        own = dict(embed_dims=self.embed_dims, patch_size=patch,
-                   num_layers=self.num_layers,
-                   num_registers=self.num_registers,
-                   projection_dims=self.projection_dims,
-                   pre_norm=not isinstance(self.pre_norm, nn.Identity))
-        differ = [f'{k}: checkpoint {found[k]!r}, config {v!r}'
-                  for k, v in own.items() if found[k] != v]
-        if differ:
-            raise ValueError(
-                f'Pretrained checkpoint {source!r} (format {fmt}) does not '
-                f'fit {type(self).__name__}: ' + '; '.join(differ))

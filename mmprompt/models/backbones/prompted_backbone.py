@@ -40,11 +40,17 @@ class PromptedBackboneMixin:
     """
     TAP_NAMES = ('prompts', )
 
-    def _init_prompting(self, counts: List[int], dims: List[int],
-                        prompt_mode: str, prompt_init: str,
-                        prompt_std: float, prompt_dropout: float,
-                        prompt_cfg: dict, uniform_bound: float,
-                        frozen: bool, trainable_params: Sequence,
+    def _init_prompting(self,
+                        counts: List[int],
+                        dims: List[int],
+                        prompt_mode: str,
+                        prompt_init: str,
+                        prompt_std: float,
+                        prompt_dropout: float,
+                        prompt_cfg: dict,
+                        uniform_bound: float,
+                        frozen: bool,
+                        trainable_params: Sequence,
                         frozen_eval: bool = True) -> None:
         self.prompt_mode = prompt_mode
         self.num_prompts = list(counts)
@@ -123,8 +129,10 @@ class PromptedBackboneMixin:
             param.requires_grad_(keep)
         unmatched = [p.pattern for p, _ in rules if p.pattern not in matched]
         if unmatched:
-            examples = [n for n, _ in self.named_parameters()
-                        if not n.startswith('prompts.')][:3]
+            examples = [
+                n for n, _ in self.named_parameters()
+                if not n.startswith('prompts.')
+            ][:3]
             raise ValueError(
                 f'trainable_params patterns {unmatched} match no parameter '
                 f'of {type(self).__name__} (names look like {examples})')
@@ -172,8 +180,10 @@ class PromptedBackboneMixin:
         prefix = cfg.get('prefix')
         if prefix:
             prefix = prefix.rstrip('.') + '.'
-            state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
-                          if k.startswith(prefix)}
+            state_dict = {
+                k[len(prefix):]: v
+                for k, v in state_dict.items() if k.startswith(prefix)
+            }
         self._check_pretrained_fits(state_dict, fmt, cfg['checkpoint'])
         incompatible = self.load_state_dict(state_dict, strict=False)
         params = dict(self.named_parameters())
@@ -192,8 +202,8 @@ class PromptedBackboneMixin:
         MMLogger.get_current_instance().info(
             f"Loaded {fmt} checkpoint {cfg['checkpoint']} into "
             f'{type(self).__name__}' +
-            (f'; not in the checkpoint, initialised: {fresh}' if fresh
-             else ''))
+            (f'; not in the checkpoint, initialised: {fresh}' if fresh else '')
+        )
         self._is_init = True
 
     def _check_pretrained_fits(self, state_dict, fmt, source) -> None:
@@ -208,8 +218,10 @@ class PromptedBackboneMixin:
         mismatch, leaving freshly initialised prompts in place.
         """
         mismatched = []
-        own_shapes = {k: v.shape for k, v in
-                      self.prompts.state_dict(prefix='prompts.').items()}
+        own_shapes = {
+            k: v.shape
+            for k, v in self.prompts.state_dict(prefix='prompts.').items()
+        }
         for name, tensor in state_dict.items():
             if not name.startswith(prefix + 'prompts.'):
                 continue
@@ -220,17 +232,17 @@ class PromptedBackboneMixin:
                     f'vs model {tuple(own)}')
         if mismatched:
             counts = self._checkpoint_prompt_counts(state_dict, prefix)
-            condensed = any(k.startswith(prefix + 'prompts.') and
-                            k.endswith('.kept_index') for k in state_dict)
+            condensed = any(
+                k.startswith(prefix + 'prompts.') and k.endswith('.kept_index')
+                for k in state_dict)
             raise ValueError(
                 'Prompt shapes of the checkpoint differ from the config '
-                f'(num_prompts={self.num_prompts}): ' +
-                '; '.join(mismatched) +
-                (f'. To load it, set num_prompts={counts}' if counts else '')
-                + ('. It is a condensed checkpoint: a config with '
-                   "custom_hooks=[dict(type='mmprompt."
-                   "PromptCondensationHook', ...)] condenses the model to it "
-                   'when loading' if condensed else ''))
+                f'(num_prompts={self.num_prompts}): ' + '; '.join(mismatched) +
+                (f'. To load it, set num_prompts={counts}' if counts else '') +
+                ('. It is a condensed checkpoint: a config with '
+                 "custom_hooks=[dict(type='mmprompt."
+                 "PromptCondensationHook', ...)] condenses the model to it "
+                 'when loading' if condensed else ''))
 
     def _checkpoint_prompt_counts(self, state_dict, prefix):
         counts = []
@@ -277,9 +289,10 @@ class PromptedBackboneMixin:
         if len(keep) != len(self.prompts):
             raise ValueError(f'keep has {len(keep)} entries for '
                              f'{len(self.prompts)} prompted layers')
-        self._check_kept_counts(
-            [len(idx) if idx is not None else n
-             for idx, n in zip(keep, self.num_prompts)])
+        self._check_kept_counts([
+            len(idx) if idx is not None else n
+            for idx, n in zip(keep, self.num_prompts)
+        ])
         for generator, idx in zip(self.prompts, keep):
             if idx is not None:
                 generator.keep_tokens(idx)

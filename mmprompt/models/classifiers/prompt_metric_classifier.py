@@ -55,9 +55,8 @@ class PromptMetricClassifier(ClassPromptGuidanceMixin, ImageClassifier):
                  anchor_source: str = 'paper',
                  **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_class_prompt_guidance(self.head.num_classes,
-                                         guided_layer, metric_loss, beta,
-                                         lam, anchor_source)
+        self._init_class_prompt_guidance(self.head.num_classes, guided_layer,
+                                         metric_loss, beta, lam, anchor_source)
 
     @property
     def num_classes(self) -> int:
@@ -67,8 +66,10 @@ class PromptMetricClassifier(ClassPromptGuidanceMixin, ImageClassifier):
              data_samples: List[DataSample]) -> dict:
         self._check_mapping_ready()
         feats = self.extract_feat(inputs)
-        losses = {('loss_cls' if k == 'loss' else k): v
-                  for k, v in self.head.loss(feats, data_samples).items()}
+        losses = {
+            ('loss_cls' if k == 'loss' else k): v
+            for k, v in self.head.loss(feats, data_samples).items()
+        }
         labels = torch.cat([s.gt_label for s in data_samples])
         losses.update(self.guidance_losses(feats, labels))
         return losses

@@ -15,9 +15,11 @@ class PromptMetricLoss(nn.Module):
     (an image's feature) is a positive of prompt k when its class maps to k.
     With s the cosine similarity, alpha the scale and delta the margin:
 
-    ``pos = 1/|P+| sum_{k in P+} log(1 + sum_{i in X+_k} exp(-alpha (s_ik - delta)))``
+    ``pos = 1/|P+| sum_{k in P+}
+    log(1 + sum_{i in X+_k} exp(-alpha (s_ik - delta)))``
     over the prompts P+ with a positive in the batch, and
-    ``neg = 1/|P| sum_{k in P} log(1 + sum_{j in X-_k} exp(alpha (s_jk + delta)))``
+    ``neg = 1/|P| sum_{k in P}
+    log(1 + sum_{j in X-_k} exp(alpha (s_jk + delta)))``
     over all prompts; the loss is ``loss_weight * (pos + neg)``.
 
     The released code (Noahsark/DA-VPT) differs in two ways, both options
@@ -37,7 +39,9 @@ class PromptMetricLoss(nn.Module):
             ``loss_vpt_scale_ratio``), >= 0. Defaults to 1.
     """
 
-    def __init__(self, alpha: float = 32., delta: float = 0.1,
+    def __init__(self,
+                 alpha: float = 32.,
+                 delta: float = 0.1,
                  loss_weight: float = 1.,
                  positive_mean: str = 'with_positives',
                  proxy_scale: float = 1.):
@@ -77,8 +81,9 @@ class PromptMetricLoss(nn.Module):
             raise ValueError(f'proxy_of_anchor values must lie in [0, '
                              f'{num_proxies}), got '
                              f'{proxy_of_anchor.unique().tolist()}')
-        sim = F.normalize(anchors, dim=-1) @ F.normalize(
-            proxies, dim=-1).t() * self.proxy_scale
+        sim = F.normalize(
+            anchors, dim=-1) @ F.normalize(
+                proxies, dim=-1).t() * self.proxy_scale
         positive = F.one_hot(proxy_of_anchor, num_proxies).bool()  # (B, M)
         pos_terms = torch.where(positive, -self.alpha * (sim - self.delta),
                                 sim.new_tensor(float('-inf')))

@@ -49,8 +49,8 @@ class SimpleFeaturePyramid(BaseModule):
                  num_outs: int = 5,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        for name, value in (('in_channels', in_channels),
-                            ('out_channels', out_channels)):
+        for name, value in (('in_channels', in_channels), ('out_channels',
+                                                           out_channels)):
             if isinstance(value, bool) or not isinstance(value, int) \
                     or value < 1:
                 raise ValueError(f'{name} must be an int >= 1, got '
@@ -74,11 +74,10 @@ class SimpleFeaturePyramid(BaseModule):
             resample, channels = self._resample(scale, in_channels)
             self.stages.append(
                 nn.Sequential(
-                    resample,
-                    nn.Conv2d(channels, out_channels, 1, bias=False),
+                    resample, nn.Conv2d(channels, out_channels, 1, bias=False),
                     _norm(out_channels),
-                    nn.Conv2d(out_channels, out_channels, 3, padding=1,
-                              bias=False),
+                    nn.Conv2d(
+                        out_channels, out_channels, 3, padding=1, bias=False),
                     _norm(out_channels)))
 
     @staticmethod
@@ -90,8 +89,8 @@ class SimpleFeaturePyramid(BaseModule):
                 nn.ConvTranspose2d(channels // 2, channels // 4, 2,
                                    stride=2)), channels // 4
         if scale == 2.0:
-            return nn.ConvTranspose2d(channels, channels // 2, 2,
-                                      stride=2), channels // 2
+            return nn.ConvTranspose2d(
+                channels, channels // 2, 2, stride=2), channels // 2
         if scale == 1.0:
             return nn.Identity(), channels
         return nn.MaxPool2d(2, stride=2), channels

@@ -63,8 +63,9 @@ class FactoredPrompt(BasePromptGenerator):
         raise NotImplementedError
 
     def _keep_rows(self, index: torch.Tensor) -> None:
-        self.a = nn.Parameter(self.a.detach()[index.to(self.a.device)].clone(),
-                              requires_grad=self.a.requires_grad)
+        self.a = nn.Parameter(
+            self.a.detach()[index.to(self.a.device)].clone(),
+            requires_grad=self.a.requires_grad)
 
     def forward(self) -> torch.Tensor:
         if self.needs_whitening:

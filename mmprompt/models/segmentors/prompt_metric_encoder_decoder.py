@@ -62,8 +62,7 @@ class PromptMetricEncoderDecoder(ClassPromptGuidanceMixin, EncoderDecoder):
                  **kwargs):
         super().__init__(*args, **kwargs)
         self._init_class_prompt_guidance(self.num_classes, guided_layer,
-                                         metric_loss, beta, lam,
-                                         anchor_source)
+                                         metric_loss, beta, lam, anchor_source)
 
     def image_class(self, sample: SegDataSample) -> int:
         return dominant_label(sample.gt_sem_seg.data, self.num_classes,
@@ -102,7 +101,8 @@ class PromptMetricEncoderDecoder(ClassPromptGuidanceMixin, EncoderDecoder):
             loader = LoadAnnotations(
                 reduce_zero_label=info.get('reduce_zero_label', False))
             results = loader(dict(info, seg_fields=[]))
-            labels.append(dominant_label(
-                torch.from_numpy(results['gt_seg_map'].astype(np.int64)),
-                self.num_classes, self.decode_head.ignore_index))
+            labels.append(
+                dominant_label(
+                    torch.from_numpy(results['gt_seg_map'].astype(np.int64)),
+                    self.num_classes, self.decode_head.ignore_index))
         return np.asarray(labels)

@@ -9,8 +9,10 @@ ANCHOR_SOURCES = ('paper', 'released')
 # block's input patch tokens, CLS: the CLS token's query projection (its
 # ``cls_type='query'``, the default of every released config), proxies: the
 # raw prompt tokens.
-GUIDED_TAPS = {'paper': ('query', 'attn_output'),
-               'released': ('prompts', 'layer_input', 'query')}
+GUIDED_TAPS = {
+    'paper': ('query', 'attn_output'),
+    'released': ('prompts', 'layer_input', 'query')
+}
 
 
 def guided_anchors_and_proxies(backbone, layer: int, anchor_source: str):
@@ -21,8 +23,9 @@ def guided_anchors_and_proxies(backbone, layer: int, anchor_source: str):
     m = backbone.num_prompts_at(layer)
     if anchor_source == 'paper':
         query = taps['query']  # (B, n + M, D): CLS and prompt queries
-        return (taps['attn_output'].mean(1), query[:, 0],
-                query[:, n:n + m].mean(0))
+        return (taps['attn_output'].mean(1), query[:,
+                                                   0], query[:,
+                                                             n:n + m].mean(0))
     tokens = taps['layer_input']
     return tokens[:, n + m:].mean(1), taps['query'][:, 0], taps['prompts']
 
@@ -105,10 +108,9 @@ class ClassPromptGuidanceMixin:
                              torch.zeros(num_classes, dtype=torch.long))
         self.register_buffer('prompt_centroids',
                              torch.zeros(self.num_guided_prompts, dims))
-        self.register_buffer('mapping_ready',
-                             torch.zeros((), dtype=torch.uint8))
-        self.register_buffer('class_feat_sum',
-                             torch.zeros(num_classes, dims))
+        self.register_buffer('mapping_ready', torch.zeros((),
+                                                          dtype=torch.uint8))
+        self.register_buffer('class_feat_sum', torch.zeros(num_classes, dims))
         self.register_buffer('class_feat_count', torch.zeros(num_classes))
 
     def _check_mapping_ready(self) -> None:
@@ -132,8 +134,8 @@ class ClassPromptGuidanceMixin:
         for layer in self.guided_layers:
             patch, cls, proxies = guided_anchors_and_proxies(
                 self.backbone, layer, self.anchor_source)
-            patch_losses.append(self.metric_loss(patch[valid], proxies,
-                                                 assign))
+            patch_losses.append(
+                self.metric_loss(patch[valid], proxies, assign))
             cls_losses.append(self.metric_loss(cls[valid], proxies, assign))
         losses = dict(
             loss_ml_patch=self.beta * torch.stack(patch_losses).mean(),
@@ -154,7 +156,8 @@ class ClassPromptGuidanceMixin:
             0, labels, torch.ones_like(labels, dtype=torch.float))
 
     @torch.no_grad()
-    def set_mapping(self, class_to_prompt: torch.Tensor,
+    def set_mapping(self,
+                    class_to_prompt: torch.Tensor,
                     centroids: Optional[torch.Tensor] = None) -> None:
         if class_to_prompt.shape != self.class_to_prompt.shape or \
                 class_to_prompt.min() < 0 or \

@@ -31,9 +31,11 @@ def normalise_class_features(features: torch.Tensor,
     return F.normalize(x, dim=1)
 
 
-def initial_mapping(class_features: torch.Tensor, num_prompts: int,
-                    seed: int = 0, feature_norm: str = 'l2'
-                    ) -> Tuple[torch.Tensor, torch.Tensor]:
+def initial_mapping(
+        class_features: torch.Tensor,
+        num_prompts: int,
+        seed: int = 0,
+        feature_norm: str = 'l2') -> Tuple[torch.Tensor, torch.Tensor]:
     """Map C classes to ``num_prompts`` prompts from class features (C, D).
 
     Returns ``(class_to_prompt (C,), centroids (num_prompts, D))``.
@@ -50,10 +52,13 @@ def initial_mapping(class_features: torch.Tensor, num_prompts: int,
             torch.from_numpy(kmeans.cluster_centers_).float())
 
 
-def update_mapping(class_means: torch.Tensor, seen: torch.Tensor,
-                   class_to_prompt: torch.Tensor, centroids: torch.Tensor,
-                   seed: int = 0, feature_norm: str = 'l2'
-                   ) -> Tuple[torch.Tensor, torch.Tensor]:
+def update_mapping(
+        class_means: torch.Tensor,
+        seen: torch.Tensor,
+        class_to_prompt: torch.Tensor,
+        centroids: torch.Tensor,
+        seed: int = 0,
+        feature_norm: str = 'l2') -> Tuple[torch.Tensor, torch.Tensor]:
     """Re-cluster the classes seen this epoch, warm-started at the previous
     centroids. A class not seen keeps its prompt; a cluster left without a
     seen class keeps its centroid.
@@ -75,8 +80,11 @@ def update_mapping(class_means: torch.Tensor, seen: torch.Tensor,
         # groups: keep the mapping (documented behaviour).
         return mapping, centroids
     x = normalise_class_features(class_means[seen], feature_norm).numpy()
-    kmeans = KMeans(n_clusters=num_prompts, init=centroids.double().numpy(),
-                    n_init=1, random_state=seed)
+    kmeans = KMeans(
+        n_clusters=num_prompts,
+        init=centroids.double().numpy(),
+        n_init=1,
+        random_state=seed)
     labels = torch.from_numpy(kmeans.fit_predict(x).astype(np.int64))
     mapping[seen] = labels
     new_centroids = torch.from_numpy(kmeans.cluster_centers_).float()

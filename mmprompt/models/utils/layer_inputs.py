@@ -3,9 +3,9 @@ from typing import Dict, Iterable, Tuple
 import torch
 
 
-def prompt_free_layer_inputs(backbone, inputs: torch.Tensor,
-                             layers: Iterable[int]
-                             ) -> Tuple[Dict[int, torch.Tensor], tuple]:
+def prompt_free_layer_inputs(
+        backbone, inputs: torch.Tensor,
+        layers: Iterable[int]) -> Tuple[Dict[int, torch.Tensor], tuple]:
     """Tokens entering each of ``layers`` when the ViT runs without prompts.
 
     The prompt-free forward of a :class:`~mmprompt.models.PromptViT`

@@ -9,15 +9,15 @@ from mmengine.model import is_model_wrapper
 def unwrap_model(model: nn.Module) -> nn.Module:
     """The model inside a wrapper (DDP, FSDP, mmengine's wrappers), or the
     model itself; a runner works too (its ``model``)."""
-    model = getattr(model, 'model', model) if not isinstance(
-        model, nn.Module) else model
+    model = getattr(model, 'model',
+                    model) if not isinstance(model, nn.Module) else model
     return model.module if is_model_wrapper(model) else model
 
 
-def find_prompted_backbone(model: nn.Module,
-                           backbone_type: Optional[Type] = None,
-                           require_prompts: bool = False
-                           ) -> Tuple[str, nn.Module]:
+def find_prompted_backbone(
+        model: nn.Module,
+        backbone_type: Optional[Type] = None,
+        require_prompts: bool = False) -> Tuple[str, nn.Module]:
     """``(name, module)`` of the prompted backbone of ``model`` (wrapped or
     not): the first module that is a
     :class:`~mmprompt.models.PromptedBackboneMixin`.

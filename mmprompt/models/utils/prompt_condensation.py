@@ -62,8 +62,10 @@ def score_prompts(model: nn.Module,
     for layer in layers:
         backbone.request_taps(layer, ['prompts'])
     device = next(backbone.prompts.parameters()).device
-    sums = [torch.zeros(n, dtype=torch.float64, device=device)
-            for n in backbone.num_prompts]
+    sums = [
+        torch.zeros(n, dtype=torch.float64, device=device)
+        for n in backbone.num_prompts
+    ]
     num_batches = 0
     was_training = model.training
     model.eval()  # no prompt dropout: score the tokens themselves
@@ -82,7 +84,8 @@ def score_prompts(model: nn.Module,
         model.train(was_training)
     if num_batches == 0:
         raise ValueError('score_prompts got no batches to score on')
-    total = torch.tensor([float(num_batches)], dtype=torch.float64,
+    total = torch.tensor([float(num_batches)],
+                         dtype=torch.float64,
                          device=device)
     all_reduce(total, 'sum')
     scores = []
@@ -129,14 +132,16 @@ def select_prompts(scores: Sequence[torch.Tensor],
     rest = num_keep - int(chosen.sum())
     chosen[order[~chosen[order]][:rest]] = True
     offsets = [0] + torch.tensor(counts).cumsum(0).tolist()
-    return [torch.nonzero(chosen[a:b]).flatten()
-            for a, b in zip(offsets[:-1], offsets[1:])]
+    return [
+        torch.nonzero(chosen[a:b]).flatten()
+        for a, b in zip(offsets[:-1], offsets[1:])
+    ]
 
 
-def replace_optimizer_params(optimizer: torch.optim.Optimizer,
-                             replaced: Dict[nn.Parameter,
-                                            Tuple[nn.Parameter,
-                                                  torch.Tensor]]) -> None:
+def replace_optimizer_params(
+        optimizer: torch.optim.Optimizer,
+        replaced: Dict[nn.Parameter, Tuple[nn.Parameter,
+                                           torch.Tensor]]) -> None:
     """Point ``optimizer`` at new parameters that keep rows ``index`` of old
     ones: ``replaced[old] = (new, index)``. Per-row optimizer state (e.g.
     Adam's moments, SGD's momentum) is sliced to the kept rows; scalars
@@ -156,10 +161,10 @@ def replace_optimizer_params(optimizer: torch.optim.Optimizer,
                 }
 
 
-def condense_prompts(model: nn.Module,
-                     keep: Sequence[Optional[torch.Tensor]],
-                     optimizer: Optional[torch.optim.Optimizer] = None
-                     ) -> List[int]:
+def condense_prompts(
+        model: nn.Module,
+        keep: Sequence[Optional[torch.Tensor]],
+        optimizer: Optional[torch.optim.Optimizer] = None) -> List[int]:
     """Keep ``keep[l]`` of each prompted layer of ``model``'s backbone and
     update ``optimizer`` to optimise exactly the kept prompts. Returns the
     new per-layer counts."""
@@ -171,14 +176,15 @@ def condense_prompts(model: nn.Module,
         for name, new in backbone.prompts.named_parameters():
             old = before[name]
             if new is not old:
-                replaced[old] = (new, torch.unique(
-                    torch.as_tensor(keep[int(name.split('.')[0])])))
+                replaced[old] = (new,
+                                 torch.unique(
+                                     torch.as_tensor(keep[int(
+                                         name.split('.')[0])])))
         replace_optimizer_params(optimizer, replaced)
     return list(backbone.num_prompts)
 
 
-def kept_positions(backbone: nn.Module,
-                   state_dict: Dict[str, torch.Tensor],
+def kept_positions(backbone: nn.Module, state_dict: Dict[str, torch.Tensor],
                    prefix: str) -> Optional[List[Optional[torch.Tensor]]]:
     """Which current tokens a condensed checkpoint keeps, per layer, from
     its ``kept_index`` buffers (original token indices); None if the
@@ -198,6 +204,7 @@ def kept_positions(backbone: nn.Module,
             raise ValueError(
                 f'The checkpoint keeps prompt tokens {missing} of layer {i} '
                 f'that this model does not have (it holds {current})')
-        keep.append(torch.tensor([current.index(int(k)) for k in
-                                  saved.tolist()], dtype=torch.long))
+        keep.append(
+            torch.tensor([current.index(int(k)) for k in saved.tolist()],
+                         dtype=torch.long))
     return keep if found else None

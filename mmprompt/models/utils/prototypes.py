@@ -17,7 +17,9 @@ def window_grid(num_tokens: int) -> Tuple[int, int]:
     return gh, num_tokens // gh
 
 
-def prototype_tokens(patches: torch.Tensor, num_tokens: int, method: str,
+def prototype_tokens(patches: torch.Tensor,
+                     num_tokens: int,
+                     method: str,
                      patch_resolution: Optional[Tuple[int, int]] = None,
                      seed: int = 0,
                      max_tokens: Optional[int] = None) -> torch.Tensor:

@@ -64,8 +64,7 @@ class WhiteningStatistics:
     def __init__(self, embed_dims: int, average_images: bool = False):
         self.embed_dims = embed_dims
         self.average_images = average_images
-        self.sum_mmt = torch.zeros(embed_dims, embed_dims,
-                                   dtype=torch.float64)
+        self.sum_mmt = torch.zeros(embed_dims, embed_dims, dtype=torch.float64)
         self.sum_m: Optional[torch.Tensor] = None
         self.num_images = 0
         self.tokens_per_image: Optional[int] = None
@@ -97,7 +96,8 @@ class WhiteningStatistics:
         device = _dist_device()
         counts = torch.tensor(
             [float(self.num_images),
-             float(self.tokens_per_image or 0)], dtype=torch.float64,
+             float(self.tokens_per_image or 0)],
+            dtype=torch.float64,
             device=device)
         sizes = counts[1:].clone()
         all_reduce(counts, op='sum')
@@ -134,16 +134,19 @@ class WhiteningStatistics:
 
 
 @torch.no_grad()
-def compute_whitening_statistics(backbone, batches: Iterable[torch.Tensor],
-                                 layers: Iterable[int],
-                                 average_images: bool = False,
-                                 qk_product: str = 'row_vector'
-                                 ) -> Dict[int, WhiteningStatistics]:
+def compute_whitening_statistics(
+        backbone,
+        batches: Iterable[torch.Tensor],
+        layers: Iterable[int],
+        average_images: bool = False,
+        qk_product: str = 'row_vector') -> Dict[int, WhiteningStatistics]:
     """Accumulate the whitening statistics of ``layers`` over ``batches``
     (the prompt-free model; tokens = CLS and patches after ``ln1``)."""
     layers = sorted(set(layers))
-    stats = {l: WhiteningStatistics(backbone.embed_dims, average_images)
-             for l in layers}
+    stats = {
+        l: WhiteningStatistics(backbone.embed_dims, average_images)
+        for l in layers
+    }
     qks = {l: qk_matrix(backbone.layers[l].attn, qk_product) for l in layers}
     for inputs in batches:
         tokens, _ = prompt_free_layer_inputs(backbone, inputs, layers)
@@ -158,7 +161,8 @@ def _dist_device():
     return get_comm_device()
 
 
-def whitening_matrix(sigma: torch.Tensor, eps: float,
+def whitening_matrix(sigma: torch.Tensor,
+                     eps: float,
                      num_token_vectors: Optional[int] = None,
                      name: str = 'Sigma') -> torch.Tensor:
     """ZCA whitening ``U diag((s + eps)^-1/2) U^T`` of ``sigma`` (float64).
@@ -177,7 +181,8 @@ def whitening_matrix(sigma: torch.Tensor, eps: float,
             f'{num_token_vectors}), so the whitening is not stable; it '
             f'relies on eps={eps:g} (directions without data are scaled by '
             f'eps^-1/2 = {eps ** -0.5:.3g}). Use more images (num_images).',
-            UserWarning, stacklevel=2)
+            UserWarning,
+            stacklevel=2)
     sigma = sigma.double()
     sigma = (sigma + sigma.t()) / 2
     s, u = torch.linalg.eigh(sigma)

@@ -13,9 +13,10 @@ def log(msg, logger=None, level=None):
     import logging
 
     from mmengine.logging import print_log
-    print_log(msg,
-              logger=logger if logger is not None else 'current',
-              level=level if level is not None else logging.INFO)
+    print_log(
+        msg,
+        logger=logger if logger is not None else 'current',
+        level=level if level is not None else logging.INFO)
 
 
 def to_tensor(value):
@@ -53,7 +54,6 @@ def sample_keys(keys, num=8):
     return shown or '(no keys)'
 
 
-
 def is_state_dict_like(obj):
     return isinstance(obj, Mapping) and len(obj) > 0 and any(
         isinstance(v, (torch.Tensor, np.ndarray)) for v in obj.values())
@@ -87,7 +87,6 @@ def rename(key, table):
     return None
 
 
-
 def cat_qkv(out, layer, parts, what):
     """Fuse separate query, key, value tensors into ``attn.qkv``."""
     missing = [
@@ -98,4 +97,3 @@ def cat_qkv(out, layer, parts, what):
             f'layer {layer}: the attention {what} lacks {missing}; cannot '
             'fuse q, k, v')
     out[f'layers.{layer}.attn.qkv.{what}'] = torch.cat(list(parts), dim=0)
-

@@ -205,4 +205,3 @@ def state_dict_from_onnx(path):
 def _is_square(n):
     root = int(round(n**0.5))
     return root * root == n
-

@@ -64,9 +64,8 @@ def torch_load(path, map_location, logger=None):
         stubs = [(type(name.rsplit('.', 1)[-1], (Placeholder, ), {}), name)
                  for name in names]
         with torch.serialization.safe_globals(stubs):
-            checkpoint = torch.load(path,
-                                    map_location=map_location,
-                                    weights_only=True)
+            checkpoint = torch.load(
+                path, map_location=map_location, weights_only=True)
         log(
             f'{path}: non-tensor objects of types {sorted(names)} were '
             'replaced by placeholders (weights_only loading)', logger)
@@ -81,8 +80,8 @@ def is_torchscript_archive(path):
         return False
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
-    return any(n.endswith('/constants.pkl') and n.count('/') == 1
-               for n in names)
+    return any(
+        n.endswith('/constants.pkl') and n.count('/') == 1 for n in names)
 
 
 def load_torchscript(path, map_location='cpu', logger=None):
@@ -108,8 +107,11 @@ def load_npz(path):
         return {k: data[k] for k in data.files}
 
 
-def read_checkpoint_file(path, map_location='cpu', logger=None,
-                         what='ViT', formats=(),
+def read_checkpoint_file(path,
+                         map_location='cpu',
+                         logger=None,
+                         what='ViT',
+                         formats=(),
                          extensions=READABLE_EXTENSIONS):
     """The dict stored in a ``.pth``/``.pt``/``.bin``/``.tar``/``.ckpt``
     (``weights_only`` loading; a TorchScript archive gives its state dict),
@@ -128,7 +130,8 @@ def read_checkpoint_file(path, map_location='cpu', logger=None,
     ext = osp.splitext(path)[1].lower()
     readers = {'.safetensors': load_safetensors, '.npz': load_npz}
     readers.update({
-        e: lambda p: load_torchscript(p, map_location, logger)
+        e:
+        lambda p: load_torchscript(p, map_location, logger)
         if is_torchscript_archive(p) else torch_load(p, map_location, logger)
         for e in TORCH_EXTENSIONS
     })
@@ -144,4 +147,3 @@ def read_checkpoint_file(path, map_location='cpu', logger=None,
             f'{type(checkpoint).__name__}, not a dict of tensors.' +
             (f' Supported formats: {", ".join(formats)}.' if formats else ''))
     return checkpoint
-

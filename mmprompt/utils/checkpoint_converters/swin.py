@@ -38,22 +38,25 @@ from collections.abc import Mapping
 
 import torch
 
-from .common import GIVEN_DICT, log, prefixes_of, sample_keys, to_tensor, unwrap
+from .common import (GIVEN_DICT, log, prefixes_of, sample_keys, to_tensor,
+                     unwrap)
 from .readers import TORCH_EXTENSIONS, read_checkpoint_file
 
-__all__ = ['SWIN_FORMATS', 'load_swin_checkpoint', 'convert_swin_state_dict',
-           'detect_swin_format']
+__all__ = [
+    'SWIN_FORMATS', 'load_swin_checkpoint', 'convert_swin_state_dict',
+    'detect_swin_format'
+]
 
 SWIN_FORMATS = ('swin-official', 'timm-swin', 'mmpretrain')
 
 _BLOCK_KEY = 'layers.0.blocks.0.attn.qkv.weight'
 _MM_BLOCK_KEY = 'stages.0.blocks.0.attn.w_msa.qkv.weight'
 
-
 # official / timm block names -> mmpretrain's (under stages.{i}.blocks.{j}.)
 _BLOCK_MAP = (
     ('norm1.', 'norm1.'),
-    ('attn.relative_position_bias_table', 'attn.w_msa.relative_position_bias_table'),
+    ('attn.relative_position_bias_table',
+     'attn.w_msa.relative_position_bias_table'),
     ('attn.qkv.', 'attn.w_msa.qkv.'),
     ('attn.proj.', 'attn.w_msa.proj.'),
     ('norm2.', 'norm2.'),
@@ -86,9 +89,11 @@ def _detect(checkpoint):
         if prefix + 'patch_embed.proj.weight' not in inner:
             continue
         rest = [k[len(prefix):] for k in keys if k.startswith(prefix)]
-        merges = {int(m.group(1)) for m in
-                  (re.match(r'layers\.(\d+)\.downsample\.', k) for k in rest)
-                  if m}
+        merges = {
+            int(m.group(1))
+            for m in (re.match(r'layers\.(\d+)\.downsample\.', k)
+                      for k in rest) if m
+        }
         timm = 'head.fc.weight' in rest or (merges and 0 not in merges)
         return ('timm-swin' if timm else 'swin-official'), inner, prefix
     return None
@@ -103,8 +108,9 @@ def detect_swin_format(checkpoint):
     """
     found = _detect(checkpoint)
     if found is None:
-        raise _error(GIVEN_DICT, list(checkpoint.keys()) if isinstance(
-            checkpoint, Mapping) else [])
+        raise _error(
+            GIVEN_DICT,
+            list(checkpoint.keys()) if isinstance(checkpoint, Mapping) else [])
     return found[0]
 
 
@@ -119,8 +125,9 @@ def merge_channel_order(in_channels: int) -> torch.Tensor:
 
 def _relative_position_index(window: int) -> torch.Tensor:
     from mmpretrain.models.utils import WindowMSA
-    return WindowMSA(embed_dims=1, window_size=(window, window),
-                     num_heads=1).relative_position_index.clone()
+    return WindowMSA(
+        embed_dims=1, window_size=(window, window),
+        num_heads=1).relative_position_index.clone()
 
 
 def _convert_hierarchical(state_dict, prefix, merge_offset):
@@ -152,8 +159,9 @@ def _convert_hierarchical(state_dict, prefix, merge_offset):
                     break
             else:
                 unknown.append(key)
-        elif m := re.match(r'layers\.(\d+)\.downsample\.(norm|reduction)\.'
-                           r'(weight|bias)$', name):
+        elif m := re.match(
+                r'layers\.(\d+)\.downsample\.(norm|reduction)\.'
+                r'(weight|bias)$', name):
             stage = int(m.group(1)) - merge_offset
             part, leaf = m.group(2), m.group(3)
             in_channels = tensor.shape[-1] // 4
@@ -205,13 +213,17 @@ def _convert(checkpoint, name, logger=None):
         state_dict, unknown = _convert_hierarchical(
             flat, prefix, merge_offset=int(fmt == 'timm-swin'))
     if not any(k.endswith('attn.w_msa.qkv.weight') for k in state_dict):
-        raise _error(name, list(flat.keys()),
-                     f'it looks like {fmt!r} but no Swin block could be '
-                     'mapped')
+        raise _error(
+            name, list(flat.keys()),
+            f'it looks like {fmt!r} but no Swin block could be '
+            'mapped')
     if unknown:
-        log(f'{name}: {len(unknown)} key(s) of the {fmt} checkpoint have no '
-             f'mmpretrain SwinTransformer counterpart and were dropped: '
-             f'{sample_keys(unknown)}', logger, level=30)
+        log(
+            f'{name}: {len(unknown)} key(s) of the {fmt} checkpoint have no '
+            f'mmpretrain SwinTransformer counterpart and were dropped: '
+            f'{sample_keys(unknown)}',
+            logger,
+            level=30)
     return state_dict, fmt
 
 
@@ -261,9 +273,14 @@ def load_swin_checkpoint(source, map_location='cpu', logger=None):
     else:
         name = os.fspath(source)
         checkpoint = read_checkpoint_file(
-            name, map_location, logger, what='Swin', formats=SWIN_FORMATS,
+            name,
+            map_location,
+            logger,
+            what='Swin',
+            formats=SWIN_FORMATS,
             extensions=TORCH_EXTENSIONS + ('.safetensors', ))
     state_dict, fmt = _convert(checkpoint, name, logger)
-    log(f'Recognised checkpoint format: {fmt} ({name}, '
-         f'{len(state_dict)} tensors)', logger)
+    log(
+        f'Recognised checkpoint format: {fmt} ({name}, '
+        f'{len(state_dict)} tensors)', logger)
     return state_dict, fmt

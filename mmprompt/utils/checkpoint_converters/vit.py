@@ -13,8 +13,8 @@ from .vit_clip import convert_clip
 from .vit_hf import convert_hf_clip, convert_hf_dinov2
 from .vit_timm import convert_google_npz, convert_mmpretrain, convert_timm
 
-SUPPORTED_FORMATS = ('google-npz', 'timm', 'timm-registers', 'mae',
-                     'mocov3', 'mocov3-linear', 'mmpretrain', 'hf-dinov2',
+SUPPORTED_FORMATS = ('google-npz', 'timm', 'timm-registers', 'mae', 'mocov3',
+                     'mocov3-linear', 'mmpretrain', 'hf-dinov2',
                      'hf-dinov2-registers', 'onnx-hf-dinov2', 'clip',
                      'hf-clip')
 SUPPORTED_EXTENSIONS = READABLE_EXTENSIONS + ('.onnx', )
@@ -51,8 +51,10 @@ def _detect_clip(keys):
     """``(format, prefix)`` of a CLIP vision tower, or None; raises for a
     CLIP file without a ViT vision tower."""
     key_set = set(keys)
-    towers = [p for p in prefixes_of(keys, _CLIP_KEY)
-              if p + 'conv1.weight' in key_set]
+    towers = [
+        p for p in prefixes_of(keys, _CLIP_KEY)
+        if p + 'conv1.weight' in key_set
+    ]
     if towers:
         return 'clip', towers[0]
     hf = prefixes_of(keys, _HF_CLIP_KEY)
@@ -63,8 +65,8 @@ def _detect_clip(keys):
             'it is a convolutional (ResNet) CLIP: its vision tower is a '
             'ModifiedResNet (attnpool.*, layer1.*), not a ViT; PromptViT '
             'takes CLIP ViT-B/32, ViT-B/16 or ViT-L/14')
-    if any(k == 'token_embedding.weight' or
-           k.endswith('.token_embedding.weight') for k in keys):
+    if any(k == 'token_embedding.weight'
+           or k.endswith('.token_embedding.weight') for k in keys):
         raise ValueError(
             'it is a CLIP text tower (token_embedding, text transformer) '
             'with no vision tower')
@@ -254,6 +256,7 @@ def vit_arch_from_state_dict(state_dict):
         if 'projection' in state_dict else None,
     )
 
+
 # ---------------------------------------------------------------------------
 # entry points
 # ---------------------------------------------------------------------------
@@ -276,7 +279,6 @@ def load_onnx(path, logger=None):
             logger,
             level=30)
     return state_dict, 'onnx-hf-dinov2'
-
 
 
 def load_vit_checkpoint(source, map_location='cpu', logger=None):
@@ -308,12 +310,14 @@ def load_vit_checkpoint(source, map_location='cpu', logger=None):
         name = os.fspath(source)
         if osp.splitext(name)[1].lower() == '.onnx':
             if not osp.isfile(name):
-                raise FileNotFoundError(
-                    f'ViT checkpoint not found: {name!r}')
+                raise FileNotFoundError(f'ViT checkpoint not found: {name!r}')
             state_dict, fmt = load_onnx(name, logger)
         else:
             checkpoint = read_checkpoint_file(
-                name, map_location, logger, formats=SUPPORTED_FORMATS,
+                name,
+                map_location,
+                logger,
+                formats=SUPPORTED_FORMATS,
                 extensions=SUPPORTED_EXTENSIONS)
             state_dict, fmt = _convert(checkpoint, name, logger)
     log(

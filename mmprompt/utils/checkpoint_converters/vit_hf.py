@@ -17,7 +17,13 @@ class HFLayout:
     tensor mmpretrain's shape.
     """
 
-    def __init__(self, layer, qkv, qkv_names, layer_map, top_map, dropped,
+    def __init__(self,
+                 layer,
+                 qkv,
+                 qkv_names,
+                 layer_map,
+                 top_map,
+                 dropped,
                  reshape=None):
         self.layer = re.compile(layer)
         self.qkv = re.compile(qkv)
@@ -47,8 +53,7 @@ DINOV2 = HFLayout(
         ('embeddings.cls_token', 'cls_token'),
         ('embeddings.register_tokens', 'register_tokens'),
         ('embeddings.position_embeddings', 'pos_embed'),
-        ('embeddings.patch_embeddings.projection.',
-         'patch_embed.projection.'),
+        ('embeddings.patch_embeddings.projection.', 'patch_embed.projection.'),
         ('layernorm.', 'ln1.'),
     ),
     dropped=r'^(embeddings\.mask_token|pooler\.)')
@@ -110,9 +115,8 @@ def convert_hf(state_dict, prefix, layout):
                 unknown.append(key)
             continue
         out[new] = layout.reshape.get(new, lambda t: t)(tensor)
-    for (layer, what), parts in sorted(qkv.items(),
-                                       key=lambda kv:
-                                       (int(kv[0][0]), kv[0][1])):
+    for (layer, what), parts in sorted(
+            qkv.items(), key=lambda kv: (int(kv[0][0]), kv[0][1])):
         cat_qkv(out, layer, parts, what)
     return out, unknown
 

@@ -84,7 +84,6 @@ def convert_mmpretrain(state_dict, prefix=''):
     return out, []
 
 
-
 def convert_google_npz(weights, prefix=''):
     """Google's ViT ``.npz`` (the layout timm's ``_load_weights`` reads)."""
 
@@ -169,4 +168,3 @@ def convert_google_npz(weights, prefix=''):
         put(out, p + 'ffn.layers.1.weight', None if w is None else w.T)
         put(out, p + 'ffn.layers.1.bias', block_get(i, f'{mlp}/Dense_1/bias'))
     return out, []
-

@@ -1,0 +1,106 @@
+"""One ViT layer run with prompts: the computation of mmpretrain's
+``TransformerEncoderLayer`` with the reads methods need (taps), prompt rows
+nothing reads left out, and prompts as a shared prefix."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+# out_types whose outputs contain the prompt tokens
+PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all', 'avg_all_tokens')
+
+
+class PromptedLayerMixin:
+    """``_layer_forward`` and ``_drops_prompt_outputs`` of
+    :class:`~mmprompt.models.PromptViT`."""
+
+    def _layer_forward(self,
+                       index: int,
+                       layer: nn.Module,
+                       x: torch.Tensor,
+                       num_prompts: int,
+                       drop_prompts: bool = False,
+                       shared: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Run layer ``index`` on ``x`` (``num_prompts`` prompt tokens after
+        the extra tokens), recording the requested taps.
+
+        ``drop_prompts``: nothing reads the prompt outputs (see
+        :meth:`_drops_prompt_outputs`), so only the other tokens get
+        queries, attention output, projection and FFN; the prompts still
+        give keys and values. The result then has no prompt tokens. The
+        other tokens' outputs are those of the full layer: every step after
+        the key/value projection is per token.
+
+        ``shared``: the layer's ``num_prompts`` prompt tokens (M, D), the
+        same for every image; ``x`` then holds the other tokens only. Their
+        norm and q/k/v projections run once and are broadcast over the
+        batch (the shared prefix).
+        """
+        taps = self._tap_requests.get(index, ())
+        record = self.tap_outputs.setdefault(index, {}) if taps else {}
+        B = x.shape[0]
+        n = self.num_extra_tokens
+
+        def with_prompts(tokens, prompts):  # (B, L, C) and (M, C)
+            return torch.cat([
+                tokens[:, :n],
+                prompts.unsqueeze(0).expand(B, -1, -1), tokens[:, n:]
+            ],
+                             dim=1)
+
+        if 'layer_input' in taps:
+            record['layer_input'] = x if shared is None else \
+                with_prompts(x, shared)
+        mask_prompts = self.prompts_see_patches_only and num_prompts > 0 \
+            and not drop_prompts
+        if shared is None and not drop_prompts and not mask_prompts and \
+                not set(taps) - {'layer_input'}:
+            return layer(x)
+        # The computation of TransformerEncoderLayer.forward and
+        # MultiheadAttention.forward, with reads in between; it keeps the
+        # fused scaled_dot_product_attention kernel.
+        attn = layer.attn
+        h = layer.ln1(x)
+        qkv = attn.qkv(h)
+        if shared is not None:
+            h_prompts = layer.ln1(shared)
+            qkv_prompts = attn.qkv(h_prompts)
+            if 'attn_input' in taps:
+                record['attn_input'] = with_prompts(h, h_prompts)
+            qkv = with_prompts(qkv, qkv_prompts)
+            if not drop_prompts:  # the prompt outputs are read: per image
+                x = with_prompts(x, shared)
+        elif 'attn_input' in taps:
+            record['attn_input'] = h
+        L = qkv.shape[1]
+        if 'query' in taps:
+            record['query'] = qkv[:, :n + num_prompts, :self.embed_dims]
+        q, k, v = qkv.reshape(B, L, 3, attn.num_heads,
+                              attn.head_dims).permute(2, 0, 3, 1, 4)
+        if drop_prompts:
+            q = torch.cat([q[:, :, :n], q[:, :, n + num_prompts:]], dim=2)
+            if shared is None:
+                x = torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1)
+            num_prompts = 0
+        dropout_p = attn.attn_drop if attn.training else 0.
+        attn_mask = None
+        if mask_prompts:  # prompt queries see the patches only
+            attn_mask = q.new_zeros(q.shape[2], k.shape[2])
+            attn_mask[n:n + num_prompts, :n + num_prompts] = float('-inf')
+        out = attn.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
+        out = out.transpose(1, 2).reshape(B, x.shape[1], attn.embed_dims)
+        out = attn.out_drop(attn.gamma1(attn.proj_drop(attn.proj(out))))
+        if 'attn_output' in taps:
+            record['attn_output'] = out[:, n + num_prompts:]
+        x = x + out
+        return layer.ffn(layer.ln2(x), identity=x)
+
+    def _drops_prompt_outputs(self, layer: int) -> bool:
+        """Whether nothing reads the prompt outputs of ``layer``: no output
+        of this layer shows them (``raw``, ``avg_prompt``, ``avg_all``) and
+        no later layer takes them (deep mode replaces them; after the last
+        layer nothing follows)."""
+        if layer in self.out_indices and self.out_type in PROMPT_OUT_TYPES:
+            return False
+        return self.prompt_mode == 'deep' or layer == self.num_layers - 1

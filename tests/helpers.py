@@ -1,0 +1,201 @@
+"""What several test modules share: paths, the tiny end-to-end set-up of
+tools/ (an image folder, a hooks module and a config, used by the fixtures
+in conftest.py), subprocess and checkpoint helpers."""
+import importlib.util
+import os.path as osp
+import socket
+import subprocess
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TRAIN = osp.join(REPO, 'tools', 'train.py')
+TEST = osp.join(REPO, 'tools', 'test.py')
+
+NUM_CLASSES = 4
+IMGS_PER_CLASS = 6
+COLOURS = [(220, 40, 40), (40, 220, 40), (40, 40, 220), (220, 220, 40)]
+
+HOOKS_MODULE = '''
+import inspect
+import os
+import os.path as osp
+import pickle
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.dist import get_rank, get_world_size, is_distributed
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class ToolsTestHook(Hook):
+    """Dumps each rank's prompts before/after training; can stop early or
+    die by SIGKILL after iteration ``kill_at = (epoch, batch_idx)``
+    (0-based) as a crashed or preempted job does."""
+    priority = 'VERY_LOW'
+
+    def __init__(self, stop_after=None, kill_at=None):
+        self.stop_after = stop_after
+        self.kill_at = None if kill_at is None else tuple(kill_at)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if self.kill_at == (runner.epoch, batch_idx):
+            import signal
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _dump(self, runner, stage):
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        prompts = {k: v.detach().clone()
+                   for k, v in model.state_dict().items() if 'prompts.' in k}
+        info = dict(
+            prompts=prompts,
+            world_size=get_world_size(),
+            backend=torch_dist.get_backend() if is_distributed() else None,
+            optim_wrapper=type(runner.optim_wrapper).__name__,
+            amp_dtype=str(getattr(runner.optim_wrapper, 'cast_dtype', None)),
+            torch_load=f'{torch.load.__module__}.{torch.load.__name__}',
+            weights_only_default=inspect.signature(
+                torch.load).parameters['weights_only'].default,
+            force_env={k: v for k, v in os.environ.items()
+                       if 'WEIGHTS_ONLY' in k})
+        torch.save(info, osp.join(runner.work_dir,
+                                  f'prompts_{stage}_rank{get_rank()}.pth'))
+
+    def before_train(self, runner):
+        self._dump(runner, 'before_train')
+        if self.stop_after == 0:
+            runner.train_loop.stop_training = True
+
+    def after_train_epoch(self, runner):
+        # runner.epoch is still the 0-based index of the finished epoch
+        if self.stop_after is not None and runner.epoch + 1 >= self.stop_after:
+            runner.train_loop.stop_training = True
+
+    def after_train(self, runner):
+        self._dump(runner, 'after_train')
+'''
+
+CONFIG = '''
+custom_imports = dict(
+    imports=['mmprompt', 'mmprompt_tools_test_hooks'],
+    allow_failed_imports=False)
+default_scope = 'mmpretrain'
+
+model = dict(
+    type='ImageClassifier',
+    data_preprocessor=dict(
+        type='ClsDataPreprocessor', num_classes={num_classes},
+        mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], to_rgb=True),
+    backbone=dict(
+        type='mmprompt.PromptViT',
+        arch=dict(embed_dims=32, num_layers=2, num_heads=4,
+                  feedforward_channels=64),
+        img_size=32, patch_size=8, num_prompts=4, prompt_mode='deep'),
+    neck=None,
+    head=dict(type='LinearClsHead', num_classes={num_classes},
+              in_channels=32, loss=dict(type='CrossEntropyLoss')))
+
+pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+dataset = dict(type='CustomDataset', data_root={data_root!r},
+               pipeline=pipeline)
+train_dataloader = dict(
+    batch_size=8, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True), dataset=dataset)
+val_dataloader = dict(
+    batch_size=8, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False), dataset=dataset)
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.5, momentum=0.9, weight_decay=1e-4))
+param_scheduler = dict(
+    type='MultiStepLR', by_epoch=True, milestones=[1], gamma=0.5)
+train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=8, enable=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=1),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False))
+custom_hooks = [dict(type='ToolsTestHook', stop_after=None)]
+
+# nccl, as in OpenMMLab's default runtime: tools/train.py must switch to gloo
+# on a machine without CUDA.
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+visualizer = dict(
+    type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+log_processor = dict(by_epoch=True)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=True)
+'''
+
+
+def run(args, env, timeout=300):
+    proc = subprocess.run(
+        args,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
+    assert proc.returncode == 0, (
+        f'{args} failed ({proc.returncode}):\n'
+        f'{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}')
+    return proc
+
+
+def load(path):
+    # torch's default weights_only=True (explicit, so a changed default
+    # cannot make this test pass by accident)
+    return torch.load(path, map_location='cpu', weights_only=True)
+
+
+def assert_same(a, b, where='ckpt'):
+    """Exact, recursive comparison of checkpoint parts."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor), where
+        assert a.dtype == b.dtype and a.shape == b.shape, where
+        assert torch.equal(a, b), f'{where} differs'
+    elif isinstance(a, dict):
+        assert set(a) == set(b), f'{where}: {set(a) ^ set(b)}'
+        for k in a:
+            assert_same(a[k], b[k], f'{where}.{k}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f'{where}[{i}]')
+    else:
+        assert a == b, f'{where}: {a!r} != {b!r}'
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def load_module(rel_path, name=None):
+    """A module of the repository by its path (a tool script, a test)."""
+    path = osp.join(REPO, rel_path)
+    name = name or osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,83 @@
+"""Digest of what every config resolves to, so a refactoring of configs/
+can show that each leaf still builds the same model, data and schedule.
+
+    python tools/misc/config_digests.py            # print differences
+    python tools/misc/config_digests.py --update   # rewrite the record
+
+The record, ``tests/data/config_digests.json``, maps each config (relative
+path) to the sha256 of its resolved ``model``, dataloaders, optimizer
+wrapper, parameter schedulers and loops (``custom_hooks`` and the runtime
+are left out: hooks every run needs may move between configs and
+``tools/train.py``). tests/test_configs.py compares against it.
+"""
+import argparse
+import glob
+import hashlib
+import json
+import os.path as osp
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+RECORD = osp.join(ROOT, 'tests', 'data', 'config_digests.json')
+FIELDS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+          'optim_wrapper', 'param_scheduler', 'train_cfg', 'val_cfg',
+          'test_cfg', 'val_evaluator', 'test_evaluator', 'data_preprocessor')
+
+
+def leaf_configs():
+    """Every config a user runs: not under ``_base_`` nor named
+    ``_base_*``."""
+    paths = glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    return sorted(
+        osp.relpath(p, ROOT) for p in paths
+        if '_base_' not in osp.relpath(p, ROOT).split(osp.sep)[:-1]
+        and not osp.basename(p).startswith('_base_'))
+
+
+def digest(rel_path):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, rel_path))
+    resolved = {f: cfg.get(f) for f in FIELDS}
+    text = json.dumps(resolved, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def digests(configs=None):
+    return {c: digest(c) for c in (configs or leaf_configs())}
+
+
+def differences(record, current):
+    changed = sorted(c for c in record.keys() & current.keys()
+                     if record[c] != current[c])
+    return (changed, sorted(current.keys() - record.keys()),
+            sorted(record.keys() - current.keys()))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--update',
+        action='store_true',
+        help='rewrite tests/data/config_digests.json')
+    args = parser.parse_args(argv)
+    current = digests()
+    if args.update:
+        with open(RECORD, 'w') as f:
+            json.dump(current, f, indent=1, sort_keys=True)
+            f.write('\n')
+        print(f'recorded {len(current)} configs in {RECORD}')
+        return 0
+    with open(RECORD) as f:
+        record = json.load(f)
+    changed, added, removed = differences(record, current)
+    for name, paths in (('changed', changed), ('new', added), ('removed',
+                                                               removed)):
+        for p in paths:
+            print(f'{name}: {p}')
+    print(f'{len(changed)} changed, {len(added)} new, {len(removed)} '
+          'removed')
+    return 1 if changed or removed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
