@@ -7,6 +7,7 @@ import re
 
 import pytest
 import yaml
+
 from helpers import REPO
 
 FAMILIES = sorted(
@@ -37,8 +38,8 @@ def test_family_has_readme_and_metafile(family):
 def test_model_index_imports_every_metafile():
     with open(osp.join(REPO, 'model-index.yml')) as f:
         index = yaml.safe_load(f)
-    assert sorted(index['Import']) == sorted(
-        f'configs/{f}/metafile.yml' for f in FAMILIES)
+    assert sorted(index['Import']) == sorted(f'configs/{f}/metafile.yml'
+                                             for f in FAMILIES)
 
 
 DOCS = [osp.join(REPO, 'README.md')] + glob.glob(
@@ -72,8 +73,8 @@ def test_library_files_stay_small():
     """One class or concern per file: nothing in mmprompt/ much above 400
     lines."""
     sizes = {}
-    for path in glob.glob(osp.join(REPO, 'mmprompt', '**', '*.py'),
-                          recursive=True):
+    for path in glob.glob(
+            osp.join(REPO, 'mmprompt', '**', '*.py'), recursive=True):
         with open(path, encoding='utf-8') as f:
             sizes[osp.relpath(path, REPO)] = sum(1 for _ in f)
     assert {p: n for p, n in sizes.items() if n > 420} == {}
