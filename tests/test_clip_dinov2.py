@@ -560,3 +560,31 @@ def test_dinov2_repository_layout_with_registers(tmp_path):
     with torch.no_grad():
         model = _prompt_vit(path, num_registers=REGS, **DINOV2_KWARGS)
         _close(model(x)[0], ref(pixel_values=x).pooler_output)
+
+
+def test_spt_tokens_and_condensation_count_the_registers(tmp_path):
+    """SPT's patch tokens and Prompt Condensation see the registers as extra
+    tokens: prototypes come from the N patches only, and a condensed model
+    with registers equals one built with the kept prompts."""
+    from mmprompt.engine.hooks.prototype_prompt_init_hook import \
+        collect_patch_tokens
+    from mmprompt.models.utils import kept_positions
+    path, kwargs = _save_each_format(tmp_path)['hf-dinov2-registers']
+    model = _prompt_vit(path, num_prompts=3, **kwargs)
+    x = _images()
+    tokens, hw = collect_patch_tokens(model, [x], [0, 1])
+    assert hw == (IMG // PATCH, ) * 2
+    assert tokens[0].shape == (2, (IMG // PATCH)**2, D)
+
+    keep = [torch.tensor([0, 2]), torch.tensor([1])]
+    with torch.no_grad():
+        model.keep_prompts(keep)
+        condensed = model(x)[0]
+    state = model.state_dict()
+    full = _prompt_vit(path, num_prompts=3, **kwargs)
+    kept = kept_positions(full, state, '')
+    assert [k.tolist() for k in kept] == [[0, 2], [1]]
+    fresh = _prompt_vit(path, num_prompts=[2, 1], **kwargs)
+    fresh.load_state_dict(state)
+    with torch.no_grad():
+        _close(fresh(x)[0], condensed)
