@@ -115,3 +115,32 @@ def test_demo_checks_fashion_mnist_before_training(tmp_path):
     with pytest.raises(
             FileNotFoundError, match='apt-get install dataset-fashion-mnist'):
         demo.prepare_assets(None, str(tmp_path))
+
+
+def test_validation_split_carved_from_the_training_set(fake_fmnist):
+    """``exclude_num_per_class``: a class-balanced validation split of the
+    training images, disjoint from the training subset of the same seed."""
+    train = FashionMNISTSubset(
+        data_root=str(fake_fmnist), num_per_class=4, seed=3)
+    val = FashionMNISTSubset(
+        data_root=str(fake_fmnist),
+        num_per_class=2,
+        seed=3,
+        exclude_num_per_class=4)
+
+    def images(ds):
+        return {ds.get_data_info(i)['img'].tobytes() for i in range(len(ds))}
+
+    assert len(val) == 20
+    labels = [val.get_data_info(i)['gt_label'] for i in range(len(val))]
+    assert np.bincount(labels).tolist() == [2] * 10
+    assert not images(train) & images(val)
+    # 6 images per class: the 4 for training and the 2 left make them all
+    everything = FashionMNISTSubset(data_root=str(fake_fmnist))
+    assert images(train) | images(val) == images(everything)
+    with pytest.raises(
+            ValueError,
+            match='exclude_num_per_class must be an '
+            'int >= 0, got -1'):
+        FashionMNISTSubset(
+            data_root=str(fake_fmnist), exclude_num_per_class=-1)

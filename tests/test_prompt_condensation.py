@@ -431,3 +431,26 @@ def test_bpt_generators_condense_rows_of_a(variant):
         expected = old if k is None else old[k]
         torch.testing.assert_close(g(), expected)
     assert model.prompts[0].a.shape == (2, 4 if variant == 'bilinear' else 32)
+
+
+def test_keep_layers_are_kept_whole_within_the_budget():
+    scores = [
+        torch.tensor([5., 4., 3.]),
+        torch.tensor([0.1, 0.2]),
+        torch.tensor([9., 8., 0.])
+    ]
+    # 8 tokens, keep 0.5 -> 4: layer 1 whole (2), then the best 2 others
+    keep = select_prompts(scores, 0.5, keep_layers=[1])
+    assert [k.tolist() for k in keep] == [[], [0, 1], [0, 1]]
+    keep = select_prompts(scores, 0.5, keep_layers=[-2])
+    assert [k.tolist() for k in keep] == [[], [0, 1], [0, 1]]
+    with pytest.raises(
+            ValueError,
+            match=r'keep_layers=\[0, 2\] hold 6 '
+            'tokens but keep_ratio=0.5 keeps 4 of 8'):
+        select_prompts(scores, 0.5, keep_layers=[0, 2])
+    with pytest.raises(
+            ValueError,
+            match=r'keep_layers entries must be layer '
+            r'indices in \[-3, 2\], got \[3\]'):
+        select_prompts(scores, 0.5, keep_layers=[3])

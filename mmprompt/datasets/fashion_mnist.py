@@ -54,6 +54,10 @@ class FashionMNISTSubset(BaseDataset):
         num_per_class (int, optional): Keep a fixed, class-balanced subset of
             this many images per class. None keeps all. Defaults to None.
         seed (int): Seed of the subset choice. Defaults to 0.
+        exclude_num_per_class (int): Leave out the images that the subset of
+            this many per class (same split and seed) holds, then choose:
+            a validation split carved from the training set, disjoint from
+            the training subset. 0 leaves nothing out. Defaults to 0.
         **kwargs: Arguments of :class:`mmpretrain.datasets.BaseDataset`.
     """
     METAINFO = {
@@ -66,6 +70,7 @@ class FashionMNISTSubset(BaseDataset):
                  split: str = 'train',
                  num_per_class: Optional[int] = None,
                  seed: int = 0,
+                 exclude_num_per_class: int = 0,
                  **kwargs):
         if split not in FASHION_MNIST_FILES:
             raise ValueError(f'split must be one of '
@@ -73,6 +78,11 @@ class FashionMNISTSubset(BaseDataset):
         self.split = split
         self.num_per_class = num_per_class
         self.seed = seed
+        if isinstance(exclude_num_per_class, bool) or not isinstance(
+                exclude_num_per_class, int) or exclude_num_per_class < 0:
+            raise ValueError(f'exclude_num_per_class must be an int >= 0, '
+                             f'got {exclude_num_per_class!r}')
+        self.exclude_num_per_class = exclude_num_per_class
         super().__init__(ann_file='', data_root=data_root, **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -90,7 +100,14 @@ class FashionMNISTSubset(BaseDataset):
                 f'{list(FASHION_MNIST_FILES[self.split])}')
         images = _read_idx(paths[0])
         labels = _read_idx(paths[1])
-        keep = balanced_subset(labels, self.num_per_class, self.seed)
+        if self.exclude_num_per_class:
+            excluded = balanced_subset(labels, self.exclude_num_per_class,
+                                       self.seed)
+            rest = np.setdiff1d(np.arange(len(labels)), excluded)
+            keep = rest[balanced_subset(labels[rest], self.num_per_class,
+                                        self.seed)]
+        else:
+            keep = balanced_subset(labels, self.num_per_class, self.seed)
         return [
             dict(
                 img=np.repeat(images[i][:, :, None], 3, axis=2),

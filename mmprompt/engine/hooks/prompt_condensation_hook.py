@@ -1,5 +1,5 @@
 from itertools import islice
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper
@@ -39,6 +39,10 @@ class PromptCondensationHook(Hook):
         at_epoch (int, optional): Condense before this epoch (0-based).
         at_iter (int, optional): Condense before this iteration (for
             iteration-based loops). Exactly one of the two is given.
+        keep_layers (Sequence[int]): Prompted layers kept whole (they count
+            against the budget), e.g. ``[-1]`` for DA-VPT's guided layer,
+            whose prompts its class-to-prompt mapping indexes. Defaults to
+            ().
     """
     priority = 'ABOVE_NORMAL'
 
@@ -48,7 +52,8 @@ class PromptCondensationHook(Hook):
                  score: str = 'taylor',
                  num_batches: int = 10,
                  at_epoch: Optional[int] = None,
-                 at_iter: Optional[int] = None):
+                 at_iter: Optional[int] = None,
+                 keep_layers: Sequence[int] = ()):
         if not (isinstance(keep_ratio, (int, float)) and 0 < keep_ratio <= 1):
             raise ValueError(
                 f'keep_ratio must be in (0, 1], got {keep_ratio!r}')
@@ -69,6 +74,7 @@ class PromptCondensationHook(Hook):
                 raise ValueError(f'{name} must be an int >= 0, got {value!r}')
         self.keep_ratio = keep_ratio
         self.min_per_layer = min_per_layer
+        self.keep_layers = tuple(keep_layers)
         self.score = score
         self.num_batches = num_batches
         self.at_epoch = at_epoch
@@ -119,7 +125,8 @@ class PromptCondensationHook(Hook):
         before = list(backbone.num_prompts)
         batches = islice(iter(runner.train_dataloader), self.num_batches)
         scores = score_prompts(runner.model, batches, self.score)
-        keep = select_prompts(scores, self.keep_ratio, self.min_per_layer)
+        keep = select_prompts(scores, self.keep_ratio, self.min_per_layer,
+                              self.keep_layers)
         self._apply(runner, keep)
         runner.logger.info(
             f'Prompt condensation ({self.score}, keep_ratio='

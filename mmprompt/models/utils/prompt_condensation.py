@@ -97,10 +97,15 @@ def score_prompts(model: nn.Module,
 
 def select_prompts(scores: Sequence[torch.Tensor],
                    keep_ratio: float = 0.3,
-                   min_per_layer: int = 0) -> List[torch.Tensor]:
+                   min_per_layer: int = 0,
+                   keep_layers: Sequence[int] = ()):
     """Keep the top ``keep_ratio`` of all tokens, chosen globally by score,
-    with at least ``min_per_layer`` in every layer. Ties go to the earlier
-    layer and token. Returns the sorted kept indices of each layer."""
+    with at least ``min_per_layer`` in every layer. Every token of
+    ``keep_layers`` (indices of ``scores``, negative from the end) is kept
+    and counts against the budget: a layer other methods index into, e.g.
+    DA-VPT's guided layer whose prompts the classes are mapped to. Ties go
+    to the earlier layer and token. Returns the sorted kept indices of each
+    layer."""
     if not (isinstance(keep_ratio, (int, float)) and 0 < keep_ratio <= 1):
         raise ValueError(f'keep_ratio must be in (0, 1], got {keep_ratio!r}')
     if not isinstance(min_per_layer, int) or min_per_layer < 0:
@@ -118,15 +123,30 @@ def select_prompts(scores: Sequence[torch.Tensor],
             f'min_per_layer={min_per_layer} cannot be met: layers hold '
             f'{counts} tokens and keep_ratio={keep_ratio} keeps {num_keep} '
             f'of {total}')
+    kept_whole = set()
+    for layer in keep_layers:
+        if isinstance(layer, bool) or not isinstance(layer, int) or \
+                not -len(counts) <= layer < len(counts):
+            raise ValueError(f'keep_layers entries must be layer indices in '
+                             f'[{-len(counts)}, {len(counts) - 1}], got '
+                             f'{list(keep_layers)!r}')
+        kept_whole.add(layer % len(counts))
+    whole = sum(counts[i] for i in kept_whole)
+    if whole > num_keep:
+        raise ValueError(
+            f'keep_layers={list(keep_layers)} hold {whole} tokens but '
+            f'keep_ratio={keep_ratio} keeps {num_keep} of {total}')
     flat = torch.cat([s.float() for s in scores])
     layer_of = torch.cat([torch.full((n, ), i) for i, n in enumerate(counts)])
     # stable sort on -score: equal scores keep layer/token order
     order = torch.sort(-flat, stable=True).indices
     chosen = torch.zeros(total, dtype=torch.bool)
+    for i in kept_whole:
+        chosen[layer_of == i] = True
     if min_per_layer:
         taken = torch.zeros(len(counts), dtype=torch.long)
         for j in order.tolist():
-            if taken[layer_of[j]] < min_per_layer:
+            if not chosen[j] and taken[layer_of[j]] < min_per_layer:
                 chosen[j] = True
                 taken[layer_of[j]] += 1
     rest = num_keep - int(chosen.sum())

@@ -1,0 +1,91 @@
+"""tools/claims.py: the statistics against hand-computed values, and the
+--quick study end to end (train, grid, tests, condensation, report,
+resume)."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO, load_module
+
+claims = load_module('tools/claims.py', 'claims_tool')
+
+
+def test_paired_interval_and_verdicts():
+    # diffs 1, 2, 3: mean 2, sd 1, t(0.975, 2) = 4.302653
+    mean, low, high = claims.interval([1., 2., 3.])
+    half = 4.302653 / math.sqrt(3)
+    assert mean == pytest.approx(2.)
+    assert (low, high) == pytest.approx((2 - half, 2 + half), abs=1e-5)
+    assert claims.verdict('greater', low, high) == 'not shown'
+    mean, low, high = claims.interval([2., 2.2, 1.8, 2.1, 1.9])
+    assert claims.verdict('greater', low, high) == 'holds'
+    assert claims.verdict('greater', -3., -1.) == 'contradicted'
+    # within 1 point: the interval must stay above -1
+    assert claims.verdict(('within', 1.), -0.8, 0.5) == 'holds'
+    assert claims.verdict(('within', 1.), -1.5, 0.5) == 'not shown'
+    assert claims.verdict(('within', 1.), -2.5, -1.2) == 'contradicted'
+    assert claims.verdict('greater', *claims.interval([1.])[1:]) == \
+        'not shown'
+
+
+def test_pairs_by_seed_and_picks_the_best_part():
+    runs = {
+        'bpt-deep': [dict(seed=0, test_top1=80.),
+                     dict(seed=1, test_top1=82.)],
+        'davpt': [dict(seed=0, test_top1=70.),
+                  dict(seed=1, test_top1=71.)],
+        'pc': [dict(seed=1, test_top1=60.)],
+        'composed': [
+            dict(seed=0, test_top1=79.),
+            dict(seed=1, test_top1=81.),
+            dict(seed=2, test_top1=90.)
+        ],
+    }
+    [claim] = claims.evaluate_claims(runs, [claims.CLAIMS[-1]])
+    assert claim['b'] == 'bpt-deep' and claim['seeds'] == [0, 1]
+    assert claim['mean_diff'] == pytest.approx(-1.)
+    assert claim['n_seeds'] == 2
+
+
+def test_quick_study_end_to_end(tmp_path):
+    work, out = tmp_path / 'work', tmp_path / 'report'
+    cmd = [
+        sys.executable, 'tools/claims.py', '--quick', '--claims', '0', '13',
+        '15', '--lrs', '1e-2', '--work-dir',
+        str(work), '--out-dir',
+        str(out)
+    ]
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+    with open(out / 'claims.json') as f:
+        report = json.load(f)
+    assert report['test_images'] == 200 and report['val_images'] == 50
+    assert [c['a'] for c in report['claims']] == ['vpt-deep', 'pc', 'pc']
+    assert [c['b'] for c in report['claims']
+            ] == ['linear', 'vpt-deep', 'pc-no-finetune']
+    for c in report['claims']:
+        assert set(c) >= {
+            'name', 'a', 'b', 'mean_diff', 'ci_low', 'ci_high', 'n_seeds',
+            'verdict'
+        }
+        assert c['n_seeds'] == 2 and c['ci_low'] <= c['mean_diff'] <= \
+            c['ci_high']
+        assert c['verdict'] in ('holds', 'contradicted', 'not shown')
+    assert set(report['hyper_parameters']) == {'vpt-deep', 'linear', 'pc'}
+    rows = {r['method']: r for r in report['methods']}
+    # PC keeps 36 of 120 prompt tokens (width 384) plus the 3,850 of the head
+    assert rows['pc']['trainable_params'] == 36 * 384 + 3850
+    assert rows['pc-no-finetune']['trainable_params'] == 36 * 384 + 3850
+    assert len(rows['vpt-deep']['val_curve_mean']) == 2  # every epoch
+    for png in ('accuracy_vs_params.png', 'validation_per_epoch.png'):
+        assert os.path.getsize(out / png) > 0
+    # resumable: a second call trains and tests nothing again
+    results = sorted(work.rglob('result.json'))
+    stamps = [p.stat().st_mtime_ns for p in results]
+    proc = subprocess.run(
+        cmd, cwd=REPO, check=True, capture_output=True, text=True)
+    assert '+ ' not in proc.stdout
+    assert [p.stat().st_mtime_ns for p in results] == stamps

