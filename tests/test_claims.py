@@ -89,3 +89,57 @@ def test_quick_study_end_to_end(tmp_path):
         cmd, cwd=REPO, check=True, capture_output=True, text=True)
     assert '+ ' not in proc.stdout
     assert [p.stat().st_mtime_ns for p in results] == stamps
+
+
+def test_composed_method_trains_condenses_and_resumes(setup, tmp_path):
+    """claim 6's config: BPT prompts, DA-VPT guidance and PC (the guided
+    layer kept whole) in one run; stopped after epoch 1 and resumed, it ends
+    exactly where the uninterrupted run ends."""
+    import torch
+
+    from helpers import TRAIN, assert_same, load, run
+    cfg = tmp_path / 'composed_quick.py'
+    cfg.write_text(
+        "custom_imports = dict(imports=['mmprompt', "
+        "'mmprompt_tools_test_hooks'], allow_failed_imports=False)\n"
+        f"_base_ = ['{REPO}/configs/offline/composed_dinov2-s_fmnist-1k.py']"
+        '\ncustom_hooks = [\n'
+        "    dict(type='mmprompt.PromptWhiteningHook', num_images=100),\n"
+        "    dict(type='mmprompt.ClassPromptMappingHook', "
+        'num_images_per_class=10, start_epoch=1),\n'
+        "    dict(type='mmprompt.PromptCondensationHook', keep_ratio=0.3, "
+        'num_batches=2, at_epoch=1, keep_layers=[-1]),\n'
+        "    dict(type='ToolsTestHook', stop_after=None),\n]\n")
+    options = claims.protocol_options(quick=True) + ['randomness.seed=0']
+    full, part = tmp_path / 'full', tmp_path / 'part'
+    run([
+        sys.executable, TRAIN,
+        str(cfg), '--work-dir',
+        str(full), '--cfg-options'
+    ] + options,
+        setup['env'],
+        timeout=900)
+    run([
+        sys.executable, TRAIN,
+        str(cfg), '--work-dir',
+        str(part), '--cfg-options'
+    ] + options + ['custom_hooks.3.stop_after=1'],
+        setup['env'],
+        timeout=900)
+    assert not (part / 'epoch_2.pth').exists()
+    run([
+        sys.executable, TRAIN,
+        str(cfg), '--work-dir',
+        str(part), '--resume', '--cfg-options'
+    ] + options,
+        setup['env'],
+        timeout=900)
+    a, b = load(full / 'epoch_2.pth'), load(part / 'epoch_2.pth')
+    assert_same(a['state_dict'], b['state_dict'], 'state_dict')
+    counts = [
+        int(v.shape[0]) for k, v in a['state_dict'].items()
+        if k.startswith('backbone.prompts.') and k.endswith('.a')
+    ]
+    assert counts[-1] == 10 and sum(counts) == 36  # guided layer whole
+    assert torch.equal(a['state_dict']['class_to_prompt'],
+                       b['state_dict']['class_to_prompt'])

@@ -219,8 +219,22 @@ def test_configs_are_discovered():
         if osp.normpath(c) not in generated:
             hand_written[family_of(c)] = hand_written.get(family_of(c), 0) + 1
     # BPT's ablations (prompt count, width, the no-bilinear variants), the
-    # demo, SPT's configs and tools/offline_benchmark.py's methods
-    assert hand_written == {'bpt': 10, 'demo': 2, 'spt': 10, 'offline': 10}
+    # demo, SPT's configs and the methods of tools/offline_benchmark.py and
+    # tools/claims.py
+    offline = {c for c in CONFIGS if family_of(c) == 'offline'}
+    used = {
+        osp.join('configs', 'offline', leaf)
+        for leaf, _ in
+        list(_load('tools/offline_benchmark.py').METHODS.values()) +
+        list(_load('tools/claims.py').METHODS.values())
+    }
+    assert {osp.normpath(c) for c in offline} == used
+    assert hand_written == {
+        'bpt': 10,
+        'demo': 2,
+        'spt': 10,
+        'offline': len(used)
+    }
     count = {}
     for c in CONFIGS:
         count[family_of(c)] = count.get(family_of(c), 0) + 1
