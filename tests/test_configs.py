@@ -477,7 +477,7 @@ def test_dense_config_builds_and_its_parts_fit(config):
 
 def test_configs_resolve_as_recorded():
     """Every config resolves to the model, data, optimizer, schedule and
-    loops recorded in tests/data/config_digests.json: a refactoring of
+    loops recorded in tests/records/config_digests.json: a refactoring of
     configs/ (bases, generator, hooks moved to tools/train.py) changes none
     of them. A deliberate change updates the record with
     ``python tools/misc/config_digests.py --update``."""

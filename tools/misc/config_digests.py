@@ -4,7 +4,7 @@ can show that each leaf still builds the same model, data and schedule.
     python tools/misc/config_digests.py            # print differences
     python tools/misc/config_digests.py --update   # rewrite the record
 
-The record, ``tests/data/config_digests.json``, maps each config (relative
+The record, ``tests/records/config_digests.json``, maps each config (relative
 path) to the sha256 of its resolved ``model``, dataloaders, optimizer
 wrapper, parameter schedulers and loops (``custom_hooks`` and the runtime
 are left out: hooks every run needs may move between configs and
@@ -18,7 +18,7 @@ import os.path as osp
 import sys
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-RECORD = osp.join(ROOT, 'tests', 'data', 'config_digests.json')
+RECORD = osp.join(ROOT, 'tests', 'records', 'config_digests.json')
 FIELDS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
           'optim_wrapper', 'param_scheduler', 'train_cfg', 'val_cfg',
           'test_cfg', 'val_evaluator', 'test_evaluator', 'data_preprocessor')
@@ -58,7 +58,7 @@ def main(argv=None):
     parser.add_argument(
         '--update',
         action='store_true',
-        help='rewrite tests/data/config_digests.json')
+        help='rewrite tests/records/config_digests.json')
     args = parser.parse_args(argv)
     current = digests()
     if args.update:
