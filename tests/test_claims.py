@@ -143,3 +143,24 @@ def test_composed_method_trains_condenses_and_resumes(setup, tmp_path):
     assert counts[-1] == 10 and sum(counts) == 36  # guided layer whole
     assert torch.equal(a['state_dict']['class_to_prompt'],
                        b['state_dict']['class_to_prompt'])
+
+
+def test_ablation_runs_with_its_parents_setting(monkeypatch):
+    """An ablation is gridded after its parent and takes its setting."""
+    args = claims.parse_args(['--claims', '8'])
+    assert args.methods == ['bpt-shallow-bilinear', 'bpt-shallow-bilinear-p40']
+    trained = []
+
+    def fake_train(method, setting, seed, args):
+        trained.append((method, setting['lr']))
+        val = {3e-3: 70., 1e-2: 80., 3e-2: 75.}[setting['lr']]
+        return dict(setting=setting, val_curve=[val])
+
+    monkeypatch.setattr(claims, 'train', fake_train)
+    chosen = {}
+    for method in args.methods:
+        chosen[method], results = claims.grid(method, args, chosen)
+    assert [m for m, _ in trained] == ['bpt-shallow-bilinear'] * 3
+    assert chosen['bpt-shallow-bilinear'] == dict(lr=1e-2)
+    assert chosen['bpt-shallow-bilinear-p40'] == dict(lr=1e-2)
+    assert results == []

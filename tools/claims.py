@@ -21,7 +21,9 @@ protocol through ``--cfg-options``:
 Protocol: for every method a grid (the learning rates ``--lrs``; for the
 DA-VPT methods then ``beta = lambda`` in ``--loss-weights`` at the chosen
 lr) with seed 0 on the validation split; the best setting then runs with
-every seed (seed 0's run is the grid run itself) and is tested. PC without
+every seed (seed 0's run is the grid run itself) and is tested. The two
+BPT ablations (40 prompts, width 10) run with BPT-Shallow bilinear's chosen
+setting: an ablation changes one factor. PC without
 fine-tuning condenses each final VPT-Deep run with ``tools/condense.py``
 and tests that. For every claim: the mean paired difference over the seeds
 both methods have, the 95 % t interval and a verdict.
@@ -121,6 +123,12 @@ CLAIMS = [
      'best-part', ('within', 1.0), 'test'),
 ]
 BEST_PART_OF = ('bpt-deep', 'davpt', 'pc')
+# One-factor ablations: they run with their parent's chosen setting, so the
+# comparison changes only the ablated factor (and no grid is spent on them).
+ABLATION_OF = {
+    'bpt-shallow-bilinear-p40': 'bpt-shallow-bilinear',
+    'bpt-shallow-bilinear-w10': 'bpt-shallow-bilinear',
+}
 PROTOCOL = dict(train_per_class=100, val_per_class=20, test_per_class=200)
 QUICK = dict(
     train_per_class=10, val_per_class=5, test_per_class=20, max_epochs=2)
@@ -173,8 +181,9 @@ def parse_args(argv=None):
     for _, a, b, _, _ in chosen:
         for m in (a, ) + ((BEST_PART_OF) if b == 'best-part' else (b, )):
             m = 'vpt-deep' if m == PC_NO_FINETUNE else m
-            if m not in methods:
-                methods.append(m)
+            for needed in (ABLATION_OF.get(m), m):  # parent's grid first
+                if needed and needed not in methods:
+                    methods.append(needed)
     args.methods = methods
     args.work_dir = args.work_dir or ('work_dirs/claims_quick'
                                       if quick else 'work_dirs/claims')
@@ -348,9 +357,12 @@ def pc_without_finetune(vpt_result, args):
         train_seconds=0.)
 
 
-def grid(method, args):
+def grid(method, args, chosen):
     """The chosen setting of ``method`` and every grid result (seed 0,
-    validation split, last epoch)."""
+    validation split, last epoch). An ablation takes its parent's chosen
+    setting (``chosen`` holds it: parents come first) and has no grid."""
+    if method in ABLATION_OF:
+        return chosen[ABLATION_OF[method]], []
     results = [train(method, dict(lr=lr), 0, args) for lr in args.lrs]
     best = max(results, key=lambda r: r['val_curve'][-1])
     if method in LOSS_WEIGHTED:
@@ -560,7 +572,7 @@ def main(argv=None):
     started = time.time()
     chosen, grids = {}, {}
     for method in args.methods:  # grid first: every setting is then known
-        chosen[method], results = grid(method, args)
+        chosen[method], results = grid(method, args, chosen)
         grids[method] = [
             dict(setting=r['setting'], val_top1=r['val_curve'][-1])
             for r in results
