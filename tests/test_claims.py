@@ -34,8 +34,9 @@ def test_paired_interval_and_verdicts():
 
 def test_pairs_by_seed_and_picks_the_best_part():
     runs = {
-        'bpt-deep': [dict(seed=0, test_top1=80.),
-                     dict(seed=1, test_top1=82.)],
+        'bpt-deep-bilinear':
+        [dict(seed=0, test_top1=80.),
+         dict(seed=1, test_top1=82.)],
         'davpt': [dict(seed=0, test_top1=70.),
                   dict(seed=1, test_top1=71.)],
         'pc': [dict(seed=1, test_top1=60.)],
@@ -46,7 +47,7 @@ def test_pairs_by_seed_and_picks_the_best_part():
         ],
     }
     [claim] = claims.evaluate_claims(runs, [claims.CLAIMS[-1]])
-    assert claim['b'] == 'bpt-deep' and claim['seeds'] == [0, 1]
+    assert claim['b'] == 'bpt-deep-bilinear' and claim['seeds'] == [0, 1]
     assert claim['mean_diff'] == pytest.approx(-1.)
     assert claim['n_seeds'] == 2
 
@@ -102,7 +103,8 @@ def test_composed_method_trains_condenses_and_resumes(setup, tmp_path):
     cfg.write_text(
         "custom_imports = dict(imports=['mmprompt', "
         "'mmprompt_tools_test_hooks'], allow_failed_imports=False)\n"
-        f"_base_ = ['{REPO}/configs/offline/composed_dinov2-s_fmnist-1k.py']"
+        f"_base_ = ['{REPO}/configs/offline/"
+        "composed_dinov2-vit-s14_fashion-mnist-1k.py']"
         '\ncustom_hooks = [\n'
         "    dict(type='mmprompt.PromptWhiteningHook', num_images=100),\n"
         "    dict(type='mmprompt.ClassPromptMappingHook', "
@@ -148,7 +150,9 @@ def test_composed_method_trains_condenses_and_resumes(setup, tmp_path):
 def test_ablation_runs_with_its_parents_setting(monkeypatch):
     """An ablation is gridded after its parent and takes its setting."""
     args = claims.parse_args(['--claims', '8'])
-    assert args.methods == ['bpt-shallow-bilinear', 'bpt-shallow-bilinear-p40']
+    assert args.methods == [
+        'bpt-shallow-bilinear', 'bpt-shallow-bilinear-prompts40'
+    ]
     trained = []
 
     def fake_train(method, setting, seed, args):
@@ -162,5 +166,5 @@ def test_ablation_runs_with_its_parents_setting(monkeypatch):
         chosen[method], results = claims.grid(method, args, chosen)
     assert [m for m, _ in trained] == ['bpt-shallow-bilinear'] * 3
     assert chosen['bpt-shallow-bilinear'] == dict(lr=1e-2)
-    assert chosen['bpt-shallow-bilinear-p40'] == dict(lr=1e-2)
+    assert chosen['bpt-shallow-bilinear-prompts40'] == dict(lr=1e-2)
     assert results == []

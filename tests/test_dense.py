@@ -181,7 +181,7 @@ def test_dense_bad_inputs_fail_at_build_with_clear_errors():
 
 # ------------------------------------------------------------ SETR (mmseg)
 SETR_LEAF = ('configs/setr/'
-             'setr-pup_vpt-deep_vit-l16-in21k_ade20k-512x512-160k.py')
+             'vpt-deep_vit-l16-in21k_setr-pup_ade20k-512x512-160k.py')
 SETR_CONFIG = '''
 _base_ = ['{leaf}']
 crop_size = (64, 64)
@@ -441,10 +441,10 @@ def test_dominant_label_ignores_the_ignore_index():
 
 @pytest.mark.parametrize('detector,leaf,bbox_head', [
     ('mask-rcnn',
-     'configs/mask_rcnn/mask-rcnn_vpt-deep_vit-b16-in21k_coco-1x.py',
+     'configs/mask_rcnn/vpt-deep_vit-b16-in21k_mask-rcnn_coco-1x.py',
      BBOX_HEAD),
     ('cascade-mask-rcnn', 'configs/cascade_mask_rcnn/'
-     'cascade-mask-rcnn_vpt-shallow_vit-b16-in21k_coco-1x.py',
+     'vpt-shallow_vit-b16-in21k_cascade-mask-rcnn_coco-1x.py',
      CASCADE_BBOX_HEADS),
 ])
 def test_detectors_train_evaluate_with_coco_metric_and_resume(

@@ -24,10 +24,11 @@ from mmprompt.utils.dependencies import (MissingDependencyError,
 from helpers import REPO, TRAIN
 
 SETR = osp.join(REPO, 'configs', 'setr',
-                'setr-pup_vpt-deep_vit-l16-in21k_ade20k-512x512-160k.py')
+                'vpt-deep_vit-l16-in21k_setr-pup_ade20k-512x512-160k.py')
 MASK_RCNN = osp.join(REPO, 'configs', 'mask_rcnn',
-                     'mask-rcnn_vpt-deep_vit-b16-in21k_coco-1x.py')
-DEMO = osp.join(REPO, 'configs', 'demo', 'vpt-deep_dinov2-s_fashion-mnist.py')
+                     'vpt-deep_vit-b16-in21k_mask-rcnn_coco-1x.py')
+DEMO = osp.join(REPO, 'configs', 'demo',
+                'vpt-deep_dinov2-vit-s14_fashion-mnist.py')
 
 NO_OPS = textwrap.dedent('''
     import importlib.machinery

@@ -48,39 +48,28 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = 'configs/offline'
-# name -> (leaf of configs/offline, label)
+CONFIG_NAME = '{}_dinov2-vit-s14_fashion-mnist-1k.py'  # method -> leaf
+# method (its leaf of configs/offline) -> label
 METHODS = {
-    'linear': ('linear_dinov2-s_fmnist-1k.py', 'Linear probe'),
-    'vpt-shallow': ('vpt-shallow_dinov2-s_fmnist-1k.py', 'VPT-Shallow'),
-    'vpt-deep': ('vpt-deep_dinov2-s_fmnist-1k.py', 'VPT-Deep'),
-    'bpt-shallow-bilinear':
-    ('bpt-shallow-bilinear_dinov2-s_fmnist-1k.py', 'BPT-Shallow bilinear'),
-    'bpt-shallow-fwhiten':
-    ('bpt-shallow-fwhiten_dinov2-s_fmnist-1k.py', 'BPT-Shallow fWhiten'),
-    'bpt-shallow-twhiten':
-    ('bpt-shallow-twhiten_dinov2-s_fmnist-1k.py', 'BPT-Shallow tWhiten'),
-    'bpt-shallow-bilinear-p40': ('bpt-shallow-bilinear-p40_dinov2-s_fmnist-'
-                                 '1k.py', 'BPT-Shallow bilinear, 40 prompts'),
-    'bpt-shallow-bilinear-w10': ('bpt-shallow-bilinear-w10_dinov2-s_fmnist-'
-                                 '1k.py', 'BPT-Shallow bilinear, width 10'),
-    'bpt-deep': ('bpt-bilinear_dinov2-s_fmnist-1k.py', 'BPT-Deep bilinear'),
-    'spt-deep': ('spt-deep_dinov2-s_fmnist-1k.py', 'SPT-Deep (prototypes)'),
-    'davpt': ('davpt_dinov2-s_fmnist-1k.py', 'DA-VPT'),
-    'davpt-plus': ('davpt-plus_dinov2-s_fmnist-1k.py', 'DA-VPT+'),
-    'pc': ('pc_dinov2-s_fmnist-1k.py', 'PC (keep 0.3)'),
-    'vpt-deep-3':
-    ('vpt-deep-3_dinov2-s_fmnist-1k.py', 'VPT-Deep, 3 prompts per layer'),
-    'composed': ('composed_dinov2-s_fmnist-1k.py',
-                 'BPT + DA-VPT + PC composed'),
+    'linear': 'Linear probe',
+    'vpt-shallow': 'VPT-Shallow',
+    'vpt-deep': 'VPT-Deep',
+    'bpt-shallow-bilinear': 'BPT-Shallow bilinear',
+    'bpt-shallow-fwhiten': 'BPT-Shallow fWhiten',
+    'bpt-shallow-twhiten': 'BPT-Shallow tWhiten',
+    'bpt-shallow-bilinear-prompts40': 'BPT-Shallow bilinear, 40 prompts',
+    'bpt-shallow-bilinear-width10': 'BPT-Shallow bilinear, width 10',
+    'bpt-deep-bilinear': 'BPT-Deep bilinear',
+    'spt-deep': 'SPT-Deep (prototypes)',
+    'davpt': 'DA-VPT',
+    'davpt-plus': 'DA-VPT+',
+    'pc': 'PC (keep 0.3)',
+    'vpt-deep-3': 'VPT-Deep, 3 prompts per layer',
+    'composed': 'BPT + DA-VPT + PC composed',
 }
 # derived from the final VPT-Deep runs, not trained
 PC_NO_FINETUNE = 'pc-no-finetune'
-LABELS = {
-    **{
-        m: v[1]
-        for m, v in METHODS.items()
-    }, PC_NO_FINETUNE: 'PC without fine-tuning'
-}
+LABELS = {**METHODS, PC_NO_FINETUNE: 'PC without fine-tuning'}
 LOSS_WEIGHTED = ('davpt', 'davpt-plus', 'composed')
 # Where the PC hook sits in a leaf's custom_hooks (quick mode moves it).
 PC_HOOK_INDEX = {'pc': 0, 'composed': 2}
@@ -98,16 +87,18 @@ CLAIMS = [
      'vpt-shallow', 'greater', 'test'),
     ('BPT: BPT-Shallow tWhiten > VPT-Shallow', 'bpt-shallow-twhiten',
      'vpt-shallow', 'greater', 'test'),
-    ('BPT: BPT-Deep > VPT-Deep', 'bpt-deep', 'vpt-deep', 'greater', 'test'),
+    ('BPT: BPT-Deep > VPT-Deep', 'bpt-deep-bilinear', 'vpt-deep', 'greater',
+     'test'),
     ('BPT: faster learning (validation after epoch 1), BPT-Deep > '
-     'VPT-Deep', 'bpt-deep', 'vpt-deep', 'greater', 'val_epoch1'),
+     'VPT-Deep', 'bpt-deep-bilinear', 'vpt-deep', 'greater', 'val_epoch1'),
     ('BPT: faster learning (validation after epoch 1), BPT-Shallow > '
      'VPT-Shallow', 'bpt-shallow-bilinear', 'vpt-shallow', 'greater',
      'val_epoch1'),
     ('BPT: more prompts help (40 > 10, shallow bilinear)',
-     'bpt-shallow-bilinear-p40', 'bpt-shallow-bilinear', 'greater', 'test'),
+     'bpt-shallow-bilinear-prompts40', 'bpt-shallow-bilinear', 'greater',
+     'test'),
     ('BPT: width ablation (25 > 10, shallow bilinear)', 'bpt-shallow-bilinear',
-     'bpt-shallow-bilinear-w10', 'greater', 'test'),
+     'bpt-shallow-bilinear-width10', 'greater', 'test'),
     ('SPT: prototype init > random init (VPT-Deep)', 'spt-deep', 'vpt-deep',
      'greater', 'test'),
     ('DA-VPT: DA-VPT > VPT-Deep', 'davpt', 'vpt-deep', 'greater', 'test'),
@@ -122,12 +113,12 @@ CLAIMS = [
     ('mmprompt: composed within 1 point of the best of its parts', 'composed',
      'best-part', ('within', 1.0), 'test'),
 ]
-BEST_PART_OF = ('bpt-deep', 'davpt', 'pc')
+BEST_PART_OF = ('bpt-deep-bilinear', 'davpt', 'pc')
 # One-factor ablations: they run with their parent's chosen setting, so the
 # comparison changes only the ablated factor (and no grid is spent on them).
 ABLATION_OF = {
-    'bpt-shallow-bilinear-p40': 'bpt-shallow-bilinear',
-    'bpt-shallow-bilinear-w10': 'bpt-shallow-bilinear',
+    'bpt-shallow-bilinear-prompts40': 'bpt-shallow-bilinear',
+    'bpt-shallow-bilinear-width10': 'bpt-shallow-bilinear',
 }
 PROTOCOL = dict(train_per_class=100, val_per_class=20, test_per_class=200)
 QUICK = dict(
@@ -268,7 +259,7 @@ def train(method, setting, seed, args):
         with open(result_file) as f:
             return json.load(f)
     os.makedirs(work_dir, exist_ok=True)
-    config = osp.join(CONFIG_DIR, METHODS[method][0])
+    config = osp.join(CONFIG_DIR, CONFIG_NAME.format(method))
     options = protocol_options(args.quick) + method_options(
         method, setting, seed, args.quick)
     start = time.time()

@@ -521,19 +521,21 @@ IMAGENET_METHODS = {
     'vpt-shallow':
     ('VPT-shallow: 100 prompts before layer 0',
      "num_prompts=100, prompt_mode='shallow', prompt_init='uniform'", False),
-    'bpt-bilinear':
+    'bpt-shallow-bilinear':
     ('BPT-bilinear: 100 shallow prompts P = A B of width 25, B from the '
      'whitening matrix (MAE, the official code\'s draw)',
      "type='mmprompt.BilinearPromptViT', variant='bilinear', width=25,\n"
      "        bilinear_init='whitening',\n"
      "        bilinear_whitening_subset='per_column', num_prompts=100,\n"
      "        prompt_mode='shallow'", True),
-    'bpt-fwhiten': ('BPT-fWhiten: 100 shallow prompts P = A W, W fixed',
-                    "type='mmprompt.BilinearPromptViT', variant='fwhiten',\n"
-                    "        num_prompts=100, prompt_mode='shallow'", True),
-    'bpt-twhiten': ('BPT-tWhiten: 100 shallow prompts P = A W, W tuned',
-                    "type='mmprompt.BilinearPromptViT', variant='twhiten',\n"
-                    "        num_prompts=100, prompt_mode='shallow'", True),
+    'bpt-shallow-fwhiten':
+    ('BPT-fWhiten: 100 shallow prompts P = A W, W fixed',
+     "type='mmprompt.BilinearPromptViT', variant='fwhiten',\n"
+     "        num_prompts=100, prompt_mode='shallow'", True),
+    'bpt-shallow-twhiten':
+    ('BPT-tWhiten: 100 shallow prompts P = A W, W tuned',
+     "type='mmprompt.BilinearPromptViT', variant='twhiten',\n"
+     "        num_prompts=100, prompt_mode='shallow'", True),
 }
 
 

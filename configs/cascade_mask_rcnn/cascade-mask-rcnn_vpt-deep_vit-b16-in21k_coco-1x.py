@@ -1,3 +1,0 @@
-# cascade-mask-rcnn, VPT-deep: 50 prompts in every layer, frozen ViT-B/16.
-_base_ = ['./_base_cascade-mask-rcnn_vit-b16-in21k_coco-1x.py']
-model = dict(backbone=dict(num_prompts=50, prompt_mode='deep'))

@@ -1,0 +1,3 @@
+# cascade-mask-rcnn, VPT-deep: 50 prompts in every layer, frozen ViT-B/16.
+_base_ = ['./_base_vit-b16-in21k_cascade-mask-rcnn_coco-1x.py']
+model = dict(backbone=dict(num_prompts=50, prompt_mode='deep'))

@@ -1,4 +1,0 @@
-# The linear probe of the demo: the same frozen backbone, data and schedule,
-# no prompts; only the head trains.
-_base_ = './vpt-deep_dinov2-s_fashion-mnist.py'
-model = dict(backbone=dict(num_prompts=0))

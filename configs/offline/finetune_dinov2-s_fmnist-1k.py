@@ -1,5 +1,0 @@
-# Offline table: full fine-tuning (every backbone parameter, no prompts) at
-# the lower learning rate full fine-tuning needs.
-_base_ = './vpt-deep_dinov2-s_fmnist-1k.py'
-model = dict(backbone=dict(num_prompts=0, frozen=False))
-optim_wrapper = dict(optimizer=dict(lr=1e-4, weight_decay=0.05))

@@ -1,3 +1,0 @@
-# Offline table: linear probe (no prompts; only the head trains).
-_base_ = './vpt-deep_dinov2-s_fmnist-1k.py'
-model = dict(backbone=dict(num_prompts=0))

@@ -1,3 +1,0 @@
-# Offline table: VPT-Shallow (10 prompts enter before the first layer).
-_base_ = './vpt-deep_dinov2-s_fmnist-1k.py'
-model = dict(backbone=dict(prompt_mode='shallow'))

@@ -1,3 +1,0 @@
-# SETR-PUP, full fine-tuning baseline: every ViT-L/16 parameter trains.
-_base_ = ['./_base_setr-pup_vit-l16-in21k_ade20k-512x512-160k.py']
-model = dict(backbone=dict(frozen=False))

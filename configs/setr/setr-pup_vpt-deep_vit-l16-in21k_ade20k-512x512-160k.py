@@ -1,3 +1,0 @@
-# SETR-PUP, VPT-deep: 50 prompts in every layer of the frozen ViT-L/16.
-_base_ = ['./_base_setr-pup_vit-l16-in21k_ade20k-512x512-160k.py']
-model = dict(backbone=dict(num_prompts=50, prompt_mode='deep'))

@@ -1,0 +1,3 @@
+# SETR-PUP, VPT-deep: 50 prompts in every layer of the frozen ViT-L/16.
+_base_ = ['./_base_vit-l16-in21k_setr-pup_ade20k-512x512-160k.py']
+model = dict(backbone=dict(num_prompts=50, prompt_mode='deep'))
