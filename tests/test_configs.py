@@ -222,11 +222,13 @@ def test_configs_are_discovered():
     # demo, SPT's configs and the methods of tools/offline_benchmark.py and
     # tools/claims.py
     offline = {c for c in CONFIGS if family_of(c) == 'offline'}
+    claims = _load('tools/claims.py')
     used = {
         osp.join('configs', 'offline', leaf)
-        for leaf, _ in
-        list(_load('tools/offline_benchmark.py').METHODS.values()) +
-        list(_load('tools/claims.py').METHODS.values())
+        for leaf, _ in _load('tools/offline_benchmark.py').METHODS.values()
+    } | {
+        osp.join(claims.CONFIG_DIR, claims.CONFIG_NAME.format(m))
+        for m in claims.METHODS
     }
     assert {osp.normpath(c) for c in offline} == used
     assert hand_written == {

@@ -115,7 +115,7 @@ def test_imagenet_recipes_per_fraction(imagenet):
             assert cfg.model.head.num_classes == 1000
             bb = cfg.model.backbone
             assert (bb.num_prompts, bb.prompt_mode) == (100, 'shallow')
-            if method == 'bpt-bilinear':
+            if method == 'bpt-shallow-bilinear':
                 assert (bb.variant, bb.width) == ('bilinear', 25)
     # the official scripts' head weight decay per data size
     assert gen.IMAGENET_FRACTIONS[0.01] == 0.5

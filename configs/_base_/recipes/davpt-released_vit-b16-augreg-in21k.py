@@ -2,24 +2,22 @@
 # DA-VPT as the released code runs it (what every one of its configs shares);
 # backbone: timm's vit_base_patch16_224.augreg_in21k.
 _base_ = ['../models/vit-b16_augreg-in21k.py', '../default_runtime.py']
+# cls_type 'query', proxies the raw prompts, patches the block input.
 model = dict(
     type='mmprompt.PromptMetricClassifier',
-    backbone=dict(
-        prompt_mode='deep', prompt_dropout=0.),
-    # cls_type 'query', proxies the raw prompts, patches the block input
+    backbone=dict(prompt_mode='deep', prompt_dropout=0.0),
     anchor_source='released')
-# fp16: true in every released config: train with --amp on a GPU
+# fp16: true in every released config: train with --amp on a GPU.
+# No weight decay on biases and 1-D tensors (open_bias_decay and
+# open_weight_decay: false).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', betas=(0.9, 0.999)),
-    clip_grad=dict(type='value', clip_value=10.),
-    # no weight decay on biases and 1-D tensors (open_bias_decay and
-    # open_weight_decay: false)
+    clip_grad=dict(type='value', clip_value=10.0),
     paramwise_cfg=dict(
-        bias_decay_mult=0., norm_decay_mult=0., flat_decay_mult=0.))
+        bias_decay_mult=0.0, norm_decay_mult=0.0, flat_decay_mult=0.0))
 train_cfg = dict(by_epoch=True, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=10, max_keep_ckpts=1))
+    logger=dict(interval=20), checkpoint=dict(interval=10, max_keep_ckpts=1))
