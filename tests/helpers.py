@@ -1,6 +1,8 @@
 """What several test modules share: paths, the tiny end-to-end set-up of
 tools/ (an image folder, a hooks module and a config, used by the fixtures
-in conftest.py), subprocess and checkpoint helpers."""
+in conftest.py), subprocess and checkpoint helpers, the tiny models unit
+tests build (``TINY_VIT``, :func:`tiny_vit`, :func:`tiny_classifier`, ...)
+and the bad-input checks every module's ``BAD_INPUT`` table uses."""
 import importlib.util
 import os.path as osp
 import socket
@@ -199,3 +201,142 @@ def load_module(rel_path, name=None):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# ------------------------------------------------------------ tiny models
+# The shared tiny architectures (mmpretrain arch dicts): what unit tests
+# build instead of ViT-B. Built on the CPU in a fraction of a second.
+TINY_VIT = dict(
+    embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
+TINY_VIT_ARGS = dict(arch=TINY_VIT, img_size=32, patch_size=8)
+TINY_SWIN = dict(embed_dims=16, depths=[2, 2, 2], num_heads=[2, 2, 4])
+TINY_SWIN_ARGS = dict(
+    arch=TINY_SWIN,
+    img_size=32,
+    patch_size=2,
+    window_size=4,
+    out_indices=(0, 1, 2),
+    drop_path_rate=0.)
+
+
+def _build(type_, defaults, kwargs):
+    from mmprompt.registry import MODELS
+    torch.manual_seed(0)
+    return MODELS.build(dict(type=type_, **{**defaults, **kwargs}))
+
+
+def tiny_vit(**kwargs):
+    """A 4-layer ``mmprompt.PromptViT`` (width 32, 32 px, 8 px patches)
+    from mmprompt's registry; ``kwargs`` override."""
+    return _build('mmprompt.PromptViT', TINY_VIT_ARGS, kwargs)
+
+
+def tiny_bpt(**kwargs):
+    """The same as a ``mmprompt.BilinearPromptViT``."""
+    return _build('mmprompt.BilinearPromptViT', TINY_VIT_ARGS, kwargs)
+
+
+def tiny_swin(**kwargs):
+    """A 3-stage ``mmprompt.PromptSwin`` (width 16, 32 px, 2 px patches,
+    window 4)."""
+    return _build('mmprompt.PromptSwin', TINY_SWIN_ARGS, kwargs)
+
+
+def tiny_classifier(num_prompts=2,
+                    type='ImageClassifier',
+                    init_weights=False,
+                    **kwargs):
+    """An mmpretrain classifier (3 classes) over :func:`tiny_vit`, built
+    the way users' configs are (mmpretrain's registry and scope)."""
+    from mmpretrain.registry import MODELS
+    num_prompts = list(num_prompts) if isinstance(num_prompts,
+                                                  tuple) else num_prompts
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(
+            type=type,
+            data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
+            backbone=dict(
+                type='mmprompt.PromptViT',
+                **TINY_VIT_ARGS,
+                num_prompts=num_prompts),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=32),
+            **kwargs))
+    if init_weights:
+        model.init_weights()
+    return model
+
+
+def tiny_davpt(num_prompts=(2, 2, 2, 4), **kwargs):
+    """A ``mmprompt.PromptMetricClassifier`` (DA-VPT) over
+    :func:`tiny_vit`, guided prompts in the last layer, initialised."""
+    return tiny_classifier(
+        num_prompts,
+        type='mmprompt.PromptMetricClassifier',
+        init_weights=True,
+        **kwargs)
+
+
+# ------------------------------------------------------------ bad input
+# Every module's test file has a ``BAD_INPUT`` table: (id, expected
+# exception or warning, pattern of its message, action(tmp_path,
+# monkeypatch)). An action feeds one bad input through the path a user
+# takes (a config dict built from the registries, a dataset class, a
+# checkpoint loader, a hook, a tool) and the message must name the field
+# and the offending value (and, where it helps, how to fix it).
+def text(*parts):
+    """A pattern matching ``parts`` literally, in this order, anything (even
+    newlines) in between."""
+    import re
+    return '(?s)' + '.*'.join(re.escape(p) for p in parts)
+
+
+def call(fn, *args, **kwargs):
+    """An action that calls ``fn`` (ignoring the fixtures)."""
+    return lambda tmp_path, monkeypatch: fn(*args, **kwargs)
+
+
+def bad_input_params(table):
+    """``pytest.mark.parametrize`` arguments of a ``BAD_INPUT`` table."""
+    import pytest
+    return pytest.mark.parametrize(
+        'expected,pattern,action', [case[1:] for case in table],
+        ids=[case[0] for case in table])
+
+
+def check_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    """One case: ``action`` raises (or warns) ``expected`` matching
+    ``pattern``."""
+    import pytest
+    check = pytest.warns if issubclass(expected, Warning) else pytest.raises
+    with check(expected, match=pattern):
+        action(tmp_path, monkeypatch)
+
+
+class WarningLogger:
+    """``runner.logger`` whose warnings become Python warnings, so that
+    ``pytest.warns`` sees what a hook logs as a warning."""
+
+    def info(self, msg):
+        pass
+
+    def warning(self, msg):
+        import warnings
+        warnings.warn(msg, UserWarning)
+
+
+def fake_runner(model, dataset=None):
+    """What a hook reads of a runner: the model, the logger and the
+    training set."""
+    from types import SimpleNamespace
+    return SimpleNamespace(
+        model=model,
+        logger=WarningLogger(),
+        train_dataloader=SimpleNamespace(dataset=dataset))
+
+
+def touch(path):
+    """An empty file (and its folders)."""
+    import os
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    open(path, 'wb').close()

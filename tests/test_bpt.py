@@ -26,9 +26,12 @@ from mmprompt.models import (BilinearPrompt, BilinearPromptViT, PromptViT,
                              WhitenedPrompt)
 from mmprompt.models.utils import (compute_whitening_statistics,
                                    whitening_matrix)
+from mmprompt.registry import HOOKS
+from helpers import (TINY_VIT, bad_input_params, call, check_bad_input, text,
+                     tiny_bpt)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = dict(embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)
+TINY = dict(TINY_VIT, num_layers=2)
 KW = dict(arch=TINY, img_size=32, patch_size=8)
 D = 32
 NUM_CLASSES, IMGS_PER_CLASS = 4, 6
@@ -771,3 +774,60 @@ def test_bpt_recipes_take_the_official_per_dataset_settings():
                 REPO, 'configs/bpt/bpt-shallow/'
                 'bpt-shallow_vit-b16-mocov3_fgvc-cars.py')) as f:
         assert 'no official script for cars' in f.read()
+
+
+# ------------------------------------------------------------ bad input
+def bpt_whitening_checkpoint_wrong_dim(tmp_path, monkeypatch):
+    small = tiny_bpt(
+        arch=dict(TINY_VIT, embed_dims=16, num_heads=2),
+        variant='fwhiten',
+        num_prompts=2)
+    for g in small.prompts:
+        g.set_whitening(torch.eye(16))
+    path = str(tmp_path / 'whitening16.pth')
+    save_checkpoint(
+        {
+            'state_dict': {
+                k: v
+                for k, v in small.state_dict().items()
+                if k.startswith('prompts.')
+            }
+        }, path)
+    load_checkpoint(tiny_bpt(variant='fwhiten', num_prompts=2), path)
+
+
+def bpt_whitening_few_tokens(tmp_path, monkeypatch):
+    sigma = torch.diag(torch.tensor([4., 1., 0., 0.], dtype=torch.float64))
+    whitening_matrix(sigma, 0.01, num_token_vectors=2)
+
+
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('bpt-width-zero', ValueError,
+     text('width must be an int in [1, embed_dims=32], got width=0'),
+     call(tiny_bpt, width=0)),
+    ('bpt-width-above-embed-dims', ValueError,
+     text('width must be an int in [1, embed_dims=32], got width=33'),
+     call(tiny_bpt, width=33)),
+    ('bpt-variant-unknown', ValueError,
+     text("Unknown variant 'lowrank'; choose from", 'bilinear', 'fwhiten',
+          'twhiten'), call(tiny_bpt, variant='lowrank')),
+    ('bpt-whitening-eps-not-positive', ValueError,
+     text('eps must be > 0, got eps=0'),
+     call(HOOKS.build, dict(type='mmprompt.PromptWhiteningHook', eps=0))),
+    ('bpt-whitening-num_images-zero', ValueError,
+     text('num_images must be an int >= 1, got 0'),
+     call(HOOKS.build, dict(type='mmprompt.PromptWhiteningHook',
+                            num_images=0))),
+    ('bpt-whitening-few-tokens-warns-eps', UserWarning,
+     text('from 2 token vectors, fewer than embed_dims=4',
+          'eps=0.01'), bpt_whitening_few_tokens),
+    ('bpt-whitening-checkpoint-wrong-dim', ValueError,
+     text('prompts.0.whitening: checkpoint (16, 16) vs model (32, 32)'),
+     bpt_whitening_checkpoint_wrong_dim),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)

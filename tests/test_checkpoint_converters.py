@@ -22,6 +22,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer
+from mmengine.runner import load_checkpoint, save_checkpoint
 from mmpretrain.models import VisionTransformer
 from safetensors.torch import save_file
 from timm.models.vision_transformer import VisionTransformer as TimmViT
@@ -33,6 +34,7 @@ from mmprompt.utils.checkpoint_converters import (SUPPORTED_FORMATS,
                                                   detect_vit_format,
                                                   load_vit_checkpoint,
                                                   vit_arch_from_state_dict)
+from helpers import bad_input_params, check_bad_input, text, tiny_vit
 
 D, DEPTH, HEADS, FFN, PATCH, IMG = 32, 2, 4, 128, 8, 32
 ATOL = RTOL = 1e-5
@@ -647,3 +649,92 @@ def test_missing_file_raises(tmp_path):
     path = tmp_path / 'nope.pth'
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         load_vit_checkpoint(str(path))
+
+
+# ------------------------------------------------------------ bad input
+def ckpt_prompt_count_mismatch(tmp_path, monkeypatch):
+    trained = tiny_vit(num_prompts=[1, 2, 3, 4])
+    path = str(tmp_path / 'vpt.pth')
+    save_checkpoint(
+        {
+            'state_dict': {
+                'backbone.' + k: v
+                for k, v in trained.state_dict().items()
+            }
+        }, path)
+    # mmengine's loader (load_from / resume) loads with strict=False
+    load_checkpoint(
+        tiny_vit(num_prompts=2), path, revise_keys=[(r'^backbone\.', '')])
+
+
+def ckpt_unknown_format_dict(tmp_path, monkeypatch):
+    load_vit_checkpoint({
+        'conv1.weight': torch.zeros(1),
+        'fc.bias': torch.zeros(1)
+    })
+
+
+def ckpt_unmappable_file_in_init_cfg(tmp_path, monkeypatch):
+    path = str(tmp_path / 'resnet.pth')
+    torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(1)}}, path)
+    tiny_vit(
+        num_prompts=2, init_cfg=dict(type='Pretrained',
+                                     checkpoint=path)).init_weights()
+
+
+def ckpt_timm_keys_but_no_layer(tmp_path, monkeypatch):
+    load_vit_checkpoint({
+        'cls_token': torch.zeros(1, 1, 32),
+        'patch_embed.proj.weight': torch.zeros(32, 3, 8, 8)
+    })
+
+
+def ckpt_unknown_extension(tmp_path, monkeypatch):
+    path = tmp_path / 'weights.h5'
+    path.write_bytes(b'\x89HDF')
+    load_vit_checkpoint(str(path))
+
+
+def ckpt_missing_file(tmp_path, monkeypatch):
+    load_vit_checkpoint(str(tmp_path / 'nope.pth'))
+
+
+def ckpt_swin_unmappable_file(tmp_path, monkeypatch):
+    from mmprompt.utils.checkpoint_converters import load_swin_checkpoint
+    path = str(tmp_path / 'resnet.pth')
+    torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(1)}}, path)
+    load_swin_checkpoint(path)
+
+
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('ckpt-prompt-count-mismatch', ValueError,
+     text('(num_prompts=[2, 2, 2, 2])',
+          'prompts.0.tokens: checkpoint (1, 32) vs model '
+          '(2, 32)',
+          'set num_prompts=[1, 2, 3, 4]'), ckpt_prompt_count_mismatch),
+    ('ckpt-unknown-format-dict', ValueError,
+     text('Cannot convert the given dict', "'conv1.weight'",
+          'Supported formats: google-npz, timm'), ckpt_unknown_format_dict),
+    ('ckpt-unmappable-file-in-init_cfg', ValueError,
+     text('resnet.pth into mmpretrain VisionTransformer weights',
+          "'backbone.conv1.weight'",
+          'Supported formats'), ckpt_unmappable_file_in_init_cfg),
+    ('ckpt-timm-keys-but-no-layer', ValueError,
+     text("it looks like 'timm' but no transformer layer could be mapped",
+          "'patch_embed.proj.weight'"), ckpt_timm_keys_but_no_layer),
+    ('ckpt-unknown-extension', ValueError,
+     text("Unknown ViT checkpoint file extension '.h5'", "weights.h5'",
+          '.safetensors'), ckpt_unknown_extension),
+    ('ckpt-missing-file', FileNotFoundError,
+     text("ViT checkpoint not found: '", "nope.pth'"), ckpt_missing_file),
+    ('ckpt-swin-unmappable-file', ValueError,
+     text('resnet.pth into mmpretrain SwinTransformer weights',
+          "'backbone.conv1.weight'",
+          'Supported formats: swin-official'), ckpt_swin_unmappable_file),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)

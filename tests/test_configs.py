@@ -25,9 +25,10 @@ from mmengine.registry import init_default_scope
 import mmprompt  # noqa: F401
 from mmprompt.datasets import FGVC_DATASETS, VTAB1K_TASKS
 from mmprompt.registry import MODELS as PROMPT_MODELS
+from helpers import TINY_VIT
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = dict(embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)
+TINY = dict(TINY_VIT, num_layers=2)
 
 
 def _load(rel):

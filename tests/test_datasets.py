@@ -8,6 +8,7 @@ from mmpretrain.registry import DATASETS
 
 import mmprompt  # noqa: F401
 from mmprompt.datasets import FashionMNISTSubset, balanced_subset
+from helpers import bad_input_params, check_bad_input, text
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -144,3 +145,26 @@ def test_validation_split_carved_from_the_training_set(fake_fmnist):
             'int >= 0, got -1'):
         FashionMNISTSubset(
             data_root=str(fake_fmnist), exclude_num_per_class=-1)
+
+
+# ------------------------------------------------------------ bad input
+def dataset_fashion_mnist_missing(tmp_path, monkeypatch):
+    DATASETS.build(
+        dict(
+            type='mmprompt.FashionMNISTSubset',
+            data_root=str(tmp_path),
+            split='test'))
+
+
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('dataset-fashion-mnist-missing', FileNotFoundError,
+     text('Fashion-MNIST file(s) missing:', 't10k-images-idx3-ubyte.gz',
+          "apt-get install dataset-fashion-mnist",
+          'data_root'), dataset_fashion_mnist_missing),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)

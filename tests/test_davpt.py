@@ -3,18 +3,23 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
 import mmprompt  # noqa: F401
 from mmprompt.engine.hooks import ClassPromptMappingHook
 from mmprompt.models.losses import PromptMetricLoss
 from mmprompt.models.utils import initial_mapping, update_mapping
-from helpers import REPO, TRAIN, assert_same, free_port, load, run
+from mmprompt.registry import HOOKS
+from helpers import (REPO, TINY_VIT, TRAIN, assert_same, bad_input_params,
+                     call, check_bad_input, fake_runner, free_port, load, run,
+                     text, tiny_davpt)
 from test_prompt_condensation import batches
 
-TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
+TINY = TINY_VIT
 
 
 def davpt(anchor_source='paper', **kwargs):
@@ -432,3 +437,83 @@ def test_class_representations_small_classes_and_unlabelled_data():
     runner.train_dataloader.dataset = object()
     with pytest.raises(TypeError, match='needs a labelled training set'):
         hook.class_representations(runner, model)
+
+
+# ------------------------------------------------------------ bad input
+class LabelledSet:
+    """A training set of 32x32 images with the given labels."""
+
+    def __init__(self, labels):
+        self.labels = np.asarray(labels)
+
+    def get_gt_labels(self):
+        return self.labels
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(i)
+        return dict(
+            inputs=torch.randint(
+                0, 256, (3, 32, 32), generator=g, dtype=torch.uint8),
+            data_samples=DataSample().set_gt_label(int(self.labels[i])))
+
+
+class UnlabelledSet:
+    """A dataset without labels (no ``get_gt_labels``)."""
+
+    def __len__(self):
+        return 6
+
+
+def davpt_mapping_hook(labels, num_images_per_class=10):
+    model = tiny_davpt()
+    hook = HOOKS.build(
+        dict(
+            type='mmprompt.ClassPromptMappingHook',
+            num_images_per_class=num_images_per_class))
+    dataset = labels if isinstance(labels, UnlabelledSet) \
+        else LabelledSet(labels)
+    hook.before_train(fake_runner(model, dataset))
+
+
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('davpt-guided-prompts-zero', ValueError,
+     text('guided layer 3 has no prompts (num_prompts=0 there)'),
+     call(tiny_davpt, num_prompts=(2, 2, 2, 0))),
+    ('davpt-guided-prompts-negative', ValueError,
+     text('num_prompts must be ints >= 0, got [2, 2, 2, -1]'),
+     call(tiny_davpt, num_prompts=(2, 2, 2, -1))),
+    ('davpt-beta-negative', ValueError, text('beta must be >= 0, got -1'),
+     call(tiny_davpt, beta=-1)),
+    ('davpt-lambda-negative', ValueError, text('lam must be >= 0, got -0.5'),
+     call(tiny_davpt, lam=-0.5)),
+    ('davpt-guided_layer-out-of-range', ValueError,
+     text('guided_layer 4 outside the 4 layers'),
+     call(tiny_davpt, guided_layer=4)),
+    ('davpt-anchor_source-unknown', ValueError,
+     text("Unknown anchor_source 'code'; choose from", 'paper',
+          'released'), call(tiny_davpt, anchor_source='code')),
+    ('davpt-num_images_per_class-zero', ValueError,
+     text('num_images_per_class must be an int >= 1, got 0'),
+     call(HOOKS.build,
+          dict(type='mmprompt.ClassPromptMappingHook',
+               num_images_per_class=0))),
+    ('davpt-k-above-smallest-class-warns', UserWarning,
+     text('num_images_per_class=2 but the smallest class has 1 training '
+          'images: using what exists'),
+     call(davpt_mapping_hook, [0, 0, 1, 2, 2, 2], num_images_per_class=2)),
+    ('davpt-fewer-images-than-classes', ValueError,
+     text('Class 2 has no training image',
+          '(3 classes, 2 images)'), call(davpt_mapping_hook, [0, 1])),
+    ('davpt-dataset-without-labels', TypeError,
+     text('UnlabelledSet has no get_gt_labels()',
+          'labelled training set'), call(davpt_mapping_hook, UnlabelledSet())),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)

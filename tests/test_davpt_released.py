@@ -21,10 +21,11 @@ from mmprompt.engine.schedulers import WarmupCosineLR
 from mmprompt.models import PromptViT
 from mmprompt.models.classifiers import guided_anchors_and_proxies
 from mmprompt.models.losses import PromptMetricLoss
+from helpers import TINY_VIT
 from test_prompt_condensation import batches
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
+TINY = TINY_VIT
 KW = dict(arch=TINY, img_size=32, patch_size=8)
 
 

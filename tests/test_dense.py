@@ -23,10 +23,13 @@ import torch
 
 import mmprompt  # noqa: F401
 from mmprompt.models import BilinearPromptViT, PromptViT, SimpleFeaturePyramid
+from mmprompt.registry import MODELS
+from helpers import (TINY_VIT, bad_input_params, call, check_bad_input, text,
+                     tiny_vit)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(REPO, 'tools', 'train.py')
-TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
+TINY = TINY_VIT
 # in a config: replaces the base's arch name ('l', 'b')
 TINY_ARCH = dict(TINY, _delete_=True)
 
@@ -465,3 +468,38 @@ def test_detectors_train_evaluate_with_coco_metric_and_resume(
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP',
                 'coco/segm_mAP_50'):
         assert key in metrics and -1 <= metrics[key] <= 1, key
+
+
+# ------------------------------------------------------------ bad input
+def dense_neck_channels_mismatch(tmp_path, monkeypatch):
+    backbone = tiny_vit(num_prompts=2, out_type='featmap').eval()
+    neck = MODELS.build(
+        dict(
+            type='mmprompt.SimpleFeaturePyramid',
+            in_channels=48,
+            out_channels=8))
+    with torch.no_grad():
+        neck(backbone(torch.zeros(1, 3, 32, 32)))
+
+
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('dense-out_indices-outside-depth', ValueError,
+     text('out_indices (1, 4) contains [4], outside the 4 layers'),
+     call(tiny_vit, out_type='featmap', out_indices=(1, 4))),
+    ('dense-img_size-not-divisible-by-patch', ValueError,
+     text("out_type='featmap' needs img_size divisible by patch_size=8, "
+          'got img_size=30'), call(tiny_vit, img_size=30, out_type='featmap')),
+    ('dense-neck-in_channels-not-divisible-by-4', ValueError,
+     text('in_channels=30 must divide by 4'),
+     call(MODELS.build,
+          dict(type='mmprompt.SimpleFeaturePyramid', in_channels=30))),
+    ('dense-neck-channels-mismatch', ValueError,
+     text('SimpleFeaturePyramid(in_channels=48) got a feature map of shape '
+          '(1, 32, 4, 4)'), dense_neck_channels_mismatch),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)

@@ -18,6 +18,7 @@ import mmprompt  # noqa: F401
 from mmprompt.datasets import (FGVC_DATASETS, VTAB1K_TASKS, FGVCDataset,
                                VTAB1kDataset)
 from mmprompt.registry import DATASETS
+from helpers import bad_input_params, check_bad_input, text, touch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -541,3 +542,153 @@ def test_sweep_and_summary(tmp_path, capsys):
     assert 'test 72.00 ± 1.63 over 3 seed(s)' in out
     assert '| recipe | vtab1k-dtd | FGVC mean |' in out
     assert '| vpt-deep_vit-b16-in21k | 72.0 |' in out
+
+
+# ------------------------------------------------------------ bad input
+def vtab_stub(root,
+              task='eurosat',
+              train800=('images/0.png 0', 'images/1.png 1')):
+    """``<root>/<task>/{split}.txt``; listed images are empty files (only
+    their existence is checked when the dataset is built)."""
+    task_dir = osp.join(root, task)
+    lines = {
+        'train800': list(train800),
+        'val200': ['images/0.png 0'],
+        'test': ['images/1.png 1']
+    }
+    lines['train800val200'] = lines['train800'] + lines['val200']
+    for i in range(2):
+        touch(osp.join(task_dir, 'images', f'{i}.png'))
+    for split, ls in lines.items():
+        with open(osp.join(task_dir, f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(ls) + '\n')
+    return str(root)
+
+
+def fgvc_stub(root, splits):
+    """VPT's ``{split}.json`` files, ``{relative_path: class_id}``."""
+    os.makedirs(root, exist_ok=True)
+    for split, anno in splits.items():
+        with open(osp.join(root, f'{split}.json'), 'w') as f:
+            json.dump(anno, f, indent=1)
+    return str(root)
+
+
+def vtab_unknown_task(tmp_path, monkeypatch):
+    DATASETS.build(
+        dict(
+            type='mmprompt.VTAB1kDataset',
+            data_root=vtab_stub(tmp_path),
+            task='cifar-100'))
+
+
+def vtab_missing_split_file(tmp_path, monkeypatch):
+    root = vtab_stub(tmp_path)
+    os.remove(osp.join(root, 'eurosat', 'val200.txt'))
+    DATASETS.build(
+        dict(
+            type='mmprompt.VTAB1kDataset',
+            data_root=root,
+            task='eurosat',
+            split='val200'))
+
+
+def vtab_label_out_of_range(tmp_path, monkeypatch):
+    root = vtab_stub(
+        tmp_path,
+        train800=('images/0.png 0', 'images/1.png 1', 'images/1.png 10'))
+    DATASETS.build(
+        dict(
+            type='mmprompt.VTAB1kDataset',
+            data_root=root,
+            task='eurosat',
+            split='train800'))
+
+
+def vtab_missing_image(tmp_path, monkeypatch):
+    root = vtab_stub(
+        tmp_path, train800=('images/0.png 0', 'images/nope.png 1'))
+    DATASETS.build(
+        dict(
+            type='mmprompt.VTAB1kDataset',
+            data_root=root,
+            task='eurosat',
+            split='train800'))
+
+
+def fgvc_unknown_name(tmp_path, monkeypatch):
+    root = fgvc_stub(str(tmp_path), dict(train={'a/0.png': 1}))
+    DATASETS.build(
+        dict(type='mmprompt.FGVCDataset', data_root=root, name='birds'))
+
+
+def fgvc_missing_split_file(tmp_path, monkeypatch):
+    root = fgvc_stub(str(tmp_path), dict(train={'a/0.png': 1}))
+    DATASETS.build(
+        dict(
+            type='mmprompt.FGVCDataset',
+            data_root=root,
+            name='cub',
+            split='val'))
+
+
+def fgvc_class_id_out_of_range(tmp_path, monkeypatch):
+    # 103 distinct class ids for Oxford Flowers' 102 classes
+    root = fgvc_stub(
+        str(tmp_path), dict(train={f'c{i}/0.png': i
+                                   for i in range(103)}))
+    DATASETS.build(
+        dict(
+            type='mmprompt.FGVCDataset',
+            data_root=root,
+            name='flowers',
+            split='train'))
+
+
+def fgvc_missing_image(tmp_path, monkeypatch):
+    root = fgvc_stub(
+        str(tmp_path),
+        dict(test={
+            'class_1/test_0.png': 1,
+            'class_2/test_1.png': 2
+        }))
+    touch(osp.join(root, 'images', 'class_1', 'test_0.png'))
+    DATASETS.build(
+        dict(
+            type='mmprompt.FGVCDataset',
+            data_root=root,
+            name='cub',
+            split='test'))
+
+
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('vtab-unknown-task', ValueError,
+     text("Unknown VTAB-1k task 'cifar-100'; the 19 tasks are:", 'cifar100',
+          'eurosat'), vtab_unknown_task),
+    ('vtab-missing-split-file', FileNotFoundError,
+     text('split file not found:',
+          osp.join('eurosat', 'val200.txt')), vtab_missing_split_file),
+    ('vtab-label-out-of-range', ValueError,
+     text('train800.txt:3: label 10 is outside the 10 classes (valid: 0..9)'),
+     vtab_label_out_of_range),
+    ('vtab-missing-image-with-line', FileNotFoundError,
+     text("train800.txt:2: image 'images/nope.png' does not exist"),
+     vtab_missing_image),
+    ('fgvc-unknown-name', ValueError,
+     text("Unknown FGVC dataset 'birds'; choose from cub, nabirds, flowers"),
+     fgvc_unknown_name),
+    ('fgvc-missing-split-file', FileNotFoundError,
+     text('split file not found:', 'val.json'), fgvc_missing_split_file),
+    ('fgvc-class-id-out-of-range', ValueError,
+     text("103 distinct class ids", "'flowers' has 102 classes; class id "
+          '102 is out of range'), fgvc_class_id_out_of_range),
+    ('fgvc-missing-image-with-line', FileNotFoundError,
+     text("test.json:3: image 'class_2/test_1.png' does not exist"),
+     fgvc_missing_image),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)

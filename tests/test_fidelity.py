@@ -11,8 +11,9 @@ from mmprompt.models import BilinearPrompt, BilinearPromptViT
 from mmprompt.models.losses import PromptMetricLoss
 from mmprompt.models.utils import (compute_whitening_statistics,
                                    whitening_matrix)
+from helpers import TINY_VIT
 
-TINY = dict(embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)
+TINY = dict(TINY_VIT, num_layers=2)
 D = 32
 
 

@@ -13,6 +13,8 @@ from PIL import Image
 
 import mmprompt  # noqa: F401
 from mmprompt.datasets import ClassBalancedSubset, class_balanced_subset
+from mmprompt.registry import DATASETS
+from helpers import bad_input_params, check_bad_input, text
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # images per class of the fake ImageNet: uneven, as ImageNet's (732..1300)
@@ -131,3 +133,27 @@ def test_imagenet_recipes_per_fraction(imagenet):
     from mmpretrain.registry import DATASETS
     ds = DATASETS.build(ds_cfg)
     assert np.bincount(ds.get_gt_labels()).tolist() == [4, 2, 1]
+
+
+# ------------------------------------------------------------ bad input
+def subset_fraction(fraction):
+    return lambda tmp_path, monkeypatch: DATASETS.build(
+        dict(
+            type='mmprompt.ClassBalancedSubset',
+            fraction=fraction,
+            dataset=dict(
+                type='ImageNet', data_root=str(tmp_path), split='train')))
+
+
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('subset-fraction-zero', ValueError,
+     text('fraction must be in (0, 1], got 0'), subset_fraction(0)),
+    ('subset-fraction-above-one', ValueError,
+     text('fraction must be in (0, 1], got 1.5'), subset_fraction(1.5)),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)

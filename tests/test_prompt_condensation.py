@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+from mmengine.runner import load_checkpoint, save_checkpoint
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -13,9 +14,12 @@ import mmprompt  # noqa: F401
 from mmprompt.engine.hooks import PromptCondensationHook
 from mmprompt.models.utils import (condense_prompts, replace_optimizer_params,
                                    score_prompts, select_prompts)
-from helpers import REPO, TEST, TRAIN, assert_same, free_port, load, run
+from mmprompt.registry import HOOKS
+from helpers import (REPO, TEST, TINY_VIT, TRAIN, assert_same,
+                     bad_input_params, call, check_bad_input, fake_runner,
+                     free_port, load, run, text, tiny_classifier, tiny_vit)
 
-TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
+TINY = TINY_VIT
 
 
 def classifier(num_prompts=5, **kwargs):
@@ -454,3 +458,79 @@ def test_keep_layers_are_kept_whole_within_the_budget():
             match=r'keep_layers entries must be layer '
             r'indices in \[-3, 2\], got \[3\]'):
         select_prompts(scores, 0.5, keep_layers=[3])
+
+
+# ------------------------------------------------------------ bad input
+def pc_condensed_checkpoint_into_plain_config(tmp_path, monkeypatch):
+    condensed = tiny_vit(num_prompts=4)
+    condensed.keep_prompts([torch.tensor([0, 2]), None, None, None])
+    path = str(tmp_path / 'condensed.pth')
+    save_checkpoint({'state_dict': condensed.state_dict()}, path)
+    load_checkpoint(tiny_vit(num_prompts=4), path)
+
+
+def pc_condensed_checkpoint_keeps_missing_tokens(tmp_path, monkeypatch):
+    # the condensation hook condenses the model to a checkpoint's kept
+    # tokens before loading it; here the model lacks token 3
+    hook = HOOKS.build(
+        dict(type='mmprompt.PromptCondensationHook', at_epoch=1))
+    checkpoint = {
+        'state_dict': {
+            'backbone.prompts.0.kept_index': torch.tensor([0, 3])
+        }
+    }
+    hook.after_load_checkpoint(
+        fake_runner(tiny_classifier(num_prompts=2)), checkpoint)
+
+
+def pc_model_without_prompts(tmp_path, monkeypatch):
+    hook = HOOKS.build(
+        dict(type='mmprompt.PromptCondensationHook', at_epoch=1))
+    hook.before_run(fake_runner(tiny_classifier(num_prompts=0)))
+
+
+def pc_hook(**kwargs):
+    return lambda tmp_path, monkeypatch: HOOKS.build(
+        dict(
+            type='mmprompt.PromptCondensationHook',
+            **{
+                **dict(at_epoch=1),
+                **kwargs
+            }))
+
+
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('pc-keep_ratio-zero', ValueError,
+     text('keep_ratio must be in (0, 1], got 0'), pc_hook(keep_ratio=0)),
+    ('pc-keep_ratio-above-one', ValueError,
+     text('keep_ratio must be in (0, 1], got 1.5'), pc_hook(keep_ratio=1.5)),
+    ('pc-min_per_layer-negative', ValueError,
+     text('min_per_layer must be an int >= 0, got -1'),
+     pc_hook(min_per_layer=-1)),
+    ('pc-min_per_layer-cannot-be-met', ValueError,
+     text('min_per_layer=3 cannot be met: layers hold [4, 2] tokens and '
+          'keep_ratio=0.5 keeps 3 of 6'),
+     call(
+         select_prompts, [torch.ones(4), torch.ones(2)], 0.5,
+         min_per_layer=3)),
+    ('pc-num_batches-zero', ValueError,
+     text('num_batches must be an int > 0, got 0'), pc_hook(num_batches=0)),
+    ('pc-model-without-prompts', ValueError,
+     text("PromptViT at 'backbone' has no prompts (num_prompts=[0, 0, 0, "
+          "0]): nothing to condense"), pc_model_without_prompts),
+    ('pc-condensed-checkpoint-into-plain-config', ValueError,
+     text('(num_prompts=[4, 4, 4, 4])',
+          'prompts.0.tokens: checkpoint (2, 32) vs model (4, 32)',
+          'It is a condensed checkpoint', 'PromptCondensationHook'),
+     pc_condensed_checkpoint_into_plain_config),
+    ('pc-condensed-checkpoint-keeps-missing-tokens', ValueError,
+     text('keeps prompt tokens [3] of layer 0 that this model does not '
+          'have (it holds [0, 1])'),
+     pc_condensed_checkpoint_keeps_missing_tokens),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)

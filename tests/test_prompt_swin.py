@@ -17,10 +17,12 @@ import mmprompt  # noqa: F401
 from mmprompt.models import PromptSwin
 from mmprompt.models.utils import (condense_prompts, score_prompts,
                                    select_prompts)
+from helpers import (TINY_SWIN, bad_input_params, call, check_bad_input, text,
+                     tiny_swin)
 
 # 32 px, 2 px patches: 16x16 tokens in windows of 4 (16 windows, shift 2),
 # then 8x8 (4 windows, shift 2), then 4x4 (one window: no shift)
-TINY = dict(embed_dims=16, depths=[2, 2, 2], num_heads=[2, 2, 4])
+TINY = TINY_SWIN
 KW = dict(
     arch=TINY,
     img_size=32,
@@ -280,3 +282,31 @@ def test_condensation_scores_and_keeps_prompts_across_all_stages():
     direct.eval()
     x = torch.randn(2, 3, 32, 32)
     assert torch.equal(model(x, mode='tensor'), direct(x, mode='tensor'))
+
+
+# ------------------------------------------------------------ bad input
+def swin_window_larger_than_map(tmp_path, monkeypatch):
+    # 32 px / 2 px patches: a 16x16 map, then 8x8, smaller than a window
+    model = tiny_swin(
+        window_size=16, num_prompts=1, pad_small_map=False).eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 32, 32))
+
+
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('swin-window-larger-than-map', ValueError,
+     text('The input shape (8, 8) is smaller than the window size (16)',
+          'window_size'), swin_window_larger_than_map),
+    ('swin-num_prompts-per-stage-wrong-length', ValueError,
+     text('num_prompts has 2 entries: give one per stage (3) or one per '
+          'block (6), got [1, 2]'), call(tiny_swin, num_prompts=[1, 2])),
+    ('swin-num_prompts-negative', ValueError,
+     text('num_prompts must be ints >= 0, got [1, -2, 3]'),
+     call(tiny_swin, num_prompts=[1, -2, 3])),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)

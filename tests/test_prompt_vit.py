@@ -9,8 +9,10 @@ from mmpretrain.models import VisionTransformer
 import mmprompt  # noqa: F401
 from mmprompt.engine.hooks import TrainableParamsHook
 from mmprompt.models import PromptViT
+from helpers import (TINY_VIT, bad_input_params, call, check_bad_input, text,
+                     tiny_vit)
 
-TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
+TINY = TINY_VIT
 KW = dict(arch=TINY, img_size=32, patch_size=8)
 
 
@@ -422,3 +424,38 @@ def test_without_prompts_is_the_pretrained_vit():
     with pytest.raises(RuntimeError, match='no prompts to pool'):
         with avg_prompt.without_prompts():
             avg_prompt(x)
+
+
+# ------------------------------------------------------------ bad input
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('vit-num_prompts-negative', ValueError,
+     text('num_prompts must be ints >= 0, got -1'),
+     call(tiny_vit, num_prompts=-1)),
+    ('vit-num_prompts-list-negative', ValueError,
+     text('num_prompts must be ints >= 0, got [1, 2, -3, 4]'),
+     call(tiny_vit, num_prompts=[1, 2, -3, 4])),
+    ('vit-num_prompts-list-wrong-length', ValueError,
+     text('num_prompts has 2 entries but the model has 4 layers: [1, 2]'),
+     call(tiny_vit, num_prompts=[1, 2])),
+    ('vit-num_prompts-list-in-shallow-mode', ValueError,
+     text("num_prompts=[1, 2, 3, 4]: prompt_mode='shallow' takes one int"),
+     call(tiny_vit, num_prompts=[1, 2, 3, 4], prompt_mode='shallow')),
+    ('vit-num_prompts-not-int', TypeError,
+     text("num_prompts must be an int or a list of ints, got '10'"),
+     call(tiny_vit, num_prompts='10')),
+    ('vit-prompt_init-unknown', ValueError,
+     text("Unknown prompt_init 'xavier'; choose from",
+          'uniform'), call(tiny_vit, prompt_init='xavier')),
+    ('vit-out_type-unknown', ValueError,
+     text("Unknown out_type 'tokens'; choose from",
+          'avg_prompt'), call(tiny_vit, out_type='tokens')),
+    ('vit-prompt_mode-unknown', ValueError,
+     text("Unknown prompt_mode 'medium'; choose from", 'deep',
+          'shallow'), call(tiny_vit, prompt_mode='medium')),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)

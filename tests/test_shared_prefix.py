@@ -9,8 +9,9 @@ import mmprompt  # noqa: F401
 from mmprompt.analysis.complexity import count_flops
 from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
 from mmprompt.models.backbones.prompt_vit import TAP_NAMES
+from helpers import TINY_VIT
 
-TINY = dict(embed_dims=32, num_layers=4, num_heads=4, feedforward_channels=64)
+TINY = TINY_VIT
 KW = dict(arch=TINY, img_size=32, patch_size=8)
 SWIN = dict(
     arch=dict(embed_dims=16, depths=[2, 2, 2], num_heads=[2, 2, 4]),

@@ -15,8 +15,9 @@ from mmprompt.engine.hooks import prototype_prompt_init_hook
 from mmprompt.engine.hooks.data_init_utils import sample_indices
 from mmprompt.models import PromptViT
 from mmprompt.models.utils import prototype_tokens
+from helpers import TINY_VIT
 
-TINY = dict(embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=64)
+TINY = dict(TINY_VIT, num_layers=2)
 KW = dict(arch=TINY, img_size=32, patch_size=8)
 COLOURS = [(220, 40, 40), (40, 220, 40), (40, 40, 220), (220, 220, 40)]
 

