@@ -682,10 +682,33 @@ def test_burstiness_tool(config_file, tmp_path):
             proc.stdout
 
 
+def test_check_whitening_tool(config_file, tmp_path):
+    """On the images and pipeline of the fit, the run's matrix is the refit
+    one and W Sigma W has the eigenvalues s / (s + eps) of ZCA."""
+    work = tmp_path / 'run'
+    run_runner(config_file, work, 'bpt_check')
+    tool = _load_tool(osp.join('analysis', 'check_whitening'))
+    cfg = Config.fromfile(config_file)
+    report = tool.check(cfg, str(work / 'epoch_1.pth'))
+    assert sorted(report) == [0, 1]
+    for r in report.values():
+        assert r['eps'] == 1e-4 and r['num_images'] == 20
+        s = r['sigma_eig_max']
+        assert r['eig_max'] == pytest.approx(s / (s + 1e-4), rel=1e-4)
+        assert r['eig_max'] == pytest.approx(r['refit_eig_max'], rel=1e-4)
+        assert r['eig_median'] == pytest.approx(
+            r['refit_eig_median'], rel=1e-3)
+        assert 0.99 < r['eig_max'] <= 1. + 1e-6
+    # a tuned matrix is no longer the fitted one: nothing to check
+    cfg.model.backbone.variant = 'twhiten'
+    with pytest.raises(ValueError, match='no layer holds a fixed whitening'):
+        tool.check(cfg, str(work / 'epoch_1.pth'))
+
+
 # ---------------------------------------------------------------- recipes
 def _load_tool(name):
     spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, 'tools', f'{name}.py'))
+        osp.basename(name), osp.join(REPO, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
