@@ -168,3 +168,48 @@ def test_ablation_runs_with_its_parents_setting(monkeypatch):
     assert chosen['bpt-shallow-bilinear'] == dict(lr=1e-2)
     assert chosen['bpt-shallow-bilinear-prompts40'] == dict(lr=1e-2)
     assert results == []
+
+
+def test_report_only_reads_the_cache_and_runs_nothing(tmp_path, monkeypatch):
+    """--report-only: the report from the runs on disk; a method whose
+    grid is incomplete is left out and its claims say 'not run'."""
+    work = tmp_path / 'work'
+
+    def put(method, lr, seed, val, test=None):
+        d = work / method / claims.tag(dict(lr=lr)) / f'seed{seed}'
+        d.mkdir(parents=True)
+        r = dict(
+            method=method,
+            setting=dict(lr=lr),
+            seed=seed,
+            val_curve=[val - 5, val],
+            trainable_params=10,
+            train_seconds=60.)
+        if test is not None:
+            r['test_top1'] = test
+        (d / 'result.json').write_text(json.dumps(r))
+
+    for lr, val in ((3e-3, 70.), (1e-2, 80.), (3e-2, 75.)):  # 1e-2 wins
+        put('vpt-deep', lr, 0, val, 81. if lr == 1e-2 else None)
+        put('linear', lr, 0, val - 1, 78. if lr == 1e-2 else None)
+    put('vpt-deep', 1e-2, 1, 0., 80.)
+    put('linear', 1e-2, 1, 0., 78.5)
+    put('vpt-deep', 1e-2, 2, 0., 79.)  # linear's seed 2 is missing
+    put('vpt-shallow', 3e-3, 0, 70.)  # an incomplete grid
+    monkeypatch.setattr(claims, 'run', lambda *a: pytest.fail('ran a run'))
+    report = claims.main([
+        '--report-only', '--claims', '0', '1', '--seeds', '0', '1', '2',
+        '--work-dir',
+        str(work), '--out-dir',
+        str(tmp_path / 'out')
+    ])
+    first, second = report['claims']
+    assert first['seeds'] == [0, 1] and first['mean_diff'] == \
+        pytest.approx(2.25)
+    assert second['verdict'] == 'not run' and second['n_seeds'] == 0
+    assert report['hyper_parameters']['vpt-deep'] == dict(lr=1e-2)
+    assert report['hyper_parameters']['vpt-shallow'] is None
+    # 6 + 1 grid runs, 3 more finals of which seed 1, 2 of vpt-deep and
+    # seed 1 of linear: 10 runs of a minute
+    assert report['training_hours'] == pytest.approx(10 / 60)
+    assert 'not run' in (tmp_path / 'out' / 'claims.md').read_text()

