@@ -107,7 +107,12 @@ def check(cfg, checkpoint, num_images=None, batch_size=16, split='train'):
             whitening_matrix(sigma, eps, stats[layer].num_token_vectors),
             sigma)
         s = torch.linalg.eigvalsh((sigma + sigma.t()) / 2)
+        with torch.no_grad():
+            prompts = backbone.prompts[layer]()
         report[layer] = dict(
+            # what the prompts became: whitening scales Sigma's near-null
+            # directions by up to eps^-1/2
+            prompt_norm_median=float(prompts.norm(dim=-1).median()),
             sigma_eig_max=float(s[-1]),
             sigma_eig_median=float(s.median()),
             sigma_eigs_below_eps=int((s < eps).sum()),
@@ -133,13 +138,14 @@ def main(argv=None):
     report = check(cfg, args.checkpoint, args.num_images, args.batch_size,
                    args.split)
     print('layer | eig(Sigma) max / median, # below eps | eig(W Sigma W) '
-          'min / median / max | refit: min / median / max')
+          'min / median / max | refit: min / median / max | prompt norm')
     for layer, r in report.items():
         print(f"{layer} | {r['sigma_eig_max']:.4g} / "
               f"{r['sigma_eig_median']:.4g}, {r['sigma_eigs_below_eps']} | "
               f"{r['eig_min']:.4f} / {r['eig_median']:.4f} / "
               f"{r['eig_max']:.4f} | {r['refit_eig_min']:.4f} / "
-              f"{r['refit_eig_median']:.4f} / {r['refit_eig_max']:.4f}")
+              f"{r['refit_eig_median']:.4f} / {r['refit_eig_max']:.4f} | "
+              f"{r['prompt_norm_median']:.4g}")
     if args.out:
         with open(args.out, 'w') as f:
             json.dump({str(k): v for k, v in report.items()}, f, indent=2)
