@@ -147,27 +147,49 @@ def test_composed_method_trains_condenses_and_resumes(setup, tmp_path):
                        b['state_dict']['class_to_prompt'])
 
 
-def test_ablation_runs_with_its_parents_setting(monkeypatch):
-    """An ablation is gridded after its parent and takes its setting."""
-    args = claims.parse_args(['--claims', '8'])
-    assert args.methods == [
-        'bpt-shallow-bilinear', 'bpt-shallow-bilinear-prompts40'
+@pytest.mark.parametrize('claim, methods, grid_runs', [
+    (8, ['bpt-shallow-bilinear-prompts40', 'bpt-shallow-bilinear'], [
+        ('bpt-shallow-bilinear', dict(lr=3e-3)),
+        ('bpt-shallow-bilinear', dict(lr=1e-2)),
+        ('bpt-shallow-bilinear', dict(lr=3e-2)),
+    ]),
+    (11, ['davpt', 'vpt-deep'], [
+        ('vpt-deep', dict(lr=3e-3)),
+        ('vpt-deep', dict(lr=1e-2)),
+        ('vpt-deep', dict(lr=3e-2)),
+        ('davpt', dict(lr=1e-2, loss_weight=0.05)),
+        ('davpt', dict(lr=1e-2, loss_weight=0.5)),
+    ]),
+])
+def test_variant_runs_at_its_parents_lr(claim, methods, grid_runs,
+                                        monkeypatch):
+    """A variant is gridded after its parent and takes its lr; only a
+    loss-weighted variant grids (its loss weight, at that lr)."""
+    args = claims.parse_args(['--claims', str(claim)])
+    parent = claims.VARIANT_OF[methods[0]]
+    assert args.methods == [parent, methods[0]] + [
+        m for m in methods[1:] if m != parent
     ]
     trained = []
 
     def fake_train(method, setting, seed, args):
-        trained.append((method, setting['lr']))
+        trained.append((method, setting))
         val = {3e-3: 70., 1e-2: 80., 3e-2: 75.}[setting['lr']]
+        val -= 10 * setting.get('loss_weight', 0)  # 0.05 wins
         return dict(setting=setting, val_curve=[val])
 
     monkeypatch.setattr(claims, 'train', fake_train)
     chosen = {}
     for method in args.methods:
         chosen[method], results = claims.grid(method, args, chosen)
-    assert [m for m, _ in trained] == ['bpt-shallow-bilinear'] * 3
-    assert chosen['bpt-shallow-bilinear'] == dict(lr=1e-2)
-    assert chosen['bpt-shallow-bilinear-prompts40'] == dict(lr=1e-2)
-    assert results == []
+    assert trained == grid_runs
+    assert chosen[parent] == dict(lr=1e-2)
+    assert chosen[methods[0]]['lr'] == 1e-2
+    if methods[0] in claims.LOSS_WEIGHTED:
+        assert chosen[methods[0]] == dict(lr=1e-2, loss_weight=0.05)
+        assert len(results) == 2
+    else:
+        assert chosen[methods[0]] == dict(lr=1e-2) and results == []
 
 
 def test_report_only_reads_the_cache_and_runs_nothing(tmp_path, monkeypatch):
