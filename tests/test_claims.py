@@ -167,9 +167,8 @@ def test_variant_runs_at_its_parents_lr(claim, methods, grid_runs,
     loss-weighted variant grids (its loss weight, at that lr)."""
     args = claims.parse_args(['--claims', str(claim)])
     parent = claims.VARIANT_OF[methods[0]]
-    assert args.methods == [parent, methods[0]] + [
-        m for m in methods[1:] if m != parent
-    ]
+    assert args.methods == [parent, methods[0]
+                            ] + [m for m in methods[1:] if m != parent]
     trained = []
 
     def fake_train(method, setting, seed, args):

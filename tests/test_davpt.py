@@ -15,8 +15,8 @@ from mmprompt.models.losses import PromptMetricLoss
 from mmprompt.models.utils import initial_mapping, update_mapping
 from mmprompt.registry import HOOKS
 from helpers import (REPO, TINY_VIT, TRAIN, assert_same, bad_input_params,
-                     call, check_bad_input, fake_runner, free_port, load, run,
-                     text, tiny_davpt)
+                     call, check_bad_input, fake_runner, free_port, load,
+                     load_module, run, text, tiny_davpt)
 from test_prompt_condensation import batches
 
 TINY = TINY_VIT
@@ -237,6 +237,34 @@ def test_mapping_hook_in_training_and_resume(setup, davpt_run):
     resumed = load(work_b / 'epoch_2.pth')
     assert_same(state, resumed['state_dict'], 'state_dict')
     assert_same(final['optimizer'], resumed['optimizer'], 'optimizer')
+
+
+def test_check_davpt_tool(davpt_run, tmp_path):
+    """The DA-VPT run check reads the run's metric losses per epoch and
+    every mapping it logged; the last is the checkpoint's."""
+    tool = load_module('tools/analysis/check_davpt.py')
+    work = str(davpt_run['work'])
+    report = tool.check(work)
+    losses = report['epoch_losses']
+    assert set(losses) == {'loss_cls', 'loss_ml_patch', 'loss_ml_cls'}
+    assert all(len(v) == 2 for v in losses.values())  # 2 epochs
+    assert report['metric_loss_fell'] == {
+        k: losses[k][1] < losses[k][0]
+        for k in ('loss_ml_patch', 'loss_ml_cls')
+    }
+    maps = report['mappings']
+    assert len(maps) == 3  # the initial k-means and one per epoch
+    final = load(davpt_run['work'] / 'epoch_2.pth')['state_dict']
+    assert maps[-1] == final['class_to_prompt'].tolist()
+    assert report['classes_moved'] == [
+        sum(a != b for a, b in zip(x, y)) for x, y in zip(maps, maps[1:])
+    ]
+    plain = tmp_path / '20261202_000000' / 'vis_data'  # a plain VPT run
+    plain.mkdir(parents=True)
+    (plain / 'scalars.json').write_text(
+        '{"loss": 1.0, "loss_cls": 1.0, "epoch": 1, "iter": 1, "step": 1}')
+    with pytest.raises(ValueError, match='logged no metric loss'):
+        tool.check(str(tmp_path))
 
 
 def val_accuracies(work):

@@ -17,7 +17,8 @@ from mmprompt.models.utils import (condense_prompts, replace_optimizer_params,
 from mmprompt.registry import HOOKS
 from helpers import (REPO, TEST, TINY_VIT, TRAIN, assert_same,
                      bad_input_params, call, check_bad_input, fake_runner,
-                     free_port, load, run, text, tiny_classifier, tiny_vit)
+                     free_port, load, load_module, run, text, tiny_classifier,
+                     tiny_vit)
 
 TINY = TINY_VIT
 
@@ -387,6 +388,70 @@ def test_condense_tool_offline(setup, pc_run, tmp_path):
                          text=True)
     assert bad.returncode != 0
     assert '--num-batches must be > 0, got 0' in bad.stderr
+
+
+def test_check_condensation_tool(setup, pc_run, monkeypatch):
+    """The removal test keeps equal-sized token sets (the best-scored, the
+    worst-scored, seeded random draws) and its top-1 of the best-scored set
+    equals a hand-built condensed model's accuracy."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+    monkeypatch.syspath_prepend(setup['hooks_dir'])
+    tool = load_module('tools/analysis/check_condensation.py')
+    cfg = Config.fromfile(setup['cfg'])
+    source = str(pc_run['work'] / 'epoch_1.pth')  # before the hook ran
+    report = tool.check(
+        cfg, source, (0.5, ), draws=3, score='magnitude', split='test')
+    assert report['num_prompts'] == [4, 4]
+    results = report['keep_ratios']['0.5']
+    assert sorted(results) == [
+        'lowest', 'random0', 'random1', 'random2', 'score'
+    ]
+    for r in results.values():
+        assert sum(r['num_prompts']) == 4
+    kept = {
+        name: {(i, j)
+               for i, k in enumerate(r['kept_index'])
+               for j in k}
+        for name, r in results.items()
+    }
+    assert not kept['score'] & kept['lowest']  # 4 best, 4 worst of 8
+    assert len({frozenset(kept[f'random{i}']) for i in range(3)}) > 1
+    again = tool.check(
+        cfg, source, (0.5, ), draws=3, score='magnitude', split='test')
+    assert [r['kept_index'] for r in again['keep_ratios']['0.5'].values()
+            ] == [r['kept_index'] for r in results.values()]  # seeded
+
+    # reference: the 4 largest-norm tokens of the two layers, by hand
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, source, map_location='cpu')
+    norms = [(float(t.norm()), i, j)
+             for i, g in enumerate(model.backbone.prompts)
+             for j, t in enumerate(g().detach())]
+    best = sorted(norms, key=lambda x: -x[0])[:4]
+    assert kept['score'] == {(i, j) for _, i, j in best}
+    condense_prompts(model, [
+        torch.tensor(sorted(j for _, i, j in best if i == layer))
+        for layer in range(2)
+    ])
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for batch in Runner.build_dataloader(cfg.test_dataloader):
+            for sample in model.val_step(batch):
+                correct += int(sample.pred_label == sample.gt_label)
+                total += 1
+    assert results['score']['metrics']['accuracy/top1'] == \
+        pytest.approx(100 * correct / total)
+    assert report['num_images'] == total
+    row = tool.summary(report)['0.5']
+    rand = [
+        results[f'random{i}']['metrics']['accuracy/top1'] for i in range(3)
+    ]
+    assert row['random_mean'] == pytest.approx(sum(rand) / 3)
+    assert row['score_beats_every_random'] == (row['score'] > max(rand))
 
 
 def test_hook_under_two_process_ddp(setup, pc_run):
