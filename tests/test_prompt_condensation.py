@@ -400,9 +400,11 @@ def test_check_condensation_tool(setup, pc_run, monkeypatch):
     monkeypatch.syspath_prepend(setup['hooks_dir'])
     tool = load_module('tools/analysis/check_condensation.py')
     cfg = Config.fromfile(setup['cfg'])
+    top = Config.fromfile(setup['cfg'])  # normalisation set at the top level
+    top.data_preprocessor = top.model.pop('data_preprocessor')
     source = str(pc_run['work'] / 'epoch_1.pth')  # before the hook ran
     report = tool.check(
-        cfg, source, (0.5, ), draws=3, score='magnitude', split='test')
+        top, source, (0.5, ), draws=3, score='magnitude', split='test')
     assert report['num_prompts'] == [4, 4]
     results = report['keep_ratios']['0.5']
     assert sorted(results) == [
@@ -419,7 +421,7 @@ def test_check_condensation_tool(setup, pc_run, monkeypatch):
     assert not kept['score'] & kept['lowest']  # 4 best, 4 worst of 8
     assert len({frozenset(kept[f'random{i}']) for i in range(3)}) > 1
     again = tool.check(
-        cfg, source, (0.5, ), draws=3, score='magnitude', split='test')
+        top, source, (0.5, ), draws=3, score='magnitude', split='test')
     assert [r['kept_index'] for r in again['keep_ratios']['0.5'].values()
             ] == [r['kept_index'] for r in results.values()]  # seeded
 

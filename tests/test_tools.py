@@ -30,6 +30,33 @@ from helpers import (REPO, TEST, TRAIN, assert_same, bad_input_params,
 
 
 # ------------------------------------------------------------------- tests
+def test_build_model_takes_the_top_level_data_preprocessor(setup,
+                                                           monkeypatch):
+    """Tools build a config's model as the Runner does: mmpretrain's
+    dataset bases set the normalisation as a top-level data_preprocessor,
+    which goes into the model unless the model sets its own."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+    from mmprompt.utils import build_model
+    monkeypatch.syspath_prepend(setup['hooks_dir'])
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(setup['cfg'])
+    top = Config.fromfile(setup['cfg'])
+    top.data_preprocessor = top.model.pop('data_preprocessor')
+    top.data_preprocessor.mean = [10., 20., 30.]
+    # what building cfg.model alone gives: no normalisation at all
+    assert not hasattr(MODELS.build(top.model).data_preprocessor, 'mean')
+    model = build_model(top)
+    assert model.data_preprocessor.mean.flatten().tolist() == [10., 20., 30.]
+    assert model.data_preprocessor.std.flatten().tolist() == [127.5] * 3
+    assert 'data_preprocessor' not in top.model  # the config is untouched
+    cfg.data_preprocessor = dict(mean=[1., 2., 3.], std=[1., 1., 1.])
+    model = build_model(cfg)  # the model's own wins, as in the Runner
+    assert model.data_preprocessor.mean.flatten().tolist() == [127.5] * 3
+    other = build_model(top, dict(top.model, neck=None))  # model_cfg
+    assert other.data_preprocessor.mean.flatten().tolist() == [10., 20., 30.]
+
+
 def test_resume_equals_uninterrupted(setup, trained):
     env, cfg = setup['env'], setup['cfg']
     work_b = setup['root'] / 'B'

@@ -25,7 +25,7 @@ from itertools import islice
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 import mmprompt  # noqa: F401
@@ -33,6 +33,7 @@ from mmprompt.analysis.complexity import count_flops
 from mmprompt.models.utils import (SCORE_METHODS, condensable_backbone,
                                    condense_prompts, score_prompts,
                                    select_prompts)
+from mmprompt.utils import build_model
 from mmprompt.utils.dependencies import load_config
 
 
@@ -63,7 +64,7 @@ def main():
         osp.dirname(args.checkpoint), 'condensed')
     os.makedirs(out_dir, exist_ok=True)
 
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg)
     load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     name, backbone = condensable_backbone(model)
     img_size = backbone.img_size

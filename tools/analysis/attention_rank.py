@@ -26,12 +26,13 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
-from mmengine.registry import MODELS, init_default_scope  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 
 import mmprompt  # noqa: F401,E402
 from mmprompt.analysis.attention_rank import \
     attention_rank_summary  # noqa: E402
+from mmprompt.utils import build_model  # noqa: E402
 
 
 def parse_args():
@@ -89,7 +90,7 @@ def main():
                 else counts[0]
             # the checkpoint holds every weight
             model_cfg.backbone.pop('init_cfg', None)
-        model = MODELS.build(model_cfg)
+        model = build_model(cfg, model_cfg)
         if isinstance(source, int):
             model.init_weights()  # pretrained backbone of the config
         else:

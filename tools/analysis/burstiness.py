@@ -29,7 +29,7 @@ except ImportError:  # a source checkout that is not installed
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import DATASETS, MODELS, init_default_scope  # noqa
+from mmengine.registry import DATASETS, init_default_scope  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
 
 from mmprompt.analysis import BURSTINESS_QUANTITIES  # noqa: E402
@@ -41,6 +41,7 @@ from mmprompt.engine.hooks.data_init_utils import (prompted_backbone,
 from mmprompt.models.utils import QK_PRODUCTS  # noqa: E402
 from mmprompt.models.utils import (compute_whitening_statistics,
                                    whitening_matrix)
+from mmprompt.utils import build_model  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -118,7 +119,7 @@ def main(argv=None):
     qk_product = args.qk_product or hook_cfg.get('qk_product', 'row_vector')
     average_images = hook_cfg.get('average_images', False)
 
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg)
     load_checkpoint(
         model, args.checkpoint, map_location='cpu', logger='current')
     model.eval()

@@ -36,12 +36,13 @@ except ImportError:  # a source checkout that is not installed
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.evaluator import Evaluator  # noqa: E402
-from mmengine.registry import MODELS, init_default_scope  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 
 from mmprompt.models.utils import SCORE_METHODS  # noqa: E402
 from mmprompt.models.utils import (condensable_backbone, condense_prompts,
                                    score_prompts, select_prompts)
+from mmprompt.utils import build_model  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -95,7 +96,7 @@ def check(cfg,
           split='val',
           seed=0):
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg)
     load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     _, backbone = condensable_backbone(model)
     batches = None

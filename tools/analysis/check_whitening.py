@@ -27,7 +27,7 @@ except ImportError:  # a source checkout that is not installed
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import DATASETS, MODELS, init_default_scope  # noqa
+from mmengine.registry import DATASETS, init_default_scope  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
 
 from mmprompt.engine.hooks.data_init_utils import input_batches  # noqa: E402
@@ -35,7 +35,8 @@ from mmprompt.engine.hooks.data_init_utils import (prompted_backbone,
                                                    sample_indices)
 from mmprompt.models.prompts import WhitenedPrompt  # noqa: E402
 from mmprompt.models.utils import compute_whitening_statistics  # noqa
-from mmprompt.models.utils import whitening_matrix
+from mmprompt.models.utils import whitening_matrix  # noqa: E402
+from mmprompt.utils import build_model  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -74,7 +75,7 @@ def check(cfg, checkpoint, num_images=None, batch_size=16, split='train'):
     """``{layer: report}`` of every fixed whitening matrix of the model."""
     hook = whitening_hook_cfg(cfg)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg)
     load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
     model.eval()
     backbone = prompted_backbone(model)
