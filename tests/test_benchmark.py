@@ -44,10 +44,11 @@ def test_benchmark_table_and_json(tmp_path):
         sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
         '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
         '--num-prompts', '10', '--repeats', '1', '--warmup', '0', '--methods',
-        'linear', 'full', 'vpt-deep', 'vpt-deep-per-image', 'davpt-plus', 'pc',
-        'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten', 'swin', 'vpt-deep-swin',
-        '--swin-arch', 'tiny', '--swin-prompts', '3', '--bpt-width', '4',
-        '--onnx-methods', 'linear', 'vpt-deep', 'pc', '--out',
+        'linear', 'full', 'vpt-deep', 'vpt-deep-per-image',
+        'vpt-deep-recompute-ffn', 'davpt-plus', 'pc', 'bpt-bilinear',
+        'bpt-fwhiten', 'bpt-twhiten', 'swin', 'vpt-deep-swin', '--swin-arch',
+        'tiny', '--swin-prompts', '3', '--bpt-width', '4', '--onnx-methods',
+        'linear', 'vpt-deep', 'pc', '--out',
         str(out)
     ],
                           cwd=REPO,
@@ -57,8 +58,9 @@ def test_benchmark_table_and_json(tmp_path):
     result = json.loads(out.read_text())
     rows = {r['method']: r for r in result['rows']}
     assert set(rows) == {
-        'linear', 'full', 'vpt-deep', 'vpt-deep-per-image', 'davpt-plus', 'pc',
-        'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten', 'swin', 'vpt-deep-swin'
+        'linear', 'full', 'vpt-deep', 'vpt-deep-per-image',
+        'vpt-deep-recompute-ffn', 'davpt-plus', 'pc', 'bpt-bilinear',
+        'bpt-fwhiten', 'bpt-twhiten', 'swin', 'vpt-deep-swin'
     }
     # per image over the batch of 2: the shared prefix projects the 10
     # prompts of each of the 12 layers once, not twice (qkv 3 D^2 and an
@@ -108,6 +110,11 @@ def test_benchmark_table_and_json(tmp_path):
     # prompt tuning needs less training memory than full fine-tuning
     assert 0 < rows['vpt-deep']['peak_memory_mb'] < \
         rows['full']['peak_memory_mb']
+    # the same model, the same inference
+    assert rows['vpt-deep-recompute-ffn']['gflops'] == \
+        rows['vpt-deep']['gflops']
+    assert rows['vpt-deep-recompute-ffn']['trainable_params'] == \
+        rows['vpt-deep']['trainable_params']
     line = next(x for x in proc.stdout.splitlines()
                 if x.startswith('| vpt-deep |'))
     assert line.split('|')[5].strip() == '1.00'  # step / VPT-Deep

@@ -270,3 +270,68 @@ def test_bad_share_prompt_prefix(value):
         PromptViT(**KW, num_prompts=2, share_prompt_prefix=value)
     with pytest.raises(TypeError, match='share_prompt_prefix must be a bool'):
         PromptSwin(**SWIN, num_prompts=2, share_prompt_prefix=value)
+
+
+# ------------------------------------------------------------ recompute_ffn
+def saved_bytes(model, x):
+    """Bytes autograd saves for the backward pass of ``model(x)``."""
+    total = [0]
+
+    def pack(t):
+        total[0] += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(x)
+    return total[0], out
+
+
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(num_prompts=3),
+        dict(num_prompts=[2, 0, 5, 1]),
+        dict(num_prompts=4, prompt_mode='shallow'),
+        dict(num_prompts=3, share_prompt_prefix=False),
+        dict(num_prompts=3, prompt_dropout=0.5),  # per image, same masks
+    ])
+def test_recompute_ffn_is_exact_and_saves_the_ffn_activations(kwargs):
+    """recompute_ffn: the same outputs and prompt gradients, and the
+    backward pass keeps neither the FFN's norm input nor its activation's
+    input (B x L x feedforward_channels floats) in any layer."""
+    torch.manual_seed(0)
+    plain = PromptViT(**KW, **kwargs)
+    plain.init_weights()
+    lean = PromptViT(**KW, **kwargs, recompute_ffn=True)
+    lean.load_state_dict(plain.state_dict())
+    x = torch.randn(3, 3, 32, 32)
+    for model in (plain, lean):
+        model.train()
+    torch.manual_seed(1)  # prompt dropout draws the same masks
+    plain_bytes, plain_out = saved_bytes(plain, x)
+    torch.manual_seed(1)
+    lean_bytes, lean_out = saved_bytes(lean, x)
+    for a, b in zip(plain_out, lean_out):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for model, out in ((plain, plain_out), (lean, lean_out)):
+        sum((o * torch.linspace(-1, 1, o.numel()).view_as(o)).sum()
+            for o in out).backward()
+    grads = prompt_grads(plain), prompt_grads(lean)
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name])
+    # per layer at least the activation input, (B, L, F) float32, where L
+    # is what the FFN sees: CLS and 16 patches (prompt rows are dropped
+    # wherever nothing reads them)
+    B, L, F = 3, 1 + 16, TINY['feedforward_channels']
+    assert plain_bytes - lean_bytes >= TINY['num_layers'] * B * L * F * 4
+    plain.eval(), lean.eval()
+    with torch.no_grad():  # nothing to recompute for: the plain forward
+        torch.testing.assert_close(plain(x)[0], lean(x)[0])
+
+
+def test_recompute_ffn_bad_input():
+    with pytest.raises(
+            TypeError, match="recompute_ffn must be a bool, got "
+            "'yes'"):
+        PromptViT(**KW, num_prompts=1, recompute_ffn='yes')

@@ -30,13 +30,13 @@ from helpers import (REPO, TEST, TRAIN, assert_same, bad_input_params,
 
 
 # ------------------------------------------------------------------- tests
-def test_build_model_takes_the_top_level_data_preprocessor(setup,
-                                                           monkeypatch):
+def test_build_model_takes_the_top_level_data_preprocessor(setup, monkeypatch):
     """Tools build a config's model as the Runner does: mmpretrain's
     dataset bases set the normalisation as a top-level data_preprocessor,
     which goes into the model unless the model sets its own."""
     from mmengine.config import Config
     from mmengine.registry import MODELS, init_default_scope
+
     from mmprompt.utils import build_model
     monkeypatch.syspath_prepend(setup['hooks_dir'])
     init_default_scope('mmpretrain')

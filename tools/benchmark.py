@@ -29,18 +29,19 @@ all methods alike, and medians are reported:
 ``vpt-deep`` runs its prompts as a shared prefix (PromptViT's default);
 ``vpt-deep-per-image`` is the same model with ``share_prompt_prefix=False``
 (every image projects its own copy of the prompts, the path prompt dropout
-needs in training). ``vpt-deep-reference`` is a minimal hand-written
-VPT-Deep over the same mmpretrain ``VisionTransformer`` (prompts
-concatenated before each layer, every prompt output computed), the
-yardstick for PromptViT's overhead. ``swin`` and ``vpt-deep-swin`` are
-mmpretrain's Swin (``--swin-arch``, window 7) without prompts and
-``PromptSwin`` with ``--swin-prompts`` deep prompts per block (not run
-unless named in ``--methods``). ``bpt-*`` are BPT-Deep
-(``BilinearPromptViT``, same prompt counts; bilinear of ``--bpt-width``,
-fixed or tuned whitening). ``pc`` is VPT-Deep condensed to
-``--keep-ratio`` of its prompt tokens (random scores, so the kept counts are
-uneven across layers as after real condensation). Prints a markdown table
-with ratios to full fine-tuning and to VPT-Deep, and writes JSON.
+needs in training); ``vpt-deep-recompute-ffn`` is VPT-Deep with
+``recompute_ffn=True`` (less training memory, a longer step).
+``vpt-deep-reference`` is a minimal hand-written VPT-Deep over the same
+mmpretrain ``VisionTransformer`` (prompts concatenated before each layer, every
+prompt output computed), the yardstick for PromptViT's overhead. ``swin`` and
+``vpt-deep-swin`` are mmpretrain's Swin (``--swin-arch``, window 7) without
+prompts and ``PromptSwin`` with ``--swin-prompts`` deep prompts per block (not
+run unless named in ``--methods``). ``bpt-*`` are BPT-Deep
+(``BilinearPromptViT``, same prompt counts; bilinear of ``--bpt-width``, fixed
+or tuned whitening). ``pc`` is VPT-Deep condensed to ``--keep-ratio`` of its
+prompt tokens (random scores, so the kept counts are uneven across layers as
+after real condensation). Prints a markdown table with ratios to full
+fine-tuning and to VPT-Deep, and writes JSON.
 """
 import argparse
 import ctypes
@@ -69,8 +70,9 @@ from mmprompt.models.utils.whitening import (compute_whitening_statistics,
 from mmprompt.utils.onnx_export import export_onnx
 
 METHODS = ('linear', 'full', 'vpt-shallow', 'vpt-deep', 'vpt-deep-per-image',
-           'vpt-deep-reference', 'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten',
-           'davpt', 'davpt-plus', 'pc', 'swin', 'vpt-deep-swin')
+           'vpt-deep-recompute-ffn', 'vpt-deep-reference', 'bpt-bilinear',
+           'bpt-fwhiten', 'bpt-twhiten', 'davpt', 'davpt-plus', 'pc', 'swin',
+           'vpt-deep-swin')
 DEFAULT_METHODS = tuple(m for m in METHODS if 'swin' not in m)
 
 
@@ -115,6 +117,9 @@ def build(method, args):
             **kw, num_prompts=args.num_prompts, prompt_mode='shallow')
     if method == 'vpt-deep':
         return PromptViT(**kw, num_prompts=args.num_prompts)
+    if method == 'vpt-deep-recompute-ffn':
+        return PromptViT(
+            **kw, num_prompts=args.num_prompts, recompute_ffn=True)
     if method == 'vpt-deep-per-image':
         return PromptViT(
             **kw, num_prompts=args.num_prompts, share_prompt_prefix=False)

@@ -1,6 +1,7 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn as nn
 from mmpretrain.models import VisionTransformer
 from mmpretrain.models.utils import build_norm_layer, resize_pos_embed
 
@@ -94,6 +95,13 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
         share_prompt_prefix (bool): Compute each layer's freshly inserted
             prompts once per forward and broadcast them (see above).
             Defaults to True.
+        recompute_ffn (bool): In training, keep only each prompted layer's
+            FFN input for the backward pass and recompute its norm, first
+            linear and activation there (activation checkpointing of the
+            part before the frozen last linear). Exact; it trades one more
+            first-linear per layer in the backward pass for the activations
+            that dominate training memory (4 of about 11 embedding widths
+            per token and layer). Defaults to False.
         prompts_see_patches_only (bool): The prompts' queries attend to the
             patch tokens only, not to CLS or the prompts (the released
             DA-VPT code's ``mask: true``). It changes only prompt outputs
@@ -146,6 +154,7 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
                  frozen_eval: bool = True,
                  trainable_params: Sequence[str] = (),
                  share_prompt_prefix: bool = True,
+                 recompute_ffn: bool = False,
                  prompts_see_patches_only: bool = False,
                  out_type: str = 'cls_token',
                  out_indices: Union[int, Sequence[int]] = -1,
@@ -168,6 +177,12 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
             raise TypeError(f'share_prompt_prefix must be a bool, got '
                             f'{share_prompt_prefix!r}')
         self.share_prompt_prefix = share_prompt_prefix
+        if not isinstance(recompute_ffn, bool):
+            raise TypeError(
+                f'recompute_ffn must be a bool, got {recompute_ffn!r}')
+        self.recompute_ffn = recompute_ffn
+        if recompute_ffn:
+            self._check_recomputable_ffns()
         if not isinstance(prompts_see_patches_only, bool):
             raise TypeError(f'prompts_see_patches_only must be a bool, got '
                             f'{prompts_see_patches_only!r}')
@@ -202,6 +217,18 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
 
     # ------------------------------------------------------------------
     # construction helpers
+    def _check_recomputable_ffns(self):
+        for i, layer in enumerate(self.layers):
+            ffn = getattr(layer, 'ffn', None)
+            seq = getattr(ffn, 'layers', None)
+            if not (isinstance(seq, nn.Sequential) and len(seq) >= 3
+                    and isinstance(seq[-2], nn.Linear)
+                    and isinstance(seq[-1], nn.Dropout)):
+                raise ValueError(
+                    'recompute_ffn=True needs the FFN of mmcv (layers ending '
+                    f'in Linear, Dropout); layer {i} has '
+                    f'{type(ffn).__name__}')
+
     def _check_out_indices(self, out_indices, args, kwargs):
         arch = args[0] if args else kwargs.get('arch', 'base')
         if isinstance(arch, str):

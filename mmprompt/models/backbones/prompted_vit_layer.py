@@ -5,6 +5,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 
 # out_types whose outputs contain the prompt tokens
 PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all', 'avg_all_tokens')
@@ -54,7 +55,7 @@ class PromptedLayerMixin:
         mask_prompts = self.prompts_see_patches_only and num_prompts > 0 \
             and not drop_prompts
         if shared is None and not drop_prompts and not mask_prompts and \
-                not set(taps) - {'layer_input'}:
+                not set(taps) - {'layer_input'} and not self._recomputes_ffn():
             return layer(x)
         # The computation of TransformerEncoderLayer.forward and
         # MultiheadAttention.forward, with reads in between; it keeps the
@@ -62,25 +63,22 @@ class PromptedLayerMixin:
         attn = layer.attn
         h = layer.ln1(x)
         qkv = attn.qkv(h)
-        if shared is not None:
-            h_prompts = layer.ln1(shared)
-            qkv_prompts = attn.qkv(h_prompts)
+        if shared is None:
             if 'attn_input' in taps:
-                record['attn_input'] = with_prompts(h, h_prompts)
-            qkv = with_prompts(qkv, qkv_prompts)
-            if not drop_prompts:  # the prompt outputs are read: per image
-                x = with_prompts(x, shared)
-        elif 'attn_input' in taps:
-            record['attn_input'] = h
-        L = qkv.shape[1]
-        if 'query' in taps:
-            record['query'] = qkv[:, :n + num_prompts, :self.embed_dims]
-        q, k, v = qkv.reshape(B, L, 3, attn.num_heads,
-                              attn.head_dims).permute(2, 0, 3, 1, 4)
-        if drop_prompts:
-            q = torch.cat([q[:, :, :n], q[:, :, n + num_prompts:]], dim=2)
-            if shared is None:
+                record['attn_input'] = h
+            if 'query' in taps:
+                record['query'] = qkv[:, :n + num_prompts, :self.embed_dims]
+            q, k, v = qkv.reshape(B, qkv.shape[1], 3, attn.num_heads,
+                                  attn.head_dims).permute(2, 0, 3, 1, 4)
+            if drop_prompts:
+                q = torch.cat([q[:, :, :n], q[:, :, n + num_prompts:]], dim=2)
                 x = torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1)
+        else:
+            q, k, v, x = self._shared_prefix_qkv(layer, h, qkv, x, shared,
+                                                 drop_prompts, with_prompts,
+                                                 taps, record)
+        del qkv  # the shared prefix's per-image buffer is free from here
+        if drop_prompts:
             num_prompts = 0
         dropout_p = attn.attn_drop if attn.training else 0.
         attn_mask = None
@@ -94,7 +92,58 @@ class PromptedLayerMixin:
         if 'attn_output' in taps:
             record['attn_output'] = out[:, n + num_prompts:]
         x = x + out
-        return layer.ffn(layer.ln2(x), identity=x)
+        return self._ffn_forward(layer, x)
+
+    def _recomputes_ffn(self) -> bool:
+        return getattr(self, 'recompute_ffn', False) and \
+            torch.is_grad_enabled()
+
+    def _ffn_forward(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """``layer.ffn(layer.ln2(x), identity=x)``; with ``recompute_ffn``
+        the backward pass keeps only ``x`` and recomputes the norm, first
+        linear and activation (the last linear is frozen: its backward
+        needs no input), with the same dropout masks."""
+        ffn = layer.ffn
+        if not self._recomputes_ffn():
+            return ffn(layer.ln2(x), identity=x)
+
+        def hidden(t):
+            return ffn.layers[:-2](layer.ln2(t))
+
+        out = ffn.layers[-2:](checkpoint(hidden, x, use_reentrant=False))
+        out = ffn.gamma2(out)
+        return x + ffn.dropout_layer(out) if ffn.add_identity else \
+            ffn.dropout_layer(out)
+
+    def _shared_prefix_qkv(self, layer, h, qkv, x, shared, drop_prompts,
+                           with_prompts, taps, record):
+        """Queries, keys, values (B, heads, L, head_dims) and the residual
+        stream of a shared-prefix layer: the prompts' norm and projection
+        run once and only their keys and values are broadcast. Queries of
+        prompt rows are made only when their outputs are read; the fresh
+        ``q`` and ``kv`` tensors that attention saves for the backward pass
+        do not hold on to the per-image ``qkv`` buffer."""
+        attn, D = layer.attn, self.embed_dims
+        h_prompts = layer.ln1(shared)
+        qkv_prompts = attn.qkv(h_prompts)
+        if 'attn_input' in taps:
+            record['attn_input'] = with_prompts(h, h_prompts)
+        queries = None
+        if 'query' in taps or not drop_prompts:
+            queries = with_prompts(qkv[..., :D], qkv_prompts[:, :D])
+        if 'query' in taps:
+            n = self.num_extra_tokens
+            record['query'] = queries[:, :n + shared.shape[0]]
+        if drop_prompts:
+            q = qkv[..., :D].contiguous()
+        else:  # the prompt outputs are read: per image
+            q, x = queries, with_prompts(x, shared)
+        kv = with_prompts(qkv[..., D:], qkv_prompts[:, D:])
+        B, heads, head_dims = x.shape[0], attn.num_heads, attn.head_dims
+        q = q.reshape(B, q.shape[1], heads, head_dims).transpose(1, 2)
+        k, v = kv.reshape(B, kv.shape[1], 2, heads,
+                          head_dims).permute(2, 0, 3, 1, 4)
+        return q, k, v, x
 
     def _drops_prompt_outputs(self, layer: int) -> bool:
         """Whether nothing reads the prompt outputs of ``layer``: no output
