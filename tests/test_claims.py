@@ -234,3 +234,149 @@ def test_report_only_reads_the_cache_and_runs_nothing(tmp_path, monkeypatch):
     # seed 1 of linear: 10 runs of a minute
     assert report['training_hours'] == pytest.approx(10 / 60)
     assert 'not run' in (tmp_path / 'out' / 'claims.md').read_text()
+
+
+def _reuse_report(tmp_path):
+    """A report as an earlier study wrote it (no dates, no run times)."""
+    old = dict(
+        command='python tools/claims.py',
+        date='2026-11-30',
+        quick=False,
+        test_images=2000,
+        training_hours=2.0,
+        hyper_parameters={
+            'vpt-deep': dict(lr=1e-2),
+            'linear': dict(lr=3e-2),
+            'pc': dict(lr=1e-2)
+        },
+        grid={'vpt-deep': [dict(setting=dict(lr=1e-2), val_top1=80.)]},
+        methods=[
+            dict(
+                method=m,
+                label=claims.LABELS[m],
+                setting=dict(lr=lr),
+                seeds=seeds,
+                test_top1=top1,
+                mean=sum(top1) / len(top1),
+                std=1.,
+                trainable_params=10,
+                train_minutes=2.,
+                val_curve_mean=[50., 60.])
+            for m, lr, seeds, top1 in (
+                ('vpt-deep', 1e-2, [0, 1, 2], [81., 80., 79.]),
+                ('linear', 3e-2, [0, 1, 2], [78., 78.5, 79.5]),
+                ('pc', 1e-2, [0, 1], [80., 80.]))
+        ],
+        claims=[
+            dict(
+                name=claims.CLAIMS[i][0],
+                a=claims.CLAIMS[i][1],
+                b=claims.CLAIMS[i][2],
+                metric='test',
+                mean_diff=d,
+                ci_low=d - 1,
+                ci_high=d + 1,
+                n_seeds=3,
+                verdict=v) for i, v, d in ((0, 'holds', 9.), (4, 'holds', 1.))
+        ])
+    path = tmp_path / 'old_claims.json'
+    path.write_text(json.dumps(old))
+    return path
+
+
+def test_reuse_takes_recorded_methods_and_merges_the_report(
+        tmp_path, monkeypatch):
+    """--reuse: a method with no run on disk and every seed recorded is
+    taken from the report; the claims computed now replace the report's,
+    the others are kept with their date; run times add up."""
+    path = _reuse_report(tmp_path)
+    work = tmp_path / 'work'
+    for lr, seed, val, test in ((3e-3, 0, 70., None), (1e-2, 0, 75., None),
+                                (3e-2, 0, 80., 77.), (3e-2, 1, 0., 76.),
+                                (3e-2, 2, 0., 80.)):
+        d = work / 'vpt-shallow' / claims.tag(dict(lr=lr)) / f'seed{seed}'
+        d.mkdir(parents=True)
+        (d / 'result.json').write_text(
+            json.dumps(
+                dict(
+                    method='vpt-shallow',
+                    setting=dict(lr=lr),
+                    seed=seed,
+                    val_curve=[val - 5, val],
+                    trainable_params=20,
+                    train_seconds=360.,
+                    test_top1=test)))
+    monkeypatch.setattr(claims, 'run', lambda *a: pytest.fail('ran a run'))
+    report = claims.main([
+        '--report-only', '--claims', '0', '1', '--seeds', '0', '1', '2',
+        '--reuse',
+        str(path), '--work-dir',
+        str(work), '--out-dir',
+        str(tmp_path / 'out')
+    ])
+    today = report['date']
+    assert report['reused']['methods'] == ['linear', 'vpt-deep']
+    by_name = {c['name']: c for c in report['claims']}
+    # recomputed from the recorded seeds: 81-78, 80-78.5, 79-79.5 = 4/3
+    first = by_name[claims.CLAIMS[0][0]]
+    assert first['mean_diff'] == pytest.approx(4 / 3)
+    assert first['date'] == today
+    assert first['seeds'] == [0, 1, 2]
+    # recorded VPT-Deep against VPT-Shallow's runs on disk (lr 3e-2 chosen)
+    second = by_name[claims.CLAIMS[1][0]]
+    assert second['mean_diff'] == pytest.approx((4 + 4 - 1) / 3)
+    # a claim not computed now is kept, with the old report's date
+    kept = by_name[claims.CLAIMS[4][0]]
+    assert (kept['mean_diff'], kept['date']) == (1., '2026-11-30')
+    assert [c['name'] for c in report['claims']
+            ] == [claims.CLAIMS[i][0] for i in (0, 1, 4)]
+    rows = {r['method']: r for r in report['methods']}
+    assert rows['vpt-deep']['val_curve_mean'] == [50., 60.]
+    assert rows['vpt-deep']['date'] == '2026-11-30'
+    assert rows['vpt-shallow']['date'] == today
+    assert rows['vpt-shallow']['test_top1'] == [77., 76., 80.]
+    assert report['hyper_parameters']['vpt-shallow'] == dict(lr=3e-2)
+    assert report['hyper_parameters']['pc'] == dict(lr=1e-2)
+    # 2 h recorded before, and 5 runs of 6 minutes now
+    assert report['training_hours'] == pytest.approx(2.5)
+    # resumable in place: reusing the merged report counts nothing twice
+    again = claims.main([
+        '--report-only', '--claims', '0', '1', '--seeds', '0', '1', '2',
+        '--reuse',
+        str(tmp_path / 'out' / 'claims.json'), '--work-dir',
+        str(work), '--out-dir',
+        str(tmp_path / 'out')
+    ])
+    assert again['training_hours'] == pytest.approx(2.5)
+    assert again['claims'] == report['claims']
+
+
+def test_reuse_runs_what_the_report_cannot_stand_in_for(tmp_path):
+    report = json.loads(_reuse_report(tmp_path).read_text())
+    args = claims.parse_args(
+        ['--claims', '14', '--seeds', '0', '1', '--work-dir',
+         str(tmp_path)])
+    vpt = claims.recorded_finals('vpt-deep', report, args, {})
+    assert [(r['seed'], r['test_top1']) for r in vpt] == [(0, 81.), (1, 80.)]
+    # a variant is reused only with its parent
+    assert claims.recorded_finals('pc', report, args, {}) is None
+    assert len(claims.recorded_finals('pc', report, args,
+                                      {'vpt-deep': vpt})) == 2
+    # a seed the report lacks
+    args3 = claims.parse_args(['--seeds', '0', '1', '2', '--work-dir',
+                               str(tmp_path)])
+    assert claims.recorded_finals('pc', report, args3,
+                                  {'vpt-deep': vpt}) is None
+    # a run on disk: the method is run, not mixed with the record
+    (tmp_path / 'vpt-deep' / 'lr0.01' / 'seed0').mkdir(parents=True)
+    (tmp_path / 'vpt-deep' / 'lr0.01' / 'seed0' / 'result.json').write_text(
+        '{}')
+    assert claims.recorded_finals('vpt-deep', report, args, {}) is None
+
+
+def test_reuse_refuses_another_protocol(tmp_path):
+    path = _reuse_report(tmp_path)
+    with pytest.raises(ValueError, match='quick=False.*quick=True'):
+        claims.load_reuse(str(path), claims.parse_args(['--quick']))
+    with pytest.raises(FileNotFoundError, match='no report at'):
+        claims.load_reuse(str(tmp_path / 'none.json'), claims.parse_args([]))

@@ -33,7 +33,17 @@ continues where it stopped (``--force`` re-runs). The tables, plots and
 ``claims.json`` are rewritten after every run, so a partial study is
 readable (its verdicts say how many seeds they rest on); ``--report-only``
 writes the report from the runs on disk and trains nothing (a claim whose
-methods have no final run says ``not run``). ``--quick``: 10
+methods have no final run says ``not run``).
+
+``--reuse REPORT`` takes what a previous ``claims.json`` recorded for every
+method the work dir has no run of: its chosen setting, grid, per-seed test
+top-1 and its row of the method table. A method is reused whole or not at
+all: only when the report has its results for every requested seed (and,
+for a variant, its parent is reused too); anything else is run. The new
+report is REPORT with the claims and methods computed now replaced; every
+claim and method row says on which date it was measured. Reused runs carry
+no per-epoch validation curve, so a ``val_epoch1`` claim needs its methods
+run. ``--quick``: 10
 training, 5 validation and 20 test images per class, 2 epochs, two lrs and
 two seeds: a smoke run of every code path; its verdicts are no result.
 """
@@ -171,6 +181,11 @@ def parse_args(argv=None):
         help='train and test nothing: write the report from the runs '
         'already in --work-dir (a method whose grid is incomplete is left '
         "out; its claims say 'not run')")
+    parser.add_argument(
+        '--reuse',
+        metavar='REPORT',
+        help="a previous claims.json whose recorded results stand in for "
+        'the methods the work dir has no run of (see the module doc)')
     parser.add_argument('--work-dir', default=None)
     parser.add_argument('--out-dir', default=None)
     parser.add_argument(
@@ -400,6 +415,63 @@ def grid(method, args, chosen):
     return best['setting'], results
 
 
+# ------------------------------------------------------------------ reuse
+def load_reuse(path, args):
+    """A previous report for ``--reuse``, checked against this protocol."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'--reuse: no report at {path!r}')
+    with open(path) as f:
+        report = json.load(f)
+    keys = ('quick', 'test_images', 'hyper_parameters', 'grid', 'methods',
+            'claims', 'date', 'training_hours')
+    missing = [k for k in keys if k not in report]
+    if missing:
+        raise ValueError(f'--reuse: {path!r} is not a claims.json of this '
+                         f'tool: it has no {missing}')
+    p = QUICK if args.quick else PROTOCOL
+    if (report['quick'], report['test_images']) != (args.quick,
+                                                    10 * p['test_per_class']):
+        raise ValueError(
+            f"--reuse: {path!r} has quick={report['quick']} and "
+            f"test_images={report['test_images']}, this study quick="
+            f"{args.quick} and test_images={10 * p['test_per_class']}")
+    return report
+
+
+def recorded_finals(method, report, args, reused):
+    """The final runs ``report`` recorded for ``method`` (seed and test
+    top-1), or None when the method is to be run: the work dir has a run
+    of it, the report lacks a requested seed, or its parent is run."""
+    parent = 'vpt-deep' if method == PC_NO_FINETUNE else VARIANT_OF.get(method)
+    setting = report['hyper_parameters'].get(
+        'vpt-deep' if method == PC_NO_FINETUNE else method)
+    row = {r['method']: r for r in report['methods']}.get(method)
+    on_disk = glob.glob(
+        osp.join(ROOT, args.work_dir, method, '*', 'seed*', 'result.json'))
+    if (row is None or setting is None or row['setting'] != setting
+            or not set(args.seeds) <= set(row['seeds'])
+            or (parent is not None and parent not in reused) or on_disk):
+        return None
+    top1 = dict(zip(row['seeds'], row['test_top1']))
+    return [
+        dict(
+            method=method,
+            setting=setting,
+            seed=seed,
+            test_top1=top1[seed],
+            trainable_params=row['trainable_params']) for seed in args.seeds
+    ]
+
+
+def merged(old, new, key, order):
+    """``old`` entries (dicts) with those of ``new`` replacing them by
+    ``key``, in ``order`` (entries not in it last)."""
+    by_key = {e[key]: e for e in old}
+    by_key.update((e[key], e) for e in new)
+    rank = {k: i for i, k in enumerate(order)}
+    return sorted(by_key.values(), key=lambda e: rank.get(e[key], len(rank)))
+
+
 # ------------------------------------------------------------- statistics
 def paired(a_runs, b_runs, metric):
     """``(diffs, seeds)`` over the seeds both methods have."""
@@ -502,25 +574,27 @@ def fmt(x, spec='+.2f'):
 
 def markdown(report):
     lines = [
-        '| claim | a − b (points) | 95 % CI | seeds | verdict |',
-        '|---|---|---|---|---|'
+        '| claim | a − b (points) | 95 % CI | seeds | verdict | measured |',
+        '|---|---|---|---|---|---|'
     ]
     for c in report['claims']:
         lines.append(
             f"| {c['name']} ({LABELS.get(c['a'], c['a'])} vs "
             f"{LABELS.get(c['b'], c['b'])}, {c['metric']}) | "
             f"{fmt(c['mean_diff'])} | [{fmt(c['ci_low'])}, "
-            f"{fmt(c['ci_high'])}] | {c['n_seeds']} | **{c['verdict']}** |")
+            f"{fmt(c['ci_high'])}] | {c['n_seeds']} | **{c['verdict']}** | "
+            f"{c.get('date', report['date'])} |")
     lines += [
         '', '| method | test top-1 (%) mean ± std | seeds | chosen '
-        'setting | trainable params | train time / run |',
-        '|---|---|---|---|---|---|'
+        'setting | trainable params | train time / run | measured |',
+        '|---|---|---|---|---|---|---|'
     ]
     for r in report['methods']:
         lines.append(
             f"| {r['label']} | {r['mean']:.2f} ± {fmt(r['std'], '.2f')} | "
             f"{len(r['seeds'])} | {tag(r['setting'])} | "
-            f"{r['trainable_params']:,} | {r['train_minutes']:.1f} min |")
+            f"{r['trainable_params']:,} | {r['train_minutes']:.1f} min | "
+            f"{r.get('date', report['date'])} |")
     return ('\n'.join(lines) + f"\n\nTest images: {report['test_images']}; "
             f"validation images: {report['val_images']} (from the training "
             f"split); command: `{report['command']}`; "
@@ -561,12 +635,44 @@ def plots(rows, out_dir):
     plt.close(fig)
 
 
-def write_report(finals, chosen, grids, args, command, seconds):
+def write_report(finals, chosen, grids, args, command, seconds, reuse=None,
+                 reused=()):
+    """Write claims.{json,md} and the plots. ``seconds``: the training
+    seconds of every run by 'method/setting/seed'; with ``reuse`` (the
+    previous report) its claims, method rows, settings, grids and run
+    times are kept where this study did not compute them."""
     p = QUICK if args.quick else PROTOCOL
-    rows = method_rows(finals)
+    today = datetime.date.today().isoformat()
+    rows = [
+        dict(r, date=today) for r in method_rows(
+            {m: rs
+             for m, rs in finals.items() if m not in reused})
+    ]
+    claim_rows = [
+        dict(c, date=today)
+        for c in evaluate_claims(finals, args.claim_list)
+    ]
+    hyper_parameters, grid_results = dict(chosen), dict(grids)
+    run_seconds = dict(seconds)
+    if reuse is not None:
+        # entries of the reused report say when they were measured
+        rows = merged([dict(r, date=r.get('date', reuse['date']))
+                       for r in reuse['methods']], rows, 'method', LABELS)
+        claim_rows = merged([
+            dict(c, date=c.get('date', reuse['date']))
+            for c in reuse['claims']
+        ], claim_rows, 'name', [c[0] for c in CLAIMS])
+        hyper_parameters = {**reuse['hyper_parameters'], **chosen}
+        grid_results = {**reuse['grid'], **grids}
+        # a report without per-run times: its total, as one entry
+        earlier = reuse.get('run_seconds') or {
+            f"runs of the report of {reuse['date']}":
+            reuse['training_hours'] * 3600
+        }
+        run_seconds = {**earlier, **seconds}
     report = dict(
         command=command,
-        date=datetime.date.today().isoformat(),
+        date=today,
         quick=args.quick,
         test_images=10 * p['test_per_class'],
         val_images=10 * p['val_per_class'],
@@ -574,12 +680,19 @@ def write_report(finals, chosen, grids, args, command, seconds):
         seeds=args.seeds,
         lrs=args.lrs,
         loss_weights=args.loss_weights,
-        hyper_parameters=chosen,
+        hyper_parameters=hyper_parameters,
         # every run's training time, grid and finals (tests not counted)
-        training_hours=sum(seconds.values()) / 3600,
-        claims=evaluate_claims(finals, args.claim_list),
+        training_hours=sum(run_seconds.values()) / 3600,
+        run_seconds=run_seconds,
+        claims=claim_rows,
         methods=rows,
-        grid=grids)
+        grid=grid_results)
+    if reuse is not None:
+        report['reused'] = dict(
+            report=args.reuse,
+            date=reuse['date'],
+            command=reuse['command'],
+            methods=sorted(reused))
     out_dir = osp.join(ROOT, args.out_dir)
     os.makedirs(out_dir, exist_ok=True)
     with open(osp.join(out_dir, 'claims.json'), 'w') as f:
@@ -591,45 +704,63 @@ def write_report(finals, chosen, grids, args, command, seconds):
     return report
 
 
+def run_key(method, setting, seed):
+    return f'{method}/{tag(setting)}/seed{seed}'
+
+
 def main(argv=None):
     args = parse_args(argv)
     command = 'python tools/claims.py ' + ' '.join(sys.argv[1:] if argv is
                                                    None else argv)
+    reuse = load_reuse(args.reuse, args) if args.reuse else None
     if not args.report_only:
         sys.path.insert(0, osp.join(ROOT, 'tools', 'demo'))
         from run_demo import prepare_assets
         prepare_assets(args.onnx, args.data_root)
-    seconds = {}  # (method, setting, seed) -> training seconds
+    seconds = {}  # run_key -> training seconds
     chosen, grids = {}, {}
+    reused = {}  # method -> its final runs as the reused report has them
+    needs_no_ft = any(b == PC_NO_FINETUNE for _, _, b, _, _ in args.claim_list)
     for method in args.methods:  # grid first: every setting is then known
+        recorded = reuse and recorded_finals(method, reuse, args, reused)
+        if recorded:
+            reused[method] = recorded
+            chosen[method] = recorded[0]['setting']
+            grids[method] = reuse['grid'].get(method, [])
+            continue
         chosen[method], results = grid(method, args, chosen)
-        seconds.update(((method, tag(r['setting']), 0), r['train_seconds'])
+        seconds.update((run_key(method, r['setting'], 0), r['train_seconds'])
                        for r in results)
         grids[method] = [
             dict(setting=r['setting'], val_top1=r['val_curve'][-1])
             for r in results
         ]
-    finals = {m: [] for m in args.methods}
-    needs_no_ft = any(b == PC_NO_FINETUNE for _, _, b, _, _ in args.claim_list)
+    if needs_no_ft and reuse:
+        recorded = recorded_finals(PC_NO_FINETUNE, reuse, args, reused)
+        if recorded:
+            reused[PC_NO_FINETUNE] = recorded
+    finals = {m: list(reused.get(m, [])) for m in args.methods}
     if needs_no_ft:
-        finals[PC_NO_FINETUNE] = []
+        finals[PC_NO_FINETUNE] = list(reused.get(PC_NO_FINETUNE, []))
+    report_args = (chosen, grids, args, command, seconds, reuse, reused)
     for seed in args.seeds:  # seed-major: a partial study pairs every claim
         for method in args.methods:
-            if chosen[method] is None:
+            if chosen[method] is None or method in reused:
                 continue
             result = final(method, chosen[method], seed, args)
             if result is None:
                 continue
             finals[method].append(result)
-            seconds[(method, tag(result['setting']),
-                     seed)] = result['train_seconds']
-            if method == 'vpt-deep' and needs_no_ft:
+            seconds[run_key(method, result['setting'],
+                            seed)] = result['train_seconds']
+            if (method == 'vpt-deep' and needs_no_ft
+                    and PC_NO_FINETUNE not in reused):
                 no_ft = pc_without_finetune(result, args)
                 if no_ft is not None:
                     finals[PC_NO_FINETUNE].append(no_ft)
             if not args.report_only:  # readable while the study runs
-                write_report(finals, chosen, grids, args, command, seconds)
-    report = write_report(finals, chosen, grids, args, command, seconds)
+                write_report(finals, *report_args)
+    report = write_report(finals, *report_args)
     print(markdown(report))
     return report
 
