@@ -262,10 +262,11 @@ def _reuse_report(tmp_path):
                 trainable_params=10,
                 train_minutes=2.,
                 val_curve_mean=[50., 60.])
-            for m, lr, seeds, top1 in (
-                ('vpt-deep', 1e-2, [0, 1, 2], [81., 80., 79.]),
-                ('linear', 3e-2, [0, 1, 2], [78., 78.5, 79.5]),
-                ('pc', 1e-2, [0, 1], [80., 80.]))
+            for m, lr, seeds, top1 in (('vpt-deep', 1e-2, [0, 1, 2],
+                                        [81., 80., 79.]),
+                                       ('linear', 3e-2, [0, 1, 2],
+                                        [78., 78.5, 79.5]),
+                                       ('pc', 1e-2, [0, 1], [80., 80.]))
         ],
         claims=[
             dict(
@@ -292,8 +293,8 @@ def test_reuse_takes_recorded_methods_and_merges_the_report(
     path = _reuse_report(tmp_path)
     work = tmp_path / 'work'
     for lr, seed, val, test in ((3e-3, 0, 70., None), (1e-2, 0, 75., None),
-                                (3e-2, 0, 80., 77.), (3e-2, 1, 0., 76.),
-                                (3e-2, 2, 0., 80.)):
+                                (3e-2, 0, 80.,
+                                 77.), (3e-2, 1, 0., 76.), (3e-2, 2, 0., 80.)):
         d = work / 'vpt-shallow' / claims.tag(dict(lr=lr)) / f'seed{seed}'
         d.mkdir(parents=True)
         (d / 'result.json').write_text(
@@ -363,14 +364,15 @@ def test_reuse_runs_what_the_report_cannot_stand_in_for(tmp_path):
     assert len(claims.recorded_finals('pc', report, args,
                                       {'vpt-deep': vpt})) == 2
     # a seed the report lacks
-    args3 = claims.parse_args(['--seeds', '0', '1', '2', '--work-dir',
-                               str(tmp_path)])
+    args3 = claims.parse_args(
+        ['--seeds', '0', '1', '2', '--work-dir',
+         str(tmp_path)])
     assert claims.recorded_finals('pc', report, args3,
                                   {'vpt-deep': vpt}) is None
     # a run on disk: the method is run, not mixed with the record
     (tmp_path / 'vpt-deep' / 'lr0.01' / 'seed0').mkdir(parents=True)
-    (tmp_path / 'vpt-deep' / 'lr0.01' / 'seed0' / 'result.json').write_text(
-        '{}')
+    (tmp_path / 'vpt-deep' / 'lr0.01' / 'seed0' /
+     'result.json').write_text('{}')
     assert claims.recorded_finals('vpt-deep', report, args, {}) is None
 
 

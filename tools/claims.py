@@ -443,8 +443,8 @@ def recorded_finals(method, report, args, reused):
     top-1), or None when the method is to be run: the work dir has a run
     of it, the report lacks a requested seed, or its parent is run."""
     parent = 'vpt-deep' if method == PC_NO_FINETUNE else VARIANT_OF.get(method)
-    setting = report['hyper_parameters'].get(
-        'vpt-deep' if method == PC_NO_FINETUNE else method)
+    setting = report['hyper_parameters'].get('vpt-deep' if method ==
+                                             PC_NO_FINETUNE else method)
     row = {r['method']: r for r in report['methods']}.get(method)
     on_disk = glob.glob(
         osp.join(ROOT, args.work_dir, method, '*', 'seed*', 'result.json'))
@@ -635,7 +635,13 @@ def plots(rows, out_dir):
     plt.close(fig)
 
 
-def write_report(finals, chosen, grids, args, command, seconds, reuse=None,
+def write_report(finals,
+                 chosen,
+                 grids,
+                 args,
+                 command,
+                 seconds,
+                 reuse=None,
                  reused=()):
     """Write claims.{json,md} and the plots. ``seconds``: the training
     seconds of every run by 'method/setting/seed'; with ``reuse`` (the
@@ -644,23 +650,24 @@ def write_report(finals, chosen, grids, args, command, seconds, reuse=None,
     p = QUICK if args.quick else PROTOCOL
     today = datetime.date.today().isoformat()
     rows = [
-        dict(r, date=today) for r in method_rows(
-            {m: rs
-             for m, rs in finals.items() if m not in reused})
+        dict(r, date=today) for r in method_rows({
+            m: rs
+            for m, rs in finals.items() if m not in reused
+        })
     ]
     claim_rows = [
-        dict(c, date=today)
-        for c in evaluate_claims(finals, args.claim_list)
+        dict(c, date=today) for c in evaluate_claims(finals, args.claim_list)
     ]
     hyper_parameters, grid_results = dict(chosen), dict(grids)
     run_seconds = dict(seconds)
     if reuse is not None:
         # entries of the reused report say when they were measured
-        rows = merged([dict(r, date=r.get('date', reuse['date']))
-                       for r in reuse['methods']], rows, 'method', LABELS)
+        rows = merged([
+            dict(r, date=r.get('date', reuse['date']))
+            for r in reuse['methods']
+        ], rows, 'method', LABELS)
         claim_rows = merged([
-            dict(c, date=c.get('date', reuse['date']))
-            for c in reuse['claims']
+            dict(c, date=c.get('date', reuse['date'])) for c in reuse['claims']
         ], claim_rows, 'name', [c[0] for c in CLAIMS])
         hyper_parameters = {**reuse['hyper_parameters'], **chosen}
         grid_results = {**reuse['grid'], **grids}
