@@ -246,9 +246,9 @@ class Bench:
             latency_s=median(self.latencies),
             gflops=flops / 1e9)
 
-    def onnx_latency(self, folder):
+    def onnx_session(self, folder):
         """Export backbone + head (the shared prefix folded into constants)
-        and time onnxruntime on the batch: median seconds, max |diff|."""
+        and open it in onnxruntime: (session, feed, max |diff|)."""
         import onnxruntime as ort
         module = ScoresModule(self).cpu().eval()
         x = self.x.cpu()
@@ -258,14 +258,23 @@ class Bench:
         options.intra_op_num_threads = torch.get_num_threads()
         session = ort.InferenceSession(
             path, options, providers=['CPUExecutionProvider'])
-        feed = {'inputs': x.numpy()}
-        times = []
-        for i in range(self.args.warmup + self.args.repeats):
+        return session, {'inputs': x.numpy()}, diff
+
+
+def onnx_latencies(benches, folder, args):
+    """onnxruntime latency of each bench on its batch, repeats interleaved
+    across the methods as in the PyTorch loop (a load that comes and goes
+    then weighs on every method alike): {method: (median s, max |diff|)}.
+    """
+    sessions = {b.method: b.onnx_session(folder) for b in benches}
+    times = {m: [] for m in sessions}
+    for i in range(args.warmup + args.repeats):
+        for method, (session, feed, _) in sessions.items():
             start = time.perf_counter()
             session.run(None, feed)
-            if i >= self.args.warmup:
-                times.append(time.perf_counter() - start)
-        return median(times), diff
+            if i >= args.warmup:
+                times[method].append(time.perf_counter() - start)
+    return {m: (median(times[m]), sessions[m][2]) for m in sessions}
 
 
 def median(values):
@@ -478,9 +487,9 @@ def main():
     if args.onnx_methods:
         import tempfile
         with tempfile.TemporaryDirectory() as folder:
-            for b in benches:
-                if b.method in args.onnx_methods:
-                    onnx_rows[b.method] = b.onnx_latency(folder)
+            onnx_rows = onnx_latencies(
+                [b for b in benches if b.method in args.onnx_methods], folder,
+                args)
         ref = onnx_rows.get('linear', (None, ))[0]
         print('| method (onnxruntime) | latency (s) | / linear | '
               'max abs diff |')
