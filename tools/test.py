@@ -29,7 +29,8 @@ from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmprompt.utils.compat import configure_cpu_distributed  # noqa: E402
+from mmprompt.utils.compat import shutdown_distributed  # noqa: E402
+from mmprompt.utils.compat import configure_cpu_distributed
 from mmprompt.utils.dependencies import load_config  # noqa: E402
 from mmprompt.utils.prompt_checkpoint import (  # noqa: E402
     init_pretrained_for_prompt_only, is_prompt_only_file)
@@ -231,6 +232,7 @@ def main():
         print('Test metrics:')
         for name, value in metrics.items():
             print(f'{name}: {value!r}')
+    shutdown_distributed()
     return metrics
 
 

@@ -41,7 +41,8 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmprompt.utils.compat import CPU_AMP_OPTIM_WRAPPER  # noqa: E402
-from mmprompt.utils.compat import configure_cpu_distributed, has_amp_device
+from mmprompt.utils.compat import (configure_cpu_distributed, has_amp_device,
+                                   shutdown_distributed)
 from mmprompt.utils.dependencies import load_config  # noqa: E402
 
 # Added to every run's custom_hooks unless the config lists them.
@@ -219,6 +220,9 @@ def main():
 
     # start training
     runner.train()
+
+    # Every rank waits for the others before the process group goes.
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -28,8 +28,8 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 __all__ = [
     'register_checkpoint_safe_globals', 'checkpoint_safe_globals',
-    'configure_cpu_distributed', 'has_amp_device', 'CPUAmpOptimWrapper',
-    'CPU_AMP_OPTIM_WRAPPER'
+    'configure_cpu_distributed', 'shutdown_distributed', 'has_amp_device',
+    'CPUAmpOptimWrapper', 'CPU_AMP_OPTIM_WRAPPER'
 ]
 
 # The config ``type`` of :class:`CPUAmpOptimWrapper`. mmengine's registry
@@ -202,6 +202,21 @@ def configure_cpu_distributed(cfg) -> bool:
                                lambda *args, **kwargs: None):
             init_dist(cfg['launcher'], **dist_cfg)
     return True
+
+
+def shutdown_distributed() -> None:
+    """Wait for every rank, then destroy the default process group.
+
+    Without it each process tears gloo down at interpreter exit on its own:
+    a rank that exits first closes its sockets while another rank's gloo
+    threads still hold them, and that rank aborts (SIGABRT) after a finished
+    run. Call it at the end of a launcher script; a no-op when no process
+    group was initialised.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 class CPUAmpOptimWrapper(AmpOptimWrapper):
