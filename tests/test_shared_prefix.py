@@ -4,11 +4,14 @@ uneven counts, BPT generators, taps, bf16 autocast) and Swin (deep), and
 the FLOPs drop by exactly the prompt rows' norm and projections."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 import mmprompt  # noqa: F401
 from mmprompt.analysis.complexity import count_flops
 from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
 from mmprompt.models.backbones.prompt_vit import TAP_NAMES
+from mmprompt.models.backbones.shared_prefix_attention import (
+    shared_prefix_attention, with_prefix)
 from helpers import TINY_VIT
 
 TINY = TINY_VIT
@@ -335,3 +338,113 @@ def test_recompute_ffn_bad_input():
             TypeError, match="recompute_ffn must be a bool, got "
             "'yes'"):
         PromptViT(**KW, num_prompts=1, recompute_ffn='yes')
+
+
+# ------------------------------------------- the prefix saved once per layer
+def saved_bytes_of(fn):
+    """Bytes autograd saves for the backward pass of ``fn()``, and its
+    result."""
+    total = [0]
+
+    def pack(t):
+        total[0] += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return total[0], out
+
+
+def attention_inputs(dtype, B=3, H=2, L=17, M=5, d=16):
+    g = torch.Generator().manual_seed(0)
+    shapes = [(B, H, L, d)] * 3 + [(H, M, d)] * 2
+    return [
+        torch.randn(*s, generator=g, dtype=dtype).requires_grad_()
+        for s in shapes
+    ]
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('masked', [False, True])
+def test_shared_prefix_attention_equals_the_concatenated_call(dtype, masked):
+    """Outputs and all five gradients are those of scaled_dot_product_
+    attention over the concatenated keys and values, to the bit; the
+    backward pass keeps the prefix once instead of once per image."""
+    B, H, L, M, d, at = 3, 2, 17, 5, 16, 1
+    q, k, v, pk, pv = inputs = attention_inputs(dtype, B, H, L, M, d)
+    mask = None
+    if masked:  # the prompt rows see the patches only
+        mask = torch.zeros(L, L + M, dtype=dtype)
+        mask[at:at + 3, :at + M] = float('-inf')
+    ours_bytes, out = saved_bytes_of(
+        lambda: shared_prefix_attention(q, k, v, pk, pv, at, attn_mask=mask))
+    concat_bytes, expected = saved_bytes_of(
+        lambda: F.scaled_dot_product_attention(
+            q, with_prefix(k, pk, at), with_prefix(v, pv, at), attn_mask=mask))
+    assert torch.equal(out, expected)
+    grad = torch.randn_like(out)
+    ours = torch.autograd.grad(out, inputs, grad)
+    reference = torch.autograd.grad(expected, inputs, grad)
+    for name, a, b in zip('q k v prefix_k prefix_v'.split(), ours, reference):
+        assert a.dtype == b.dtype and torch.equal(a, b), name
+    element = torch.finfo(dtype).bits // 8
+    assert concat_bytes - ours_bytes == 2 * (B - 1) * H * M * d * element
+
+
+def test_shared_prefix_attention_under_bf16_autocast():
+    """As autocast runs the concatenated call: float32 inputs cast to
+    bfloat16, float32 gradients, the prefix's summed in float32."""
+    inputs = attention_inputs(torch.float32)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = shared_prefix_attention(*inputs, 1)
+        q, k, v, pk, pv = inputs
+        expected = F.scaled_dot_product_attention(q, with_prefix(k, pk, 1),
+                                                  with_prefix(v, pv, 1))
+    assert out.dtype == torch.bfloat16 and torch.equal(out, expected)
+    grad = torch.randn_like(out)
+    for a, b in zip(
+            torch.autograd.grad(out, inputs, grad),
+            torch.autograd.grad(expected, inputs, grad)):
+        assert a.dtype == torch.float32 and torch.equal(a, b)
+
+
+def test_shared_prefix_attention_with_dropout_is_the_concatenated_call():
+    """Attention dropout has no saving kernel: the same draws as the
+    concatenated call, which the backward pass then keeps."""
+    inputs = attention_inputs(torch.float32)
+    q, k, v, pk, pv = inputs
+    torch.manual_seed(3)
+    ours_bytes, out = saved_bytes_of(
+        lambda: shared_prefix_attention(*inputs, 1, dropout_p=0.5))
+    torch.manual_seed(3)
+    concat_bytes, expected = saved_bytes_of(
+        lambda: F.scaled_dot_product_attention(
+            q, with_prefix(k, pk, 1), with_prefix(v, pv, 1), dropout_p=0.5))
+    assert torch.equal(out, expected) and ours_bytes == concat_bytes
+
+
+def test_vit_shared_prefix_keeps_no_per_image_prompt_keys():
+    """In training, no tensor the backward pass keeps has the prompt keys
+    and values of every image (B, heads, 1 + M + 16, head_dims); the
+    per-image path keeps them in every layer."""
+    M, B = 3, 2
+    shared, per_image = pair(PromptViT, KW, num_prompts=M)
+    x = torch.randn(B, 3, 32, 32)
+    heads = TINY['num_heads']
+    head_dims = TINY['embed_dims'] // heads
+
+    def saved_shapes(model):
+        shapes = []
+
+        def pack(t):
+            shapes.append(tuple(t.shape))
+            return t
+
+        model.train()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model(x)
+        return shapes
+
+    keys = (B, heads, 1 + M + 16, head_dims)
+    assert keys not in saved_shapes(shared)
+    assert saved_shapes(per_image).count(keys) >= TINY['num_layers']

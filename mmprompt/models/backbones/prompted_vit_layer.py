@@ -7,6 +7,8 @@ import torch
 import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
+from .shared_prefix_attention import shared_prefix_attention
+
 # out_types whose outputs contain the prompt tokens
 PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all', 'avg_all_tokens')
 
@@ -74,19 +76,24 @@ class PromptedLayerMixin:
                 q = torch.cat([q[:, :, :n], q[:, :, n + num_prompts:]], dim=2)
                 x = torch.cat([x[:, :n], x[:, n + num_prompts:]], dim=1)
         else:
-            q, k, v, x = self._shared_prefix_qkv(layer, h, qkv, x, shared,
-                                                 drop_prompts, with_prompts,
-                                                 taps, record)
-        del qkv  # the shared prefix's per-image buffer is free from here
+            q, k, v, prefix, x = self._shared_prefix_qkv(
+                layer, h, qkv, x, shared, drop_prompts, with_prompts, taps,
+                record)
+        del qkv
+        num_keys = k.shape[2] + (0 if shared is None else shared.shape[0])
         if drop_prompts:
             num_prompts = 0
         dropout_p = attn.attn_drop if attn.training else 0.
         attn_mask = None
         if mask_prompts:  # prompt queries see the patches only
-            attn_mask = q.new_zeros(q.shape[2], k.shape[2])
+            attn_mask = q.new_zeros(q.shape[2], num_keys)
             attn_mask[n:n + num_prompts, :n + num_prompts] = float('-inf')
-        out = attn.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
+        if shared is None:
+            out = attn.scaled_dot_product_attention(
+                q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
+        else:
+            out = shared_prefix_attention(
+                q, k, v, *prefix, n, attn_mask=attn_mask, dropout_p=dropout_p)
         out = out.transpose(1, 2).reshape(B, x.shape[1], attn.embed_dims)
         out = attn.out_drop(attn.gamma1(attn.proj_drop(attn.proj(out))))
         if 'attn_output' in taps:
@@ -117,12 +124,14 @@ class PromptedLayerMixin:
 
     def _shared_prefix_qkv(self, layer, h, qkv, x, shared, drop_prompts,
                            with_prompts, taps, record):
-        """Queries, keys, values (B, heads, L, head_dims) and the residual
+        """Queries, the images' keys and values (B, heads, L, head_dims),
+        the prompts' keys and values (heads, M, head_dims) and the residual
         stream of a shared-prefix layer: the prompts' norm and projection
-        run once and only their keys and values are broadcast. Queries of
-        prompt rows are made only when their outputs are read; the fresh
-        ``q`` and ``kv`` tensors that attention saves for the backward pass
-        do not hold on to the per-image ``qkv`` buffer."""
+        run once, and :func:`shared_prefix_attention` puts their keys and
+        values before each image's. Queries of prompt rows are made only
+        when their outputs are read. The queries, keys and values are views
+        of the per-image ``qkv`` buffer: the backward pass keeps that buffer
+        and the prompts' keys and values once."""
         attn, D = layer.attn, self.embed_dims
         h_prompts = layer.ln1(shared)
         qkv_prompts = attn.qkv(h_prompts)
@@ -135,15 +144,16 @@ class PromptedLayerMixin:
             n = self.num_extra_tokens
             record['query'] = queries[:, :n + shared.shape[0]]
         if drop_prompts:
-            q = qkv[..., :D].contiguous()
+            q = qkv[..., :D]
         else:  # the prompt outputs are read: per image
             q, x = queries, with_prompts(x, shared)
-        kv = with_prompts(qkv[..., D:], qkv_prompts[:, D:])
         B, heads, head_dims = x.shape[0], attn.num_heads, attn.head_dims
         q = q.reshape(B, q.shape[1], heads, head_dims).transpose(1, 2)
-        k, v = kv.reshape(B, kv.shape[1], 2, heads,
-                          head_dims).permute(2, 0, 3, 1, 4)
-        return q, k, v, x
+        k, v = qkv[..., D:].reshape(B, qkv.shape[1], 2, heads,
+                                    head_dims).permute(2, 0, 3, 1, 4)
+        prefix = qkv_prompts[:, D:].reshape(-1, 2, heads,
+                                            head_dims).permute(1, 2, 0, 3)
+        return q, k, v, (prefix[0], prefix[1]), x
 
     def _drops_prompt_outputs(self, layer: int) -> bool:
         """Whether nothing reads the prompt outputs of ``layer``: no output
