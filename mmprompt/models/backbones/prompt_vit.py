@@ -100,7 +100,7 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
             linear and activation there (activation checkpointing of the
             part before the frozen last linear). Exact; it trades one more
             first-linear per layer in the backward pass for the activations
-            that dominate training memory (4 of about 11 embedding widths
+            that dominate training memory (4 of about 10 embedding widths
             per token and layer). Defaults to False.
         prompts_see_patches_only (bool): The prompts' queries attend to the
             patch tokens only, not to CLS or the prompts (the released
