@@ -306,6 +306,7 @@ import torch.distributed as dist
 sys.path.insert(0, {tests!r})
 from test_prompt_condensation import batches, classifier
 from mmprompt.models.utils import score_prompts
+from mmprompt.utils.compat import shutdown_distributed
 
 if len(sys.argv) > 2:  # torchrun: each rank scores its share
     dist.init_process_group('gloo')
@@ -319,11 +320,9 @@ mine = [dict(inputs=data['inputs'][i:i + 4][rank::world],
 scores = score_prompts(classifier([3, 2, 4, 1]), mine, 'taylor')
 if rank == 0:
     torch.save(scores, sys.argv[1])
-if world > 1:
-    # Without an orderly teardown gloo can abort the rank that exits last
-    # ('terminate called without an active exception', seen in CI).
-    dist.barrier()
-    dist.destroy_process_group()
+# Without an orderly teardown gloo can abort the rank that exits last
+# ('terminate called without an active exception', seen in CI).
+shutdown_distributed()
 '''
 
 

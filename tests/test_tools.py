@@ -230,6 +230,26 @@ def _fake(bin_dir, name, record):
     return path
 
 
+def test_shutdown_distributed_destroys_the_group(tmp_path):
+    """The launchers' teardown: a no-op without a process group; with one,
+    every rank passes a barrier and the group is gone afterwards."""
+    import torch.distributed as dist
+
+    from mmprompt.utils.compat import shutdown_distributed
+    assert not dist.is_initialized()
+    shutdown_distributed()
+    assert not dist.is_initialized()
+    store = dist.FileStore(str(tmp_path / 'store'), 1)
+    dist.init_process_group('gloo', store=store, rank=0, world_size=1)
+    try:
+        assert dist.is_initialized()
+        shutdown_distributed()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def test_slurm_scripts_build_srun_command(tmp_path):
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
