@@ -38,6 +38,20 @@ def test_reference_vpt_deep_equals_prompt_vit():
                if p.requires_grad) == 12 * 5 * 192
 
 
+def test_ratios_pair_the_times_of_one_round():
+    bench = load_benchmark()
+    # a slow third round (both methods 4x slower) moves the medians of the
+    # times, not the per-round ratios: 2/1, 8/8, 3/1 -> median 2 (the
+    # ratio of the medians would be 3 / 1)
+    row = dict(step_s=3., step_rounds_s=[2., 8., 3.])
+    ref = dict(step_s=1., step_rounds_s=[1., 8., 1.])
+    assert bench.ratio(row, ref, 'step_s') == 2.
+    # memory has no rounds: a plain ratio
+    assert bench.ratio(
+        dict(peak_memory_mb=3.), dict(peak_memory_mb=4.),
+        'peak_memory_mb') == 0.75
+
+
 def test_benchmark_table_and_json(tmp_path):
     out = tmp_path / 'bench.json'
     proc = subprocess.run([
@@ -72,10 +86,15 @@ def test_benchmark_table_and_json(tmp_path):
     assert rows['swin']['gflops'] < rows['vpt-deep-swin']['gflops']
     assert rows['vpt-deep-swin']['trainable_params'] == \
         3 * (2 * 96 + 2 * 192 + 6 * 384 + 2 * 768) + 768 * 1000 + 1000
+    # the time of every round is kept (--repeats 1: one round)
+    assert all(
+        len(r['step_rounds_s']) == len(r['latency_rounds_s']) == 1
+        for r in rows.values())
     # onnxruntime rows: the exported graphs agree with PyTorch
     assert set(result['onnxruntime']) == {'linear', 'vpt-deep', 'pc'}
     for row in result['onnxruntime'].values():
         assert row['latency_s'] > 0 and row['max_abs_diff'] < 1e-3
+        assert row['latency_rounds_s'] == [row['latency_s']]
     assert '| vpt-deep (onnxruntime) |' not in proc.stdout
     assert any(
         x.startswith('| pc | ') and x.count('|') == 5
