@@ -136,6 +136,46 @@ def test_export_condensed_checkpoint(tmp_path):
     assert sizes[0] < sizes[1]  # 3 of 12 prompt tokens kept as constants
 
 
+def optimized_op_counts(path, tmp_path):
+    """Node counts by op type of the graph onnxruntime runs (its
+    hardware-independent optimisations applied)."""
+    import collections
+    options = ort.SessionOptions()
+    options.graph_optimization_level = \
+        ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp_path / 'optimized.onnx')
+    ort.InferenceSession(
+        str(path), options, providers=['CPUExecutionProvider'])
+    graph = onnx.load(options.optimized_model_filepath).graph
+    return collections.Counter(node.op_type for node in graph.node)
+
+
+def test_exported_prefix_adds_no_layout_work(tmp_path):
+    """Against the prompt-free graph, VPT-Deep's adds per layer only the
+    concatenation of the constant prompt keys and values (an Expand and a
+    Concat each): no more transposes, splits, matmuls or layer norms (the
+    prompts' norm and projection are constants), nor a scaling of the
+    prompt keys."""
+    counts = {}
+    for kind, prompts in (('prompt-free', 0), ('vpt-deep', 4)):
+        config = write_config(tmp_path, kind)
+        text = open(config).read().replace('num_prompts=4',
+                                           f'num_prompts={prompts}')
+        open(config, 'w').write(text)
+        model = build(config)
+        out = tmp_path / f'{kind}.onnx'
+        export_onnx.main(
+            [config, save(model, tmp_path / f'{kind}.pth'),
+             str(out)])
+        counts[kind] = optimized_op_counts(out, tmp_path)
+    free, deep = counts['prompt-free'], counts['vpt-deep']
+    for op in ('Transpose', 'Split', 'MatMul', 'Softmax',
+               'LayerNormalization'):
+        assert deep[op] == free[op], (op, deep[op], free[op])
+    assert deep['Mul'] <= free['Mul']
+    assert deep['Expand'] - free['Expand'] == 2 * 3  # 3 layers
+
+
 def test_export_prompt_only_checkpoint(tmp_path):
     """A prompt-only file (tools/export_prompts.py) goes over the config's
     pretrained backbone."""

@@ -11,7 +11,7 @@ from mmprompt.analysis.complexity import count_flops
 from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
 from mmprompt.models.backbones.prompt_vit import TAP_NAMES
 from mmprompt.models.backbones.shared_prefix_attention import (
-    shared_prefix_attention, with_prefix)
+    _exported_attention, shared_prefix_attention, with_prefix)
 from helpers import TINY_VIT
 
 TINY = TINY_VIT
@@ -421,6 +421,20 @@ def test_shared_prefix_attention_with_dropout_is_the_concatenated_call():
         lambda: F.scaled_dot_product_attention(
             q, with_prefix(k, pk, 1), with_prefix(v, pv, 1), dropout_p=0.5))
     assert torch.equal(out, expected) and ours_bytes == concat_bytes
+
+
+def test_exported_attention_puts_the_prefix_first():
+    """What an ONNX export traces: the prefix first among the keys, which
+    without a mask is the same attention up to rounding."""
+    q, k, v, pk, pv = attention_inputs(torch.float64)
+    at = 4  # the prefix belongs after the first 4 tokens of each image
+    expected = F.scaled_dot_product_attention(q, with_prefix(k, pk, at),
+                                              with_prefix(v, pv, at))
+    out = _exported_attention(q, k, v, pk, pv)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    # the prefix matters: without it the result differs
+    assert not torch.allclose(
+        F.scaled_dot_product_attention(q, k, v), expected, atol=1e-3)
 
 
 def test_vit_shared_prefix_keeps_no_per_image_prompt_keys():

@@ -143,14 +143,16 @@ class PromptedLayerMixin:
         if 'query' in taps:
             n = self.num_extra_tokens
             record['query'] = queries[:, :n + shared.shape[0]]
-        if drop_prompts:
-            q = qkv[..., :D]
-        else:  # the prompt outputs are read: per image
-            q, x = queries, with_prompts(x, shared)
         B, heads, head_dims = x.shape[0], attn.num_heads, attn.head_dims
-        q = q.reshape(B, q.shape[1], heads, head_dims).transpose(1, 2)
-        k, v = qkv[..., D:].reshape(B, qkv.shape[1], 2, heads,
-                                    head_dims).permute(2, 0, 3, 1, 4)
+        if drop_prompts:  # (one split of qkv, as TransformerEncoderLayer's)
+            q, k, v = qkv.reshape(B, qkv.shape[1], 3, heads,
+                                  head_dims).permute(2, 0, 3, 1, 4)
+        else:  # the prompt outputs are read: per image
+            x = with_prompts(x, shared)
+            q = queries.reshape(B, queries.shape[1], heads,
+                                head_dims).transpose(1, 2)
+            k, v = qkv[..., D:].reshape(B, qkv.shape[1], 2, heads,
+                                        head_dims).permute(2, 0, 3, 1, 4)
         prefix = qkv_prompts[:, D:].reshape(-1, 2, heads,
                                             head_dims).permute(1, 2, 0, 3)
         return q, k, v, (prefix[0], prefix[1]), x

@@ -15,7 +15,8 @@ it saves the image keys and values and the prefix once, and rebuilds the
 concatenation for the backward kernel, one layer at a time; the forward
 and backward kernels and their inputs are those of the concatenated call,
 so outputs and gradients are the same. Elsewhere (CUDA, dropout, the math
-kernel, no gradient, tracing) it is the concatenated call.
+kernel, no gradient, tracing) it is the concatenated call, except in an
+ONNX export (see ``_exported_attention``).
 """
 from typing import Optional
 
@@ -120,6 +121,28 @@ class _PrefixSavedOnce(torch.autograd.Function):
                 grad_prefix_v, None, None)
 
 
+def _exported_attention(query, key, value, prefix_key, prefix_value):
+    """The attention an ONNX export traces: the prefix first among the
+    keys (without a mask, the order of the keys does not change the
+    result), the prefix's keys stored transposed, the scale on the queries
+    only. The exporter's own ``scaled_dot_product_attention`` would split
+    each image's keys around the prefix, concatenate, and transpose and
+    scale the concatenation (prefix included) in every forward; here the
+    transposes of the prefix fold into a constant and each image's keys
+    are transposed once, straight from the fused q/k/v projection."""
+    # (sizes spelled out: an expand to -1 exports as shape arithmetic)
+    B, (H, M, d) = query.shape[0], prefix_key.shape
+    keys_t = torch.cat([
+        prefix_key.transpose(-2, -1).unsqueeze(0).expand(B, H, d, M),
+        key.transpose(-2, -1)
+    ],
+                       dim=-1)
+    values = torch.cat([prefix_value.unsqueeze(0).expand(B, H, M, d), value],
+                       dim=2)
+    weights = torch.softmax((query * query.shape[-1]**-0.5) @ keys_t, dim=-1)
+    return weights @ values
+
+
 def shared_prefix_attention(query: torch.Tensor,
                             key: torch.Tensor,
                             value: torch.Tensor,
@@ -143,6 +166,9 @@ def shared_prefix_attention(query: torch.Tensor,
             keys with the prefix inserted; it takes no gradient.
         dropout_p (float): attention dropout.
     """
+    if torch.onnx.is_in_onnx_export() and attn_mask is None \
+            and not dropout_p:
+        return _exported_attention(query, key, value, prefix_key, prefix_value)
     # as autocast casts scaled_dot_product_attention's float32 inputs
     dtype = _autocast_dtype(query.device.type)
     inputs = (query, key, value, prefix_key, prefix_value)
