@@ -46,6 +46,16 @@ def test_ratios_pair_the_times_of_one_round():
     row = dict(step_s=3., step_rounds_s=[2., 8., 3.])
     ref = dict(step_s=1., step_rounds_s=[1., 8., 1.])
     assert bench.ratio(row, ref, 'step_s') == 2.
+    # the interval: geometric mean of the ratios 2, 1, 3 and a t interval
+    # of their logs over 3 rounds (t quantile 4.303 at 2 degrees of freedom)
+    import math
+    logs = [math.log(2), 0., math.log(3)]
+    mean = sum(logs) / 3
+    sem = math.sqrt(sum((v - mean)**2 for v in logs) / 2 / 3)
+    got = bench.ratio_interval([2., 8., 3.], [1., 8., 1.])
+    expected = [math.exp(mean + k * 4.302653 * sem) for k in (0, -1, 1)]
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert math.isnan(bench.ratio_interval([2.], [1.])[0])
     # memory has no rounds: a plain ratio
     assert bench.ratio(
         dict(peak_memory_mb=3.), dict(peak_memory_mb=4.),

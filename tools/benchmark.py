@@ -293,6 +293,30 @@ def paired_ratio(times, reference_times):
     return median([t / r for t, r in zip(times, reference_times)])
 
 
+def ratio_interval(times, reference_times, level=0.95):
+    """Geometric mean of the per-round ratios and its ``level`` t interval
+    over the rounds (of the log ratios): how far the machine's noise lets
+    a ratio be told from a target. NaN with fewer than two rounds."""
+    import numpy as np
+    from scipy import stats
+    logs = np.log(np.asarray(times) / np.asarray(reference_times))
+    if len(logs) < 2:
+        return (float('nan'), ) * 3
+    mean, sem = logs.mean(), logs.std(ddof=1) / np.sqrt(len(logs))
+    half = stats.t.ppf(0.5 + level / 2, len(logs) - 1) * sem
+    return tuple(float(np.exp(v)) for v in (mean, mean - half, mean + half))
+
+
+def print_intervals(pairs):
+    """``pairs``: {label: (times, reference times)} -> {label: (geometric
+    mean, low, high)}, printed."""
+    intervals = {k: ratio_interval(*v) for k, v in pairs.items()}
+    print('Per-round ratios: geometric mean [95 % t interval over rounds]')
+    for label, (mean, low, high) in intervals.items():
+        print(f'- {label}: {mean:.3f} [{low:.3f}, {high:.3f}]')
+    return intervals
+
+
 def scores(backbone, head, x):
     """Backbone, global average pooling of a feature map (Swin), head."""
     feats = backbone(x)[0]
@@ -487,7 +511,16 @@ def main():
               f"{r['latency_s']:.3f} | {ratio(r, vpt, 'latency_s'):.2f} | "
               f"{ratio(r, prompt_free, 'latency_s'):.2f} | "
               f"{r['gflops']:.2f} |")
-    extra = {}
+    pairs = {}
+    for r in rows:
+        prompt_free = by.get('swin' if 'swin' in r['method'] else 'linear')
+        if prompt_free and prompt_free is not r and r['method'] != 'full':
+            pairs[f"latency {r['method']} / {prompt_free['method']}"] = (
+                r['latency_rounds_s'], prompt_free['latency_rounds_s'])
+        if reference and r is not reference and 'swin' not in r['method']:
+            pairs[f"step {r['method']} / vpt-deep-reference"] = (
+                r['step_rounds_s'], reference['step_rounds_s'])
+    extra = dict(ratio_intervals=print_intervals(pairs))
     if any(m.startswith('davpt') for m in args.methods):
         extra['mapping_update_s'] = mapping_update_seconds(args)
         print(f"DA-VPT mapping update at an epoch end ({args.mapping_classes}"
@@ -518,6 +551,12 @@ def main():
             m: dict(latency_s=median(t), latency_rounds_s=t, max_abs_diff=d)
             for m, (t, d) in onnx_rows.items()
         }
+        if ref:
+            extra['ratio_intervals'].update(
+                print_intervals({
+                    f'onnxruntime latency {m} / linear': (t, ref)
+                    for m, (t, _) in onnx_rows.items() if m != 'linear'
+                }))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(dict(args=vars(args), rows=rows, **extra), f, indent=2)
