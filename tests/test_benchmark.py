@@ -62,6 +62,37 @@ def test_ratios_pair_the_times_of_one_round():
         'peak_memory_mb') == 0.75
 
 
+def test_rounds_alternate_the_order_of_the_methods():
+    bench = load_benchmark()
+    assert [bench.round_order('abc', i) for i in range(3)] == \
+        [list('abc'), list('cba'), list('abc')]
+    assert bench.median([]) != bench.median([])  # NaN
+
+
+def test_latency_only_run_has_no_steps(tmp_path):
+    out = tmp_path / 'bench.json'
+    proc = subprocess.run([
+        sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
+        '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
+        '--num-prompts', '4', '--repeats', '3', '--warmup', '1', '--methods',
+        'linear', 'vpt-deep', 'vpt-deep-reference', '--measure', 'latency',
+        '--out',
+        str(out)
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    for row in result['rows']:
+        assert row['step_rounds_s'] == [] and len(row['latency_rounds_s']) == 3
+        assert row['peak_memory_mb'] != row['peak_memory_mb']  # NaN
+    # intervals of the latency ratios only (no step was timed)
+    assert set(result['ratio_intervals']) == {
+        'latency vpt-deep / linear', 'latency vpt-deep-reference / linear'
+    }
+
+
 def test_benchmark_table_and_json(tmp_path):
     out = tmp_path / 'bench.json'
     proc = subprocess.run([

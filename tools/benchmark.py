@@ -5,16 +5,20 @@ Usage::
     python tools/benchmark.py [--arch b] [--img-size 224] [--patch-size 16]
         [--batch-size 8] [--num-prompts 100] [--keep-ratio 0.3]
         [--repeats 5] [--device cpu|cuda] [--amp] [--methods ...]
-        [--out work_dirs/benchmark.json]
+        [--measure both|latency|step] [--out work_dirs/benchmark.json]
 
 Every method is built on the same backbone and batch; the repeats are
 interleaved in rounds (the inferences of methods A, B, ..., then their
 training steps, then the next round) so that drift of the machine hits all
-methods alike. Times are medians over the rounds; a ratio between two
-methods is the median over the rounds of the ratio of their times in the
-same round (measured seconds apart), which cancels a slowdown that comes
-and goes between rounds better than a ratio of medians. The per-round times
-are in the JSON.
+methods alike. Every other round runs the methods in the reverse order
+(A B, B A, A B, ...): a machine that slows down steadily then favours no
+method. ``--measure latency`` (or ``step``) leaves the training steps (or
+the inferences) out, so that a run of the same length holds more rounds.
+Times are medians over the rounds; a ratio between two methods is the
+median over the rounds of the ratio of their times in the same round
+(measured seconds apart), which cancels a slowdown that comes and goes
+between rounds better than a ratio of medians. The per-round times are in
+the JSON.
 
 - ``step``: one training step (forward, cross-entropy on a linear head,
   backward, AdamW step over the trainable parameters);
@@ -241,8 +245,12 @@ class Bench:
 
     def result(self):
         flops = count_flops(self.backbone, (self.x, )) / len(self.x)
-        memory = median(self.memory) if self.memory else \
-            cpu_peak_memory(self.method)
+        if self.memory:
+            memory = median(self.memory)
+        elif self.args.measure == 'latency':  # no training step measured
+            memory = float('nan')
+        else:
+            memory = cpu_peak_memory(self.method)
         return dict(
             method=self.method,
             trainable_params=self.trainable,
@@ -276,7 +284,8 @@ def onnx_latencies(benches, folder, args):
     sessions = {b.method: b.onnx_session(folder) for b in benches}
     times = {m: [] for m in sessions}
     for i in range(args.warmup + args.repeats):
-        for method, (session, feed, _) in sessions.items():
+        for method in round_order(sessions, i):
+            session, feed, _ = sessions[method]
             start = time.perf_counter()
             session.run(None, feed)
             if i >= args.warmup:
@@ -285,7 +294,14 @@ def onnx_latencies(benches, folder, args):
 
 
 def median(values):
-    return sorted(values)[len(values) // 2]
+    """The middle value (upper of the two middle ones); NaN if empty."""
+    return sorted(values)[len(values) // 2] if values else float('nan')
+
+
+def round_order(items, index):
+    """``items`` in round ``index``: as given in even rounds, reversed in
+    odd ones."""
+    return list(items) if index % 2 == 0 else list(items)[::-1]
 
 
 def paired_ratio(times, reference_times):
@@ -448,6 +464,12 @@ def parse_args():
         choices=METHODS,
         help='also time these methods exported to ONNX in '
         'onnxruntime (CPU), e.g. linear vpt-deep pc')
+    parser.add_argument(
+        '--measure',
+        choices=('both', 'latency', 'step'),
+        default='both',
+        help='time the inferences, the training steps (and their peak '
+        'memory), or both')
     parser.add_argument('--out', default='work_dirs/benchmark.json')
     parser.add_argument(
         '--mapping-classes',
@@ -484,10 +506,13 @@ def main():
         if i == args.warmup:
             for b in benches:
                 b.steps, b.latencies, b.memory = [], [], []
-        for b in benches:  # the inferences side by side, then the steps
-            b.infer()
-        for b in benches:
-            b.step()
+        order = round_order(benches, i)
+        if args.measure != 'step':  # the inferences side by side
+            for b in order:
+                b.infer()
+        if args.measure != 'latency':  # then the steps
+            for b in order:
+                b.step()
     rows = [b.result() for b in benches]
     by = {r['method']: r for r in rows}
     full, vpt = by.get('full'), by.get('vpt-deep')
@@ -514,10 +539,12 @@ def main():
     pairs = {}
     for r in rows:
         prompt_free = by.get('swin' if 'swin' in r['method'] else 'linear')
-        if prompt_free and prompt_free is not r and r['method'] != 'full':
+        if prompt_free and prompt_free is not r and r['method'] != 'full' \
+                and r['latency_rounds_s']:
             pairs[f"latency {r['method']} / {prompt_free['method']}"] = (
                 r['latency_rounds_s'], prompt_free['latency_rounds_s'])
-        if reference and r is not reference and 'swin' not in r['method']:
+        if reference and r is not reference and 'swin' not in r['method'] \
+                and r['step_rounds_s']:
             pairs[f"step {r['method']} / vpt-deep-reference"] = (
                 r['step_rounds_s'], reference['step_rounds_s'])
     extra = dict(ratio_intervals=print_intervals(pairs))
