@@ -12,6 +12,7 @@ from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
 from mmprompt.models.backbones.prompt_vit import TAP_NAMES
 from mmprompt.models.backbones.shared_prefix_attention import (
     _exported_attention, shared_prefix_attention, with_prefix)
+from mmprompt.models.backbones.token_checkpoint import token_checkpoint
 from helpers import TINY_VIT
 
 TINY = TINY_VIT
@@ -297,6 +298,8 @@ def saved_bytes(model, x):
         dict(num_prompts=4, prompt_mode='shallow'),
         dict(num_prompts=3, share_prompt_prefix=False),
         dict(num_prompts=3, prompt_dropout=0.5),  # per image, same masks
+        # dropout in the FFN: the whole batch is recomputed, same masks
+        dict(num_prompts=3, drop_rate=0.2, frozen_eval=False),
     ])
 def test_recompute_ffn_is_exact_and_saves_the_ffn_activations(kwargs):
     """recompute_ffn: the same outputs and prompt gradients, and the
@@ -328,9 +331,65 @@ def test_recompute_ffn_is_exact_and_saves_the_ffn_activations(kwargs):
     # wherever nothing reads them)
     B, L, F = 3, 1 + 16, TINY['feedforward_channels']
     assert plain_bytes - lean_bytes >= TINY['num_layers'] * B * L * F * 4
+    # a trace in training (as FLOP counting's) records the same ops
+    assert count_flops(lean, (x, )) == count_flops(plain, (x, ))
     plain.eval(), lean.eval()
     with torch.no_grad():  # nothing to recompute for: the plain forward
         torch.testing.assert_close(plain(x)[0], lean(x)[0])
+
+
+def token_mlp(trainable):
+    """Norm, linear, GELU (as a ViT FFN's recomputed part) with the named
+    parameters trainable."""
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(
+        torch.nn.LayerNorm(8), torch.nn.Linear(8, 24), torch.nn.GELU())
+    for name, p in mlp.named_parameters():
+        p.requires_grad_(name in trainable)
+    return mlp
+
+
+@pytest.mark.parametrize('x_grad', [True, False])
+@pytest.mark.parametrize('autocast', [False, True])
+def test_token_checkpoint_equals_the_plain_backward(x_grad, autocast):
+    """token_checkpoint: the same output, and the gradients of the input
+    and of the trainable parameters of the plain call, from 35 tokens
+    recomputed 4 at a time (the last block short); the backward pass keeps
+    only the input."""
+    trainable = ('0.weight', '1.bias')
+    plain_mlp, lean_mlp = token_mlp(trainable), token_mlp(trainable)
+    x = torch.randn(5, 7, 8, generator=torch.Generator().manual_seed(1))
+    xs = [x.clone().requires_grad_(x_grad) for _ in range(2)]
+    w = torch.linspace(-1, 1, 5 * 7 * 24).view(5, 7, 24)
+    with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+        plain = plain_mlp(xs[0])
+        kept, lean = saved_bytes_of(lambda: token_checkpoint(
+            lean_mlp, xs[1], list(lean_mlp.parameters()), chunk_tokens=4))
+    assert torch.equal(plain, lean) and lean.dtype == plain.dtype
+    assert kept == x.numel() * 4
+    (plain.float() * w).sum().backward()
+    (lean.float() * w).sum().backward()
+    if x_grad:
+        torch.testing.assert_close(xs[0].grad, xs[1].grad)
+    else:
+        assert xs[1].grad is None
+    for (name, a), b in zip(plain_mlp.named_parameters(),
+                            lean_mlp.parameters()):
+        if name in trainable and autocast:
+            # a sum over the tokens of bfloat16 products: here in blocks,
+            # each rounded to bfloat16 (8 bits), there in one
+            torch.testing.assert_close(
+                a.grad, b.grad, rtol=0, atol=2**-6 * a.grad.abs().max())
+        elif name in trainable:
+            torch.testing.assert_close(a.grad, b.grad)
+        else:
+            assert b.grad is None
+
+
+def test_token_checkpoint_bad_chunk():
+    with pytest.raises(
+            ValueError, match='chunk_tokens must be a positive int, got 0'):
+        token_checkpoint(torch.nn.GELU(), torch.ones(2, 3), [], 0)
 
 
 def test_recompute_ffn_bad_input():

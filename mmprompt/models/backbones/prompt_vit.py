@@ -98,10 +98,12 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
         recompute_ffn (bool): In training, keep only each prompted layer's
             FFN input for the backward pass and recompute its norm, first
             linear and activation there (activation checkpointing of the
-            part before the frozen last linear). Exact; it trades one more
-            first-linear per layer in the backward pass for the activations
-            that dominate training memory (4 of about 10 embedding widths
-            per token and layer). Defaults to False.
+            part before the frozen last linear), 1024 tokens at a time
+            (whole batches when the FFN has dropout in training, so that
+            the masks repeat). Exact; it trades one more first-linear per
+            layer in the backward pass for the activations that dominate
+            training memory (4 of about 10 embedding widths per token and
+            layer). Defaults to False.
         prompts_see_patches_only (bool): The prompts' queries attend to the
             patch tokens only, not to CLS or the prompts (the released
             DA-VPT code's ``mask: true``). It changes only prompt outputs

@@ -8,6 +8,7 @@ import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
 from .shared_prefix_attention import shared_prefix_attention
+from .token_checkpoint import token_checkpoint
 
 # out_types whose outputs contain the prompt tokens
 PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all', 'avg_all_tokens')
@@ -102,14 +103,17 @@ class PromptedLayerMixin:
         return self._ffn_forward(layer, x)
 
     def _recomputes_ffn(self) -> bool:
+        # (a trace, as FLOP counting's, records the plain computation)
         return getattr(self, 'recompute_ffn', False) and \
-            torch.is_grad_enabled()
+            torch.is_grad_enabled() and not torch.jit.is_tracing()
 
     def _ffn_forward(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """``layer.ffn(layer.ln2(x), identity=x)``; with ``recompute_ffn``
         the backward pass keeps only ``x`` and recomputes the norm, first
         linear and activation (the last linear is frozen: its backward
-        needs no input), with the same dropout masks."""
+        needs no input), a block of tokens at a time
+        (:func:`token_checkpoint`); with dropout inside the FFN, for the
+        whole batch with the same dropout masks."""
         ffn = layer.ffn
         if not self._recomputes_ffn():
             return ffn(layer.ln2(x), identity=x)
@@ -117,8 +121,14 @@ class PromptedLayerMixin:
         def hidden(t):
             return ffn.layers[:-2](layer.ln2(t))
 
-        out = ffn.layers[-2:](checkpoint(hidden, x, use_reentrant=False))
-        out = ffn.gamma2(out)
+        if any(m.p > 0 for m in ffn.layers[:-2].modules()
+               if isinstance(m, nn.Dropout)) and ffn.training:
+            hid = checkpoint(hidden, x, use_reentrant=False)
+        else:
+            hid = token_checkpoint(
+                hidden, x,
+                [*layer.ln2.parameters(), *ffn.layers[:-2].parameters()])
+        out = ffn.gamma2(ffn.layers[-2:](hid))
         return x + ffn.dropout_layer(out) if ffn.add_identity else \
             ffn.dropout_layer(out)
 
