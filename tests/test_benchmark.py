@@ -69,6 +69,33 @@ def test_rounds_alternate_the_order_of_the_methods():
     assert bench.median([]) != bench.median([])  # NaN
 
 
+def test_best_of_round_keeps_each_methods_fastest_try():
+    bench = load_benchmark()
+    calls = []
+    times = iter([5., 1., 2., 4., 3., 6.])
+
+    def run(item):
+        calls.append(item)
+        return next(times)
+
+    # round 1 starts reversed; the passes alternate: b a, a b, b a
+    assert bench.best_of_round('ab', 1, 3, run) == {
+        'b': [5., 4., 3.],
+        'a': [1., 2., 6.]
+    }
+    assert calls == list('baabba')
+
+
+def test_best_of_must_be_positive():
+    proc = subprocess.run(
+        [sys.executable, 'tools/benchmark.py', '--best-of', '0'],
+        cwd=REPO,
+        capture_output=True,
+        text=True)
+    assert proc.returncode == 2
+    assert '--best-of must be at least 1, got 0' in proc.stderr
+
+
 def test_latency_only_run_has_no_steps(tmp_path):
     out = tmp_path / 'bench.json'
     proc = subprocess.run([
@@ -76,7 +103,7 @@ def test_latency_only_run_has_no_steps(tmp_path):
         '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
         '--num-prompts', '4', '--repeats', '3', '--warmup', '1', '--methods',
         'linear', 'vpt-deep', 'vpt-deep-reference', '--measure', 'latency',
-        '--out',
+        '--best-of', '2', '--onnx-methods', 'linear', 'vpt-deep', '--out',
         str(out)
     ],
                           cwd=REPO,
@@ -84,13 +111,23 @@ def test_latency_only_run_has_no_steps(tmp_path):
                           text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
+    # --best-of 2: one time per round, the faster of its two tries
+    rows = result['rows'] + list(result['onnxruntime'].values())
+    for row in rows:
+        assert len(row['latency_rounds_s']) == 3
+        assert [min(ts) for ts in row['latency_tries_s']] == \
+            row['latency_rounds_s']
+        assert {len(ts) for ts in row['latency_tries_s']} == {2}
     for row in result['rows']:
-        assert row['step_rounds_s'] == [] and len(row['latency_rounds_s']) == 3
+        assert row['step_rounds_s'] == row['step_tries_s'] == []
         assert row['peak_memory_mb'] != row['peak_memory_mb']  # NaN
     # intervals of the latency ratios only (no step was timed)
     assert set(result['ratio_intervals']) == {
-        'latency vpt-deep / linear', 'latency vpt-deep-reference / linear'
+        'latency vpt-deep / linear', 'latency vpt-deep-reference / linear',
+        'onnxruntime latency vpt-deep / linear'
     }
+    assert 'median of 3 rounds (the fastest of 2 tries in each)' \
+        in proc.stdout
 
 
 def test_benchmark_table_and_json(tmp_path):

@@ -5,7 +5,8 @@ Usage::
     python tools/benchmark.py [--arch b] [--img-size 224] [--patch-size 16]
         [--batch-size 8] [--num-prompts 100] [--keep-ratio 0.3]
         [--repeats 5] [--device cpu|cuda] [--amp] [--methods ...]
-        [--measure both|latency|step] [--out work_dirs/benchmark.json]
+        [--measure both|latency|step] [--best-of 1]
+        [--out work_dirs/benchmark.json]
 
 Every method is built on the same backbone and batch; the repeats are
 interleaved in rounds (the inferences of methods A, B, ..., then their
@@ -14,6 +15,11 @@ methods alike. Every other round runs the methods in the reverse order
 (A B, B A, A B, ...): a machine that slows down steadily then favours no
 method. ``--measure latency`` (or ``step``) leaves the training steps (or
 the inferences) out, so that a run of the same length holds more rounds.
+``--best-of K`` times every method K times in each round (the passes
+alternate their order, A B B A ...) and keeps the fastest of each: other
+work on the machine only adds time, so the fastest of a few tries seconds
+apart is the least disturbed and its ratios spread less; it measures the
+cost on a quiet machine, not the typical latency of a busy one.
 Times are medians over the rounds; a ratio between two methods is the
 median over the rounds of the ratio of their times in the same round
 (measured seconds apart), which cancels a slowdown that comes and goes
@@ -190,6 +196,7 @@ class Bench:
         self.optimizer = torch.optim.AdamW(
             params + list(self.head.parameters()), lr=1e-4)
         self.steps, self.latencies, self.memory = [], [], []
+        self.tries = dict(steps=[], latencies=[])  # every time, by round
         self.metric = PromptMetricLoss() if method.startswith('davpt') \
             else None
 
@@ -227,9 +234,9 @@ class Bench:
         loss.backward()
         self.optimizer.step()
         self._sync()
-        self.steps.append(time.perf_counter() - start)
         if cuda:
             self.memory.append(torch.cuda.max_memory_allocated() - base)
+        return time.perf_counter() - start
 
     def infer(self):
         self.backbone.eval()
@@ -238,7 +245,7 @@ class Bench:
             start = time.perf_counter()
             self.scores(self.x)
             self._sync()
-        self.latencies.append(time.perf_counter() - start)
+        return time.perf_counter() - start
 
     def scores(self, x):
         return scores(self.backbone, self.head, x)
@@ -259,7 +266,9 @@ class Bench:
             latency_s=median(self.latencies),
             gflops=flops / 1e9,
             step_rounds_s=self.steps,
-            latency_rounds_s=self.latencies)
+            latency_rounds_s=self.latencies,
+            step_tries_s=self.tries['steps'],
+            latency_tries_s=self.tries['latencies'])
 
     def onnx_session(self, folder):
         """Export backbone + head (the shared prefix folded into constants)
@@ -279,18 +288,25 @@ class Bench:
 def onnx_latencies(benches, folder, args):
     """onnxruntime latency of each bench on its batch, repeats interleaved
     across the methods as in the PyTorch loop (a load that comes and goes
-    then weighs on every method alike): {method: (median s, max |diff|)}.
-    """
+    then weighs on every method alike): {method: (time of each round,
+    every try of each round, max |diff|)}."""
     sessions = {b.method: b.onnx_session(folder) for b in benches}
+
+    def run(method):
+        session, feed, _ = sessions[method]
+        start = time.perf_counter()
+        session.run(None, feed)
+        return time.perf_counter() - start
+
     times = {m: [] for m in sessions}
+    tries = {m: [] for m in sessions}
     for i in range(args.warmup + args.repeats):
-        for method in round_order(sessions, i):
-            session, feed, _ = sessions[method]
-            start = time.perf_counter()
-            session.run(None, feed)
-            if i >= args.warmup:
-                times[method].append(time.perf_counter() - start)
-    return {m: (times[m], sessions[m][2]) for m in sessions}
+        round_times = best_of_round(sessions, i, args.best_of, run)
+        if i >= args.warmup:
+            for method, ts in round_times.items():
+                times[method].append(min(ts))
+                tries[method].append(ts)
+    return {m: (times[m], tries[m], sessions[m][2]) for m in sessions}
 
 
 def median(values):
@@ -302,6 +318,20 @@ def round_order(items, index):
     """``items`` in round ``index``: as given in even rounds, reversed in
     odd ones."""
     return list(items) if index % 2 == 0 else list(items)[::-1]
+
+
+def best_of_round(items, index, tries, run):
+    """Round ``index``: ``tries`` passes over ``items``, each in the order
+    opposite to the one before (round ``index`` starts as
+    :func:`round_order` says), ``run(item)`` returning a time: {item:
+    its times in the order run}. The fastest is the round's time: other
+    work on the machine only adds time, so the fastest of a few tries made
+    seconds apart is the least disturbed."""
+    times = {item: [] for item in items}
+    for j in range(tries):
+        for item in round_order(items, index + j):
+            times[item].append(run(item))
+    return times
 
 
 def paired_ratio(times, reference_times):
@@ -444,6 +474,12 @@ def parse_args():
         'ImageNet setting)')
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument(
+        '--best-of',
+        type=int,
+        default=1,
+        help='time each method this many times per round (the passes '
+        'alternate their order) and keep its fastest')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
         '--amp',
@@ -480,7 +516,10 @@ def parse_args():
     parser.add_argument(
         '--memory-of', choices=METHODS,
         help=argparse.SUPPRESS)  # the CPU memory worker
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.best_of < 1:
+        parser.error(f'--best-of must be at least 1, got {args.best_of}')
+    return args
 
 
 def ratio(row, ref, key):
@@ -505,20 +544,27 @@ def main():
     for i in range(args.warmup + args.repeats):  # rounds
         if i == args.warmup:
             for b in benches:
-                b.steps, b.latencies, b.memory = [], [], []
-        order = round_order(benches, i)
+                b.memory = []
+        rounds = []
         if args.measure != 'step':  # the inferences side by side
-            for b in order:
-                b.infer()
+            rounds.append(('latencies', Bench.infer))
         if args.measure != 'latency':  # then the steps
-            for b in order:
-                b.step()
+            rounds.append(('steps', Bench.step))
+        for name, run in rounds:
+            round_times = best_of_round(benches, i, args.best_of, run)
+            if i >= args.warmup:
+                for b in benches:
+                    getattr(b, name).append(min(round_times[b]))
+                    b.tries[name].append(round_times[b])
     rows = [b.result() for b in benches]
+    best_of = f'(the fastest of {args.best_of} tries in each) ' \
+        if args.best_of > 1 else ''
     by = {r['method']: r for r in rows}
     full, vpt = by.get('full'), by.get('vpt-deep')
     print(f'ViT-{args.arch}/{args.patch_size} {args.img_size}px, batch '
           f'{args.batch_size}, {args.num_prompts} prompts, {args.device}'
           f'{" AMP" if args.amp else ""}, median of {args.repeats} rounds '
+          f'{best_of}'
           '(ratios: median of the per-round ratios)')
     print('| method | trainable | step (s) | step / full | step / VPT-Deep '
           '| step / reference | peak mem (MB) | mem / full | latency (s) | '
@@ -571,18 +617,23 @@ def main():
         print('| method (onnxruntime) | latency (s) | / linear | '
               'max abs diff |')
         print('|---|---|---|---|')
-        for method, (times, diff) in onnx_rows.items():
+        for method, (times, _, diff) in onnx_rows.items():
             rel = f'{paired_ratio(times, ref):.2f}' if ref else '-'
             print(f'| {method} | {median(times):.3f} | {rel} | {diff:.2g} |')
         extra['onnxruntime'] = {
-            m: dict(latency_s=median(t), latency_rounds_s=t, max_abs_diff=d)
-            for m, (t, d) in onnx_rows.items()
+            m:
+            dict(
+                latency_s=median(t),
+                latency_rounds_s=t,
+                latency_tries_s=tries,
+                max_abs_diff=d)
+            for m, (t, tries, d) in onnx_rows.items()
         }
         if ref:
             extra['ratio_intervals'].update(
                 print_intervals({
                     f'onnxruntime latency {m} / linear': (t, ref)
-                    for m, (t, _) in onnx_rows.items() if m != 'linear'
+                    for m, (t, _, _) in onnx_rows.items() if m != 'linear'
                 }))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
