@@ -1,4 +1,5 @@
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -215,3 +216,81 @@ def test_benchmark_table_and_json(tmp_path):
     line = next(x for x in proc.stdout.splitlines()
                 if x.startswith('| vpt-deep |'))
     assert line.split('|')[5].strip() == '1.00'  # step / VPT-Deep
+
+
+def run_cuda_script(*args, **env):
+    return subprocess.run(['bash', 'tools/benchmark_cuda.sh', *args],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          env={
+                              **os.environ, 'PYTHON': sys.executable,
+                              **env
+                          })
+
+
+def test_cuda_script_runs_its_benchmarks(tmp_path):
+    """tools/benchmark_cuda.sh's commands, on the CPU (DEVICE=cpu) and
+    with a tiny model appended (the last value of an option wins): every
+    method it names is built, its inference timed under autocast, and its
+    row written."""
+    proc = run_cuda_script(
+        'run',
+        '--out',
+        str(tmp_path),
+        '--',
+        '--arch',
+        'deit-tiny',
+        '--img-size',
+        '32',
+        '--patch-size',
+        '8',
+        '--batch-size',
+        '2',
+        '--num-prompts',
+        '4',
+        '--repeats',
+        '1',
+        '--warmup',
+        '0',
+        '--best-of',
+        '1',
+        '--swin-arch',
+        'tiny',
+        '--swin-prompts',
+        '2',
+        '--measure',
+        'latency',  # (the steps and their memory: the table test above)
+        DEVICE='cpu')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    vit = json.loads((tmp_path / 'vit-b.json').read_text())
+    swin = json.loads((tmp_path / 'swin-b.json').read_text())
+    assert [r['method'] for r in vit['rows']] == [
+        'linear', 'full', 'vpt-deep', 'vpt-deep-per-image',
+        'vpt-deep-reference', 'vpt-deep-recompute-ffn', 'pc'
+    ]
+    assert [r['method'] for r in swin['rows']] == ['swin', 'vpt-deep-swin']
+    for result in (vit, swin):
+        assert result['args']['amp'] and result['args']['device'] == 'cpu'
+        assert result['args']['batch_size'] == 2
+    # the tables are kept beside the JSON
+    assert '| vpt-deep-swin |' in (tmp_path / 'swin-b.log').read_text()
+
+
+def test_cuda_script_bad_input(tmp_path):
+    # without a GPU it stops at once, naming why
+    if not torch.cuda.is_available():
+        proc = run_cuda_script('run', '--out', str(tmp_path), DEVICE='cuda')
+        assert proc.returncode == 1
+        assert 'sees no CUDA device' in proc.stderr
+        assert not list(tmp_path.iterdir())
+    empty = tmp_path / 'wheels'
+    empty.mkdir()
+    proc = run_cuda_script('run', '--wheels', str(empty), DEVICE='cpu')
+    assert proc.returncode == 2
+    assert f"--wheels '{empty}' holds no .whl file" in proc.stderr
+    proc = run_cuda_script('fetch')
+    assert proc.returncode == 2 and 'usage:' in proc.stderr
+    proc = run_cuda_script('run', '--batch', '8')
+    assert proc.returncode == 2
+    assert "unknown argument '--batch'" in proc.stderr

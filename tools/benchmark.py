@@ -18,8 +18,9 @@ the inferences) out, so that a run of the same length holds more rounds.
 ``--best-of K`` times every method K times in each round (the passes
 alternate their order, A B B A ...) and keeps the fastest of each: other
 work on the machine only adds time, so the fastest of a few tries seconds
-apart is the least disturbed and its ratios spread less; it measures the
-cost on a quiet machine, not the typical latency of a busy one.
+apart is the least disturbed (a spike in one try is dropped; a slow phase
+longer than a round is not). It estimates the cost on a quiet machine,
+not the typical latency of a busy one; every try is in the JSON.
 Times are medians over the rounds; a ratio between two methods is the
 median over the rounds of the ratio of their times in the same round
 (measured seconds apart), which cancels a slowdown that comes and goes
