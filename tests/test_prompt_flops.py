@@ -40,9 +40,11 @@ def test_vit_b16_gflops_match_the_paper_within_2_percent():
 ])
 def test_deep_vpt_skips_exactly_the_discarded_prompt_rows(
         arch, num_layers, img, patch):
-    """Prompt outputs that nothing reads are not computed (deep: every
-    layer's; shallow: the last layer's): there each prompt gives keys and
-    values but no query row, no projection, no second norm, no FFN rows."""
+    """Outputs that nothing reads are not computed (deep: every layer's
+    prompt outputs; shallow: the last layer's; a classifier's last layer:
+    every row but CLS): there each row gives keys and values but no
+    attention output, projection, second norm or FFN row (the fused qkv
+    linear still makes its query)."""
     kw = dict(arch=arch, img_size=img, patch_size=patch)
     x = (torch.randn(1, 3, img, img), )
     m = 20
@@ -54,11 +56,13 @@ def test_deep_vpt_skips_exactly_the_discarded_prompt_rows(
         out_indices=list(range(num_layers)))
     d = model.embed_dims
     ffn = model.layers[0].ffn.feedforward_channels
-    tokens = 1 + (img // patch)**2 + m  # keys each query row attends to
-    per_prompt = d * d + 2 * d * ffn + 2 * tokens * d + 5 * d
-    final_norm = 5 * d  # the last layer's dropped rows skip it too
+    patches = (img // patch)**2
+    tokens = 1 + patches + m  # keys each query row attends to
+    per_row = d * d + 2 * d * ffn + 2 * tokens * d + 5 * d
+    final_norm = 5 * d  # the last layer's skipped rows skip it too
+    last_layer_patches = patches * (per_row + final_norm)
     assert count_flops(every_output, x) - count_flops(model, x) == \
-        num_layers * m * per_prompt + m * final_norm
+        num_layers * m * per_row + m * final_norm + last_layer_patches
     shallow = PromptViT(**kw, num_prompts=m, prompt_mode='shallow')
     shallow_raw = PromptViT(
         **kw,
@@ -67,7 +71,12 @@ def test_deep_vpt_skips_exactly_the_discarded_prompt_rows(
         out_type='raw',
         out_indices=list(range(num_layers)))
     assert count_flops(shallow_raw, x) - count_flops(shallow, x) == \
-        m * (per_prompt + final_norm)
+        m * (per_row + final_norm) + last_layer_patches
+    # taps reading the last layer's attention output keep every row
+    tapped = PromptViT(**kw, num_prompts=m)
+    tapped.request_taps(num_layers - 1, ['attn_output'])
+    assert count_flops(tapped, x) - count_flops(model, x) == \
+        last_layer_patches
 
 
 def test_sdpa_handle_counts_the_two_attention_matmuls():
@@ -115,7 +124,7 @@ def test_prompt_flops_tool_writes_table_json_and_png(tmp_path):
                           capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert ('| prompts | GFLOPs | GFLOPs, all prompt outputs | '
+    assert ('| prompts | GFLOPs | GFLOPs, every output | '
             'latency (ms, batch 2) |') in proc.stdout
     lines = [
         line for line in proc.stdout.splitlines()
@@ -123,8 +132,8 @@ def test_prompt_flops_tool_writes_table_json_and_png(tmp_path):
     ]
     assert len(lines) == 2
     none, ten = ([float(c) for c in line.split('|')[2:4]] for line in lines)
-    assert none[0] == none[1]  # no prompts: nothing to skip
-    assert none[0] < ten[0] < ten[1]  # deep skips every prompt output
+    # no prompts: the last layer's rows but CLS; deep: every prompt output
+    assert none[0] < none[1] < ten[1] and none[0] < ten[0] < ten[1]
     rows = json.loads((tmp_path / 'prompt_flops.json').read_text())['rows']
     assert rows[1]['gflops'] == pytest.approx(ten[0], abs=0.01)
     assert (tmp_path / 'prompt_flops.png').stat().st_size > 1000

@@ -9,11 +9,12 @@ Usage::
 
 FLOPs are counted by mmengine's FlopAnalyzer (multiply-adds) on one image;
 prompt counts are tokens per layer. Two counts per row: ``GFLOPs``, what
-PromptViT runs (deep mode skips the query, projection and FFN rows of the
-prompt outputs the next layer discards), and ``GFLOPs, all prompt
-outputs``, the same model made to compute every prompt output (``out_type=
-'raw'`` at every layer), which is how the papers count: ViT-B/16 at 224,
-0 -> 17.6, 50 -> 22.2, 100 -> 26.9, 150 -> 31.8, 200 -> 36.7 GFLOPs.
+PromptViT runs for a classifier (deep mode skips the query, projection and
+FFN rows of the prompt outputs the next layer discards, and the last layer
+computes the CLS row only), and ``GFLOPs, every output``, the same model
+made to compute every output (``out_type='raw'`` at every layer), which is
+how the papers count: ViT-B/16 at 224, 0 -> 17.6, 50 -> 22.2, 100 -> 26.9,
+150 -> 31.8, 200 -> 36.7 GFLOPs.
 Prints a markdown table and writes ``prompt_flops.json`` and
 ``prompt_flops.png`` to ``--out-dir``.
 """
@@ -63,8 +64,8 @@ def main():
     depth = build(0).num_layers
 
     def build_all_outputs(count):
-        # an output of every layer that shows the prompts: each layer
-        # computes its prompt outputs, as the papers' implementations do
+        # an output of every layer that shows every token: each layer
+        # computes all its outputs, as the papers' implementations do
         return build(count, out_type='raw', out_indices=list(range(depth)))
 
     rows = prompt_count_sweep(
@@ -79,14 +80,14 @@ def main():
             rows,
             prompt_count_sweep(build_all_outputs, args.prompts,
                                args.img_size)):
-        row['gflops_all_prompt_outputs'] = full['gflops']
-    header = '| prompts | GFLOPs | GFLOPs, all prompt outputs |' + (
+        row['gflops_every_output'] = full['gflops']
+    header = '| prompts | GFLOPs | GFLOPs, every output |' + (
         f' latency (ms, batch {args.batch_size}) |' if args.latency else '')
     print(header)
     print('|' + '---|' * (header.count('|') - 1))
     for row in rows:
         line = (f"| {row['num_prompts']} | {row['gflops']:.2f} | "
-                f"{row['gflops_all_prompt_outputs']:.2f} |")
+                f"{row['gflops_every_output']:.2f} |")
         if args.latency:
             line += f" {row['latency_ms']:.1f} |"
         print(line)
@@ -98,10 +99,10 @@ def main():
     counts = [r['num_prompts'] for r in rows]
     ax.plot(counts, [r['gflops'] for r in rows], 'o-', label='GFLOPs')
     ax.plot(
-        counts, [r['gflops_all_prompt_outputs'] for r in rows],
+        counts, [r['gflops_every_output'] for r in rows],
         'o:',
         color='C2',
-        label='GFLOPs, all prompt outputs')
+        label='GFLOPs, every output')
     ax.legend(loc='upper left', fontsize=8)
     ax.set_xlabel(f'prompts per layer ({args.mode})')
     ax.set_ylabel('GFLOPs')

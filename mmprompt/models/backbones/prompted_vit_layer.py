@@ -1,6 +1,7 @@
 """One ViT layer run with prompts: the computation of mmpretrain's
-``TransformerEncoderLayer`` with the reads methods need (taps), prompt rows
-nothing reads left out, and prompts as a shared prefix."""
+``TransformerEncoderLayer`` with the reads methods need (taps), rows
+nothing reads left out (prompt rows; all but the CLS row of a last layer
+read through its CLS token), and prompts as a shared prefix."""
 from typing import Optional
 
 import torch
@@ -15,8 +16,8 @@ PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all', 'avg_all_tokens')
 
 
 class PromptedLayerMixin:
-    """``_layer_forward`` and ``_drops_prompt_outputs`` of
-    :class:`~mmprompt.models.PromptViT`."""
+    """``_layer_forward``, ``_drops_prompt_outputs`` and
+    ``_reads_cls_only`` of :class:`~mmprompt.models.PromptViT`."""
 
     def _layer_forward(self,
                        index: int,
@@ -24,7 +25,8 @@ class PromptedLayerMixin:
                        x: torch.Tensor,
                        num_prompts: int,
                        drop_prompts: bool = False,
-                       shared: Optional[torch.Tensor] = None) -> torch.Tensor:
+                       shared: Optional[torch.Tensor] = None,
+                       cls_only: bool = False) -> torch.Tensor:
         """Run layer ``index`` on ``x`` (``num_prompts`` prompt tokens after
         the extra tokens), recording the requested taps.
 
@@ -39,6 +41,11 @@ class PromptedLayerMixin:
         same for every image; ``x`` then holds the other tokens only. Their
         norm and q/k/v projections run once and are broadcast over the
         batch (the shared prefix).
+
+        ``cls_only``: only the CLS output is read (see
+        :meth:`_reads_cls_only`): every token still gives keys and values,
+        but only the CLS row gets a query, attention output, projection and
+        FFN, and the result is that row alone, (B, 1, C).
         """
         taps = self._tap_requests.get(index, ())
         record = self.tap_outputs.setdefault(index, {}) if taps else {}
@@ -56,9 +63,10 @@ class PromptedLayerMixin:
             record['layer_input'] = x if shared is None else \
                 with_prompts(x, shared)
         mask_prompts = self.prompts_see_patches_only and num_prompts > 0 \
-            and not drop_prompts
+            and not drop_prompts and not cls_only
         if shared is None and not drop_prompts and not mask_prompts and \
-                not set(taps) - {'layer_input'} and not self._recomputes_ffn():
+                not cls_only and not set(taps) - {'layer_input'} and \
+                not self._recomputes_ffn():
             return layer(x)
         # The computation of TransformerEncoderLayer.forward and
         # MultiheadAttention.forward, with reads in between; it keeps the
@@ -81,6 +89,8 @@ class PromptedLayerMixin:
                 layer, h, qkv, x, shared, drop_prompts, with_prompts, taps,
                 record)
         del qkv
+        if cls_only:  # (the rows before it were kept: extra tokens first)
+            q, x = q[:, :, :1], x[:, :1]
         num_keys = k.shape[2] + (0 if shared is None else shared.shape[0])
         if drop_prompts:
             num_prompts = 0
@@ -175,3 +185,10 @@ class PromptedLayerMixin:
         if layer in self.out_indices and self.out_type in PROMPT_OUT_TYPES:
             return False
         return self.prompt_mode == 'deep' or layer == self.num_layers - 1
+
+    def _reads_cls_only(self, layer: int) -> bool:
+        """Whether only the CLS output of ``layer`` is read: it is the last
+        layer, the output is the CLS token (``out_type='cls_token'``) and
+        no tap of this layer reads other rows' attention output."""
+        return (layer == self.num_layers - 1 and self.out_type == 'cls_token'
+                and 'attn_output' not in self._tap_requests.get(layer, ()))
