@@ -338,6 +338,51 @@ def test_recompute_ffn_is_exact_and_saves_the_ffn_activations(kwargs):
         torch.testing.assert_close(plain(x)[0], lean(x)[0])
 
 
+def test_recompute_ffn_in_named_layers_only():
+    """recompute_ffn=[...]: exact, and each named layer saves what it saves
+    alone: the saved bytes of a subset are those of no layer less the sum
+    of its layers' single savings (True: every layer), each a whole
+    activation input (B, L, F) float32 or more but in the last layer, which
+    computes the CLS row only."""
+    torch.manual_seed(0)
+    num_layers = TINY['num_layers']
+    plain = PromptViT(**KW, num_prompts=3)
+    plain.init_weights()
+    plain.train()
+    x = torch.randn(3, 3, 32, 32)
+
+    def run(recompute_ffn):
+        model = PromptViT(**KW, num_prompts=3, recompute_ffn=recompute_ffn)
+        model.load_state_dict(plain.state_dict())
+        model.train()
+        kept, out = saved_bytes(model, x)
+        (out[0] * torch.linspace(-1, 1, out[0].numel()).view_as(
+            out[0])).sum().backward()
+        return kept, out[0], prompt_grads(model)
+
+    none, out, grads = run(False)
+    saving = {}
+    for i in range(num_layers):
+        kept, out_i, grads_i = run([i])
+        saving[i] = none - kept
+        torch.testing.assert_close(out_i, out, rtol=0, atol=0)
+        for name in grads:
+            torch.testing.assert_close(grads_i[name], grads[name])
+    # CLS and 16 patches: every layer but the last, which reads CLS only
+    B, L, F = 3, 1 + 16, TINY['feedforward_channels']
+    assert all(saving[i] >= B * L * F * 4 for i in range(num_layers - 1))
+    assert 0 < saving[num_layers - 1] < B * L * F * 4
+    assert run(True)[0] == none - sum(saving.values())
+    subset = [0, -2]  # (negative counts from the end)
+    kept, out_s, grads_s = run(subset)
+    assert kept == none - saving[0] - saving[num_layers - 2]
+    torch.testing.assert_close(out_s, out, rtol=0, atol=0)
+    for name in grads:
+        torch.testing.assert_close(grads_s[name], grads[name])
+    assert PromptViT(**KW, num_prompts=1, recompute_ffn=(0, -1)) \
+        .recompute_ffn_layers == {0, num_layers - 1}
+
+
 def token_mlp(trainable):
     """Norm, linear, GELU (as a ViT FFN's recomputed part) with the named
     parameters trainable."""
@@ -394,9 +439,22 @@ def test_token_checkpoint_bad_chunk():
 
 def test_recompute_ffn_bad_input():
     with pytest.raises(
-            TypeError, match="recompute_ffn must be a bool, got "
-            "'yes'"):
+            TypeError,
+            match="recompute_ffn must be a bool or a sequence of layer "
+            "indices, got 'yes'"):
         PromptViT(**KW, num_prompts=1, recompute_ffn='yes')
+    with pytest.raises(TypeError, match=r'layer indices, got \[0, 1.0\]'):
+        PromptViT(**KW, num_prompts=1, recompute_ffn=[0, 1.])
+    n = TINY['num_layers']
+    with pytest.raises(
+            ValueError,
+            match=rf'recompute_ffn names layers \[{n}\], outside the {n} '
+            rf'layers \(indices -{n} to {n - 1}\)'):
+        PromptViT(**KW, num_prompts=1, recompute_ffn=[0, n])
+    with pytest.raises(
+            ValueError,
+            match=rf'recompute_ffn names a layer twice: \[1, {1 - n}\]'):
+        PromptViT(**KW, num_prompts=1, recompute_ffn=[1, 1 - n])
 
 
 # ------------------------------------------- the prefix saved once per layer

@@ -98,15 +98,20 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
         share_prompt_prefix (bool): Compute each layer's freshly inserted
             prompts once per forward and broadcast them (see above).
             Defaults to True.
-        recompute_ffn (bool): In training, keep only each prompted layer's
-            FFN input for the backward pass and recompute its norm, first
-            linear and activation there (activation checkpointing of the
-            part before the frozen last linear), 1024 tokens at a time
-            (whole batches when the FFN has dropout in training, so that
-            the masks repeat). Exact; it trades one more first-linear per
-            layer in the backward pass for the activations that dominate
-            training memory (4 of about 10 embedding widths per token and
-            layer). Defaults to False.
+        recompute_ffn (bool | Sequence[int]): In training, keep only each
+            prompted layer's FFN input for the backward pass and recompute
+            its norm, first linear and activation there (activation
+            checkpointing of the part before the frozen last linear), 1024
+            tokens at a time (whole batches when the FFN has dropout in
+            training, so that the masks repeat). Exact; it trades one more
+            first-linear per layer in the backward pass for the
+            activations that dominate training memory (4 of about 10
+            embedding widths per token and layer). True: in every layer; a
+            sequence of layer indices (negative ones count from the end):
+            in those layers only. Every layer's saved activations are held
+            at the end of the forward pass, so each layer left out costs
+            the same memory wherever it is and saves the same time: the
+            count sets the trade. Defaults to False.
         prompts_see_patches_only (bool): The prompts' queries attend to the
             patch tokens only, not to CLS or the prompts (the released
             DA-VPT code's ``mask: true``). It changes only prompt outputs
@@ -159,7 +164,7 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
                  frozen_eval: bool = True,
                  trainable_params: Sequence[str] = (),
                  share_prompt_prefix: bool = True,
-                 recompute_ffn: bool = False,
+                 recompute_ffn: Union[bool, Sequence[int]] = False,
                  prompts_see_patches_only: bool = False,
                  out_type: str = 'cls_token',
                  out_indices: Union[int, Sequence[int]] = -1,
@@ -182,12 +187,8 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
             raise TypeError(f'share_prompt_prefix must be a bool, got '
                             f'{share_prompt_prefix!r}')
         self.share_prompt_prefix = share_prompt_prefix
-        if not isinstance(recompute_ffn, bool):
-            raise TypeError(
-                f'recompute_ffn must be a bool, got {recompute_ffn!r}')
         self.recompute_ffn = recompute_ffn
-        if recompute_ffn:
-            self._check_recomputable_ffns()
+        self.recompute_ffn_layers = self._check_recompute_ffn(recompute_ffn)
         if not isinstance(prompts_see_patches_only, bool):
             raise TypeError(f'prompts_see_patches_only must be a bool, got '
                             f'{prompts_see_patches_only!r}')
@@ -222,17 +223,43 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
 
     # ------------------------------------------------------------------
     # construction helpers
-    def _check_recomputable_ffns(self):
-        for i, layer in enumerate(self.layers):
+    def _check_recompute_ffn(self, recompute_ffn) -> frozenset:
+        """The layer indices ``recompute_ffn`` names (see the Args),
+        each FFN checked to be recomputable."""
+        num_layers = len(self.layers)
+        if isinstance(recompute_ffn, bool):
+            layers = range(num_layers) if recompute_ffn else ()
+        elif isinstance(recompute_ffn, Sequence) and not isinstance(
+                recompute_ffn, str) and all(
+                    isinstance(i, int) and not isinstance(i, bool)
+                    for i in recompute_ffn):
+            bad = [
+                i for i in recompute_ffn if not -num_layers <= i < num_layers
+            ]
+            if bad:
+                raise ValueError(
+                    f'recompute_ffn names layers {bad}, outside the '
+                    f'{num_layers} layers (indices -{num_layers} to '
+                    f'{num_layers - 1})')
+            layers = sorted({i % num_layers for i in recompute_ffn})
+            if len(layers) < len(recompute_ffn):
+                raise ValueError(
+                    f'recompute_ffn names a layer twice: {recompute_ffn!r}')
+        else:
+            raise TypeError('recompute_ffn must be a bool or a sequence of '
+                            f'layer indices, got {recompute_ffn!r}')
+        for i in layers:
+            layer = self.layers[i]
             ffn = getattr(layer, 'ffn', None)
             seq = getattr(ffn, 'layers', None)
             if not (isinstance(seq, nn.Sequential) and len(seq) >= 3
                     and isinstance(seq[-2], nn.Linear)
                     and isinstance(seq[-1], nn.Dropout)):
                 raise ValueError(
-                    'recompute_ffn=True needs the FFN of mmcv (layers ending '
+                    'recompute_ffn needs the FFN of mmcv (layers ending '
                     f'in Linear, Dropout); layer {i} has '
                     f'{type(ffn).__name__}')
+        return frozenset(layers)
 
     def _check_out_indices(self, out_indices, args, kwargs):
         arch = args[0] if args else kwargs.get('arch', 'base')

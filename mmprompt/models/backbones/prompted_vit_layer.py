@@ -66,7 +66,7 @@ class PromptedLayerMixin:
             and not drop_prompts and not cls_only
         if shared is None and not drop_prompts and not mask_prompts and \
                 not cls_only and not set(taps) - {'layer_input'} and \
-                not self._recomputes_ffn():
+                not self._recomputes_ffn(index):
             return layer(x)
         # The computation of TransformerEncoderLayer.forward and
         # MultiheadAttention.forward, with reads in between; it keeps the
@@ -110,22 +110,23 @@ class PromptedLayerMixin:
         if 'attn_output' in taps:
             record['attn_output'] = out[:, n + num_prompts:]
         x = x + out
-        return self._ffn_forward(layer, x)
+        return self._ffn_forward(index, layer, x)
 
-    def _recomputes_ffn(self) -> bool:
+    def _recomputes_ffn(self, index: int) -> bool:
         # (a trace, as FLOP counting's, records the plain computation)
-        return getattr(self, 'recompute_ffn', False) and \
+        return index in getattr(self, 'recompute_ffn_layers', ()) and \
             torch.is_grad_enabled() and not torch.jit.is_tracing()
 
-    def _ffn_forward(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """``layer.ffn(layer.ln2(x), identity=x)``; with ``recompute_ffn``
-        the backward pass keeps only ``x`` and recomputes the norm, first
-        linear and activation (the last linear is frozen: its backward
-        needs no input), a block of tokens at a time
+    def _ffn_forward(self, index: int, layer: nn.Module,
+                     x: torch.Tensor) -> torch.Tensor:
+        """``layer.ffn(layer.ln2(x), identity=x)``; where ``recompute_ffn``
+        names layer ``index``, the backward pass keeps only ``x`` and
+        recomputes the norm, first linear and activation (the last linear
+        is frozen: its backward needs no input), a block of tokens at a time
         (:func:`token_checkpoint`); with dropout inside the FFN, for the
         whole batch with the same dropout masks."""
         ffn = layer.ffn
-        if not self._recomputes_ffn():
+        if not self._recomputes_ffn(index):
             return ffn(layer.ln2(x), identity=x)
 
         def hidden(t):
