@@ -30,11 +30,19 @@ the JSON.
 - ``step``: one training step (forward, cross-entropy on a linear head,
   backward, AdamW step over the trainable parameters);
 - ``peak memory`` of a training step: ``torch.cuda.max_memory_allocated``
-  above the allocation before the step on CUDA; on CPU the peak resident
-  set size (``VmHWM``, reset once the model is built and freed heap pages
-  are returned with ``malloc_trim``) of a fresh process per method over two
-  training steps, minus its resident size before them (in one process the
-  allocator keeps freed pages, so deltas there mean nothing);
+  above the allocation before the step on CUDA; on CPU the same quantity,
+  the peak of the bytes PyTorch allocates (the profiler's record of every
+  allocation and free, :func:`peak_allocated`) over two training steps,
+  above those allocated before them, in a fresh process per method;
+- ``peak RSS`` (CPU): in that process, first, the peak resident set size
+  (``VmHWM``, reset once the model is built and freed heap pages are
+  returned with ``malloc_trim``) over two training steps of a model of its
+  own, minus the resident size before them (in one process the allocator
+  keeps freed pages, so later deltas mean nothing). It adds what glibc's
+  heap holds on to: freed blocks under its mmap threshold (which rises to
+  32 MB after the first large free) stay resident and fragment, so the
+  RSS reads above the allocated peak, by more for many mid-sized tensors
+  than for a few large ones;
 - ``latency``: one inference forward (``torch.no_grad``);
 - ``GFLOPs``: per image, inference of the whole batch (shared prompt
   work is spread over its images), mmengine's counter;
@@ -46,7 +54,9 @@ the JSON.
 ``vpt-deep-per-image`` is the same model with ``share_prompt_prefix=False``
 (every image projects its own copy of the prompts, the path prompt dropout
 needs in training); ``vpt-deep-recompute-ffn`` is VPT-Deep with
-``recompute_ffn=True`` (less training memory, a longer step).
+``recompute_ffn=True`` (less training memory, a longer step), and
+``vpt-deep-recompute-ffn-half`` recomputes in the first half of the layers
+only (between the two in both).
 ``vpt-deep-reference`` is a minimal hand-written VPT-Deep over the same
 mmpretrain ``VisionTransformer`` (prompts concatenated before each layer, every
 prompt output computed), the yardstick for PromptViT's overhead. ``swin`` and
@@ -86,9 +96,9 @@ from mmprompt.models.utils.whitening import (compute_whitening_statistics,
 from mmprompt.utils.onnx_export import export_onnx
 
 METHODS = ('linear', 'full', 'vpt-shallow', 'vpt-deep', 'vpt-deep-per-image',
-           'vpt-deep-recompute-ffn', 'vpt-deep-reference', 'bpt-bilinear',
-           'bpt-fwhiten', 'bpt-twhiten', 'davpt', 'davpt-plus', 'pc', 'swin',
-           'vpt-deep-swin')
+           'vpt-deep-recompute-ffn', 'vpt-deep-recompute-ffn-half',
+           'vpt-deep-reference', 'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten',
+           'davpt', 'davpt-plus', 'pc', 'swin', 'vpt-deep-swin')
 DEFAULT_METHODS = tuple(m for m in METHODS if 'swin' not in m)
 
 
@@ -136,6 +146,13 @@ def build(method, args):
     if method == 'vpt-deep-recompute-ffn':
         return PromptViT(
             **kw, num_prompts=args.num_prompts, recompute_ffn=True)
+    if method == 'vpt-deep-recompute-ffn-half':
+        depth = (PromptViT.arch_zoo[args.arch]
+                 if isinstance(args.arch, str) else args.arch)['num_layers']
+        return PromptViT(
+            **kw,
+            num_prompts=args.num_prompts,
+            recompute_ffn=list(range(depth // 2)))
     if method == 'vpt-deep-per-image':
         return PromptViT(
             **kw, num_prompts=args.num_prompts, share_prompt_prefix=False)
@@ -253,17 +270,19 @@ class Bench:
 
     def result(self):
         flops = count_flops(self.backbone, (self.x, )) / len(self.x)
+        rss = float('nan')  # (CPU only)
         if self.memory:
             memory = median(self.memory)
         elif self.args.measure == 'latency':  # no training step measured
             memory = float('nan')
         else:
-            memory = cpu_peak_memory(self.method)
+            memory, rss = cpu_peak_memory(self.method)
         return dict(
             method=self.method,
             trainable_params=self.trainable,
             step_s=median(self.steps),
             peak_memory_mb=memory / 2**20,
+            peak_rss_mb=rss / 2**20,
             latency_s=median(self.latencies),
             gflops=flops / 1e9,
             step_rounds_s=self.steps,
@@ -399,15 +418,42 @@ def _status_bytes(field):
 
 
 def cpu_peak_memory(method):
-    """Peak RSS of two training steps of ``method`` in a fresh process."""
-    argv = [a for a in sys.argv[1:]]
+    """Peaks of the RSS over two training steps of ``method`` in a fresh
+    process, and of the bytes PyTorch allocates over two steps of a new
+    model there, each above its value before the steps (the model
+    built)."""
     proc = subprocess.run(
         [sys.executable,
-         osp.abspath(__file__), '--memory-of', method] + argv,
+         osp.abspath(__file__), '--memory-of', method] + sys.argv[1:],
         capture_output=True,
         text=True,
         check=True)
-    return int(proc.stdout.strip().splitlines()[-1])
+    allocated, rss = proc.stdout.strip().splitlines()[-1].split()
+    return int(allocated), int(rss)
+
+
+def peak_allocated(fn):
+    """Run ``fn()`` and return the peak of the bytes allocated on the CPU
+    through PyTorch's allocator above those allocated when it started:
+    what ``torch.cuda.max_memory_allocated`` measures on CUDA, which the
+    CPU has no counter for. The profiler records every allocation and
+    free; their running sum in time order peaks there. (Its function
+    events fold an op's temporaries into the op's net change, so the raw
+    events are read.) A block allocated before ``fn`` and freed in it is
+    not seen freed (the profiler never learnt its size): the result is
+    then an upper bound. Two training steps from a built model free only
+    what they allocated."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
+        fn()
+    changes = [(e.start_ns(), e.nbytes())
+               for e in p.profiler.kineto_results.events()
+               if e.name() == '[memory]' and e.device_type().name == 'CPU']
+    live = peak = 0
+    for _, nbytes in sorted(changes, key=lambda c: c[0]):
+        live += nbytes
+        peak = max(peak, live)
+    return peak
 
 
 def memory_worker(method, args, x, y):
@@ -426,7 +472,12 @@ def memory_worker(method, args, x, y):
     base = _status_bytes('VmRSS')
     bench.step()
     bench.step()
-    print(_status_bytes('VmHWM') - base)
+    rss = _status_bytes('VmHWM') - base
+    # then the allocated bytes, profiled (the profiler's own buffers would
+    # count in the RSS) in two steps of a new model and optimizer
+    del bench
+    bench = Bench(method, args, x, y)
+    print(peak_allocated(lambda: (bench.step(), bench.step())), rss)
 
 
 def fit_whitening(backbone, x, eps=1e-5):
@@ -568,9 +619,10 @@ def main():
           f'{best_of}'
           '(ratios: median of the per-round ratios)')
     print('| method | trainable | step (s) | step / full | step / VPT-Deep '
-          '| step / reference | peak mem (MB) | mem / full | latency (s) | '
-          'latency / VPT-Deep | latency / prompt-free | GFLOPs / image |')
-    print('|---' * 12 + '|')
+          '| step / reference | peak mem (MB) | mem / full | peak RSS (MB) '
+          '| RSS / full | latency (s) | latency / VPT-Deep '
+          '| latency / prompt-free | GFLOPs / image |')
+    print('|---' * 14 + '|')
     reference = by.get('vpt-deep-reference')
     for r in rows:
         prompt_free = by.get('swin' if 'swin' in r['method'] else 'linear')
@@ -580,6 +632,8 @@ def main():
               f"{ratio(r, reference, 'step_s'):.2f} | "
               f"{r['peak_memory_mb']:.0f} | "
               f"{ratio(r, full, 'peak_memory_mb'):.2f} | "
+              f"{r['peak_rss_mb']:.0f} | "
+              f"{ratio(r, full, 'peak_rss_mb'):.2f} | "
               f"{r['latency_s']:.3f} | {ratio(r, vpt, 'latency_s'):.2f} | "
               f"{ratio(r, prompt_free, 'latency_s'):.2f} | "
               f"{r['gflops']:.2f} |")
