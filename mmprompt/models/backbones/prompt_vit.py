@@ -1,7 +1,6 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
 from mmpretrain.models import VisionTransformer
 from mmpretrain.models.utils import build_norm_layer, resize_pos_embed
 
@@ -223,44 +222,6 @@ class PromptViT(PretrainedViTMixin, PromptedLayerMixin, PromptedBackboneMixin,
 
     # ------------------------------------------------------------------
     # construction helpers
-    def _check_recompute_ffn(self, recompute_ffn) -> frozenset:
-        """The layer indices ``recompute_ffn`` names (see the Args),
-        each FFN checked to be recomputable."""
-        num_layers = len(self.layers)
-        if isinstance(recompute_ffn, bool):
-            layers = range(num_layers) if recompute_ffn else ()
-        elif isinstance(recompute_ffn, Sequence) and not isinstance(
-                recompute_ffn, str) and all(
-                    isinstance(i, int) and not isinstance(i, bool)
-                    for i in recompute_ffn):
-            bad = [
-                i for i in recompute_ffn if not -num_layers <= i < num_layers
-            ]
-            if bad:
-                raise ValueError(
-                    f'recompute_ffn names layers {bad}, outside the '
-                    f'{num_layers} layers (indices -{num_layers} to '
-                    f'{num_layers - 1})')
-            layers = sorted({i % num_layers for i in recompute_ffn})
-            if len(layers) < len(recompute_ffn):
-                raise ValueError(
-                    f'recompute_ffn names a layer twice: {recompute_ffn!r}')
-        else:
-            raise TypeError('recompute_ffn must be a bool or a sequence of '
-                            f'layer indices, got {recompute_ffn!r}')
-        for i in layers:
-            layer = self.layers[i]
-            ffn = getattr(layer, 'ffn', None)
-            seq = getattr(ffn, 'layers', None)
-            if not (isinstance(seq, nn.Sequential) and len(seq) >= 3
-                    and isinstance(seq[-2], nn.Linear)
-                    and isinstance(seq[-1], nn.Dropout)):
-                raise ValueError(
-                    'recompute_ffn needs the FFN of mmcv (layers ending '
-                    f'in Linear, Dropout); layer {i} has '
-                    f'{type(ffn).__name__}')
-        return frozenset(layers)
-
     def _check_out_indices(self, out_indices, args, kwargs):
         arch = args[0] if args else kwargs.get('arch', 'base')
         if isinstance(arch, str):

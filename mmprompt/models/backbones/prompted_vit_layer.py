@@ -2,7 +2,7 @@
 ``TransformerEncoderLayer`` with the reads methods need (taps), rows
 nothing reads left out (prompt rows; all but the CLS row of a last layer
 read through its CLS token), and prompts as a shared prefix."""
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -16,8 +16,9 @@ PROMPT_OUT_TYPES = ('raw', 'avg_prompt', 'avg_all', 'avg_all_tokens')
 
 
 class PromptedLayerMixin:
-    """``_layer_forward``, ``_drops_prompt_outputs`` and
-    ``_reads_cls_only`` of :class:`~mmprompt.models.PromptViT`."""
+    """``_layer_forward``, ``_drops_prompt_outputs``, ``_reads_cls_only``
+    and the check of ``recompute_ffn`` of
+    :class:`~mmprompt.models.PromptViT`."""
 
     def _layer_forward(self,
                        index: int,
@@ -111,6 +112,44 @@ class PromptedLayerMixin:
             record['attn_output'] = out[:, n + num_prompts:]
         x = x + out
         return self._ffn_forward(index, layer, x)
+
+    def _check_recompute_ffn(self, recompute_ffn) -> frozenset:
+        """The layer indices ``recompute_ffn`` names (see the Args),
+        each FFN checked to be recomputable."""
+        num_layers = len(self.layers)
+        if isinstance(recompute_ffn, bool):
+            layers = range(num_layers) if recompute_ffn else ()
+        elif isinstance(recompute_ffn, Sequence) and not isinstance(
+                recompute_ffn, str) and all(
+                    isinstance(i, int) and not isinstance(i, bool)
+                    for i in recompute_ffn):
+            bad = [
+                i for i in recompute_ffn if not -num_layers <= i < num_layers
+            ]
+            if bad:
+                raise ValueError(
+                    f'recompute_ffn names layers {bad}, outside the '
+                    f'{num_layers} layers (indices -{num_layers} to '
+                    f'{num_layers - 1})')
+            layers = sorted({i % num_layers for i in recompute_ffn})
+            if len(layers) < len(recompute_ffn):
+                raise ValueError(
+                    f'recompute_ffn names a layer twice: {recompute_ffn!r}')
+        else:
+            raise TypeError('recompute_ffn must be a bool or a sequence of '
+                            f'layer indices, got {recompute_ffn!r}')
+        for i in layers:
+            layer = self.layers[i]
+            ffn = getattr(layer, 'ffn', None)
+            seq = getattr(ffn, 'layers', None)
+            if not (isinstance(seq, nn.Sequential) and len(seq) >= 3
+                    and isinstance(seq[-2], nn.Linear)
+                    and isinstance(seq[-1], nn.Dropout)):
+                raise ValueError(
+                    'recompute_ffn needs the FFN of mmcv (layers ending '
+                    f'in Linear, Dropout); layer {i} has '
+                    f'{type(ffn).__name__}')
+        return frozenset(layers)
 
     def _recomputes_ffn(self, index: int) -> bool:
         # (a trace, as FLOP counting's, records the plain computation)
