@@ -117,7 +117,15 @@ def test_best_of_must_be_positive():
 
 
 def test_latency_only_run_has_no_steps(tmp_path):
+    import onnxruntime
     out = tmp_path / 'bench.json'
+    # glibc keeps freed memory (a timing variable the run must record)
+    malloc_env = {
+        k: v
+        for k, v in os.environ.items() if not k.startswith('MALLOC_')
+    }
+    malloc_env.update(
+        MALLOC_TRIM_THRESHOLD_='1000000000', MALLOC_MMAP_MAX_='0')
     proc = subprocess.run([
         sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
         '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
@@ -128,9 +136,23 @@ def test_latency_only_run_has_no_steps(tmp_path):
     ],
                           cwd=REPO,
                           capture_output=True,
-                          text=True)
+                          text=True,
+                          env=malloc_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
+    # the run records what it ran on, timing variables included
+    env = result['environment']
+    assert env['torch'] == torch.__version__
+    assert env['onnxruntime'] == onnxruntime.__version__
+    assert {
+        k: v
+        for k, v in env['variables'].items() if k.startswith('MALLOC_')
+    } == {
+        'MALLOC_MMAP_MAX_': '0',
+        'MALLOC_TRIM_THRESHOLD_': '1000000000'
+    }
+    assert 'MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_=1000000000' \
+        in proc.stdout
     # --best-of 2: one time per round, the faster of its two tries
     rows = result['rows'] + list(result['onnxruntime'].values())
     for row in rows:

@@ -67,7 +67,10 @@ run unless named in ``--methods``). ``bpt-*`` are BPT-Deep
 or tuned whitening). ``pc`` is VPT-Deep condensed to ``--keep-ratio`` of its
 prompt tokens (random scores, so the kept counts are uneven across layers as
 after real condensation). Prints a markdown table with ratios to full
-fine-tuning and to VPT-Deep, and writes JSON.
+fine-tuning and to VPT-Deep, and writes JSON. The output begins with,
+and the JSON's ``environment`` holds, what the run ran on (versions,
+threads, processor and the variables that change timings, such as
+glibc's ``MALLOC_*`` tunables): runs compare only where these match.
 """
 import argparse
 import ctypes
@@ -75,6 +78,7 @@ import gc
 import json
 import os
 import os.path as osp
+import platform
 import subprocess
 import sys
 import time
@@ -327,6 +331,38 @@ def onnx_latencies(benches, folder, args):
                 times[method].append(min(ts))
                 tries[method].append(ts)
     return {m: (times[m], tries[m], sessions[m][2]) for m in sessions}
+
+
+# Variables that change the timings without changing the command: the
+# allocator (glibc's tunables, a preloaded jemalloc or tcmalloc) and the
+# thread pools.
+TIMING_VARIABLES = ('MALLOC_', 'GLIBC_TUNABLES', 'LD_PRELOAD', 'OMP_', 'MKL_',
+                    'KMP_')
+
+
+def environment():
+    """What the run ran on, for its JSON: versions, threads, processor
+    and the timing variables set (a run is only comparable with one whose
+    environment matches)."""
+    cpu = platform.processor()
+    if osp.exists('/proc/cpuinfo'):
+        with open('/proc/cpuinfo') as f:
+            names = [
+                line.split(':', 1)[1].strip() for line in f
+                if line.startswith('model name')
+            ]
+        cpu = names[0] if names else cpu
+    return dict(
+        python=platform.python_version(),
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        cpu=cpu,
+        cpus=os.cpu_count(),
+        variables={
+            k: v
+            for k, v in sorted(os.environ.items())
+            if k.startswith(TIMING_VARIABLES)
+        })
 
 
 def median(values):
@@ -592,6 +628,9 @@ def main():
     y = torch.randint(0, 1000, (args.batch_size, ), device=args.device)
     if args.memory_of:
         return memory_worker(args.memory_of, args, x, y)
+    env = environment()
+    print(f"torch {env['torch']}, {env['threads']} threads, {env['cpu']}" +
+          ''.join(f', {k}={v}' for k, v in env['variables'].items()))
     benches = [Bench(m, args, x, y) for m in args.methods]
     for i in range(args.warmup + args.repeats):  # rounds
         if i == args.warmup:
@@ -664,6 +703,9 @@ def main():
     onnx_rows = {}
     if args.onnx_methods:
         import tempfile
+
+        import onnxruntime
+        env['onnxruntime'] = onnxruntime.__version__
         with tempfile.TemporaryDirectory() as folder:
             onnx_rows = onnx_latencies(
                 [b for b in benches if b.method in args.onnx_methods], folder,
@@ -692,7 +734,10 @@ def main():
                 }))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
-        json.dump(dict(args=vars(args), rows=rows, **extra), f, indent=2)
+        json.dump(
+            dict(args=vars(args), environment=env, rows=rows, **extra),
+            f,
+            indent=2)
     print(f'Wrote {args.out}')
 
 
