@@ -342,3 +342,56 @@ def test_cuda_script_bad_input(tmp_path):
     proc = run_cuda_script('run', '--batch', '8')
     assert proc.returncode == 2
     assert "unknown argument '--batch'" in proc.stderr
+
+
+def test_stage_minima(tmp_path):
+    out = tmp_path / 'bench.json'
+    proc = subprocess.run([
+        sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
+        '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
+        '--num-prompts', '4', '--repeats', '2', '--warmup', '1', '--methods',
+        'linear', 'vpt-deep', '--measure', 'latency', '--best-of', '3',
+        '--stage-minima', '--out',
+        str(out)
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    for row in result['rows']:
+        tries, stages = row['latency_tries_s'], row['latency_stage_tries_s']
+        # 2 measured rounds (the warm-up's stages are dropped), 3 tries,
+        # 13 stages: up to layer 0, layers 0-10, layer 11 and the head
+        assert [[len(s) for s in r] for r in stages] == [[13] * 3] * 2
+        for round_tries, round_stages, minima in zip(
+                tries, stages, row['latency_stage_minima_rounds_s']):
+            # the stages of a try make up its time
+            for t, s in zip(round_tries, round_stages):
+                assert sum(s) == pytest.approx(t, rel=1e-9)
+                assert min(s) > 0
+            assert minima == pytest.approx(
+                sum(min(col) for col in zip(*round_stages)), rel=1e-12)
+            assert minima <= min(round_tries) + 1e-12
+    assert 'latency (stage minima) vpt-deep / linear' in \
+        result['ratio_intervals']
+
+
+@pytest.mark.parametrize('extra, message', [
+    (['--best-of', '1'], 'it needs --best-of 2 or more and --device cpu, '
+     'got --best-of 1 and --device cpu'),
+    (['--best-of', '2', '--methods', 'swin', '--swin-arch', 'tiny'
+      ], "--stage-minima times ViT layers (each with ln1); method 'swin' "
+     'has none'),
+])
+def test_stage_minima_bad_input(extra, message):
+    proc = subprocess.run([
+        sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
+        '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
+        '--repeats', '1', '--measure', 'latency', '--stage-minima', *extra
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode != 0
+    assert message in proc.stderr

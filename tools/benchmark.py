@@ -21,6 +21,13 @@ work on the machine only adds time, so the fastest of a few tries seconds
 apart is the least disturbed (a spike in one try is dropped; a slow phase
 longer than a round is not). It estimates the cost on a quiet machine,
 not the typical latency of a busy one; every try is in the JSON.
+``--stage-minima`` (CPU, with ``--best-of``) carries the same idea inside
+the forward: it times each stage of every inference (up to the first
+layer, each layer, the last layer with what follows) and gives each round
+the sum over the stages of each one's fastest time over the round's
+tries, so a disturbance of a second spoils one stage of one try, not the
+whole try; the per-round ratios of these sums get an interval as the
+plain ones do.
 Times are medians over the rounds; a ratio between two methods is the
 median over the rounds of the ratio of their times in the same round
 (measured seconds apart), which cancels a slowdown that comes and goes
@@ -221,6 +228,28 @@ class Bench:
         self.tries = dict(steps=[], latencies=[])  # every time, by round
         self.metric = PromptMetricLoss() if method.startswith('davpt') \
             else None
+        # --stage-minima: when each layer starts in an inference (its
+        # first norm's first call; PromptViT calls the norm's parts
+        # directly), and the stage times of a round's tries
+        self._starts, self.round_stages = None, []
+        self.stage_rounds, self.stage_tries = [], []
+        if args.stage_minima:
+            layers = getattr(self.backbone, 'layers', ())
+            if not all(hasattr(layer, 'ln1') for layer in layers) or \
+                    not layers:
+                raise ValueError(
+                    f'--stage-minima times ViT layers (each with ln1); '
+                    f'method {method!r} has none')
+            for i, layer in enumerate(layers):
+                layer.ln1.register_forward_pre_hook(self._layer_starts(i))
+
+    def _layer_starts(self, index):
+
+        def hook(module, inputs):
+            if self._starts is not None:
+                self._starts.setdefault(index, time.perf_counter())
+
+        return hook
 
     def _sync(self):
         if self.args.device.startswith('cuda'):
@@ -262,12 +291,31 @@ class Bench:
 
     def infer(self):
         self.backbone.eval()
+        self._starts = {} if self.args.stage_minima else None
         with torch.no_grad(), self._autocast():
             self._sync()
             start = time.perf_counter()
             self.scores(self.x)
             self._sync()
-        return time.perf_counter() - start
+            end = time.perf_counter()
+        if self._starts is not None:
+            # stages: up to layer 0, each layer (up to the next one's
+            # start), and the last layer with what follows it
+            stamps = [start, *sorted(self._starts.values()), end]
+            self.round_stages.append(
+                [b - a for a, b in zip(stamps, stamps[1:])])
+            self._starts = None
+        return end - start
+
+    def close_round(self, measured):
+        """--stage-minima, at the end of a round's inferences: the sum over
+        the stages of each stage's fastest time over the round's tries
+        (kept when the round is ``measured``, not a warm-up)."""
+        if measured and self.round_stages:
+            self.stage_tries.append(self.round_stages)
+            self.stage_rounds.append(
+                sum(min(times) for times in zip(*self.round_stages)))
+        self.round_stages = []
 
     def scores(self, x):
         return scores(self.backbone, self.head, x)
@@ -292,7 +340,9 @@ class Bench:
             step_rounds_s=self.steps,
             latency_rounds_s=self.latencies,
             step_tries_s=self.tries['steps'],
-            latency_tries_s=self.tries['latencies'])
+            latency_tries_s=self.tries['latencies'],
+            latency_stage_minima_rounds_s=self.stage_rounds,
+            latency_stage_tries_s=self.stage_tries)
 
     def onnx_session(self, folder):
         """Export backbone + head (the shared prefix folded into constants)
@@ -568,6 +618,13 @@ def parse_args():
         default=1,
         help='time each method this many times per round (the passes '
         'alternate their order) and keep its fastest')
+    parser.add_argument(
+        '--stage-minima',
+        action='store_true',
+        help='(CPU, with --best-of 2 or more) also time each stage of an '
+        'inference (up to the first layer, each layer, the last with what '
+        'follows) and give each round the sum over the stages of their '
+        'fastest of the round\'s tries')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
         '--amp',
@@ -607,6 +664,11 @@ def parse_args():
     args = parser.parse_args()
     if args.best_of < 1:
         parser.error(f'--best-of must be at least 1, got {args.best_of}')
+    if args.stage_minima and (args.best_of < 2 or args.device != 'cpu'):
+        parser.error('--stage-minima takes the fastest of each stage over '
+                     'a round\'s tries on the CPU: it needs --best-of 2 or '
+                     f'more and --device cpu, got --best-of {args.best_of} '
+                     f'and --device {args.device}')
     return args
 
 
@@ -647,6 +709,8 @@ def main():
                 for b in benches:
                     getattr(b, name).append(min(round_times[b]))
                     b.tries[name].append(round_times[b])
+            for b in benches:
+                b.close_round(i >= args.warmup)
     rows = [b.result() for b in benches]
     best_of = f'(the fastest of {args.best_of} tries in each) ' \
         if args.best_of > 1 else ''
@@ -683,6 +747,11 @@ def main():
                 and r['latency_rounds_s']:
             pairs[f"latency {r['method']} / {prompt_free['method']}"] = (
                 r['latency_rounds_s'], prompt_free['latency_rounds_s'])
+            if r['latency_stage_minima_rounds_s']:
+                pairs['latency (stage minima) '
+                      f"{r['method']} / {prompt_free['method']}"] = (
+                          r['latency_stage_minima_rounds_s'],
+                          prompt_free['latency_stage_minima_rounds_s'])
         if reference and r is not reference and 'swin' not in r['method'] \
                 and r['step_rounds_s']:
             pairs[f"step {r['method']} / vpt-deep-reference"] = (
