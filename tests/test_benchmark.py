@@ -11,6 +11,18 @@ import mmprompt  # noqa: F401
 from mmprompt.models import PromptViT
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# a tiny ViT and batch for runs of the whole tool
+TINY = ('--arch', 'deit-tiny', '--img-size', '32', '--patch-size', '8',
+        '--batch-size', '2')
+
+
+def run_benchmark(*args, env=None):
+    """``python tools/benchmark.py ARGS`` in a subprocess."""
+    return subprocess.run([sys.executable, 'tools/benchmark.py', *args],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          env=env)
 
 
 def load_benchmark():
@@ -107,11 +119,7 @@ def test_best_of_round_keeps_each_methods_fastest_try():
 
 
 def test_best_of_must_be_positive():
-    proc = subprocess.run(
-        [sys.executable, 'tools/benchmark.py', '--best-of', '0'],
-        cwd=REPO,
-        capture_output=True,
-        text=True)
+    proc = run_benchmark('--best-of', '0')
     assert proc.returncode == 2
     assert '--best-of must be at least 1, got 0' in proc.stderr
 
@@ -126,18 +134,11 @@ def test_latency_only_run_has_no_steps(tmp_path):
     }
     malloc_env.update(
         MALLOC_TRIM_THRESHOLD_='1000000000', MALLOC_MMAP_MAX_='0')
-    proc = subprocess.run([
-        sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
-        '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
-        '--num-prompts', '4', '--repeats', '3', '--warmup', '1', '--methods',
-        'linear', 'vpt-deep', 'vpt-deep-reference', '--measure', 'latency',
-        '--best-of', '2', '--onnx-methods', 'linear', 'vpt-deep', '--out',
-        str(out)
-    ],
-                          cwd=REPO,
-                          capture_output=True,
-                          text=True,
-                          env=malloc_env)
+    args = ('--num-prompts', '4', '--repeats', '3', '--warmup', '1',
+            '--methods', 'linear', 'vpt-deep', 'vpt-deep-reference',
+            '--measure', 'latency', '--best-of', '2', '--onnx-methods',
+            'linear', 'vpt-deep', '--out', str(out))
+    proc = run_benchmark(*TINY, *args, env=malloc_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     # the run records what it ran on, timing variables included
@@ -174,21 +175,16 @@ def test_latency_only_run_has_no_steps(tmp_path):
 
 def test_benchmark_table_and_json(tmp_path):
     out = tmp_path / 'bench.json'
-    proc = subprocess.run([
-        sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
-        '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
-        '--num-prompts', '10', '--repeats', '1', '--warmup', '0', '--methods',
-        'linear', 'full', 'vpt-deep', 'vpt-deep-per-image',
-        'vpt-deep-recompute-ffn', 'vpt-deep-recompute-ffn-half', 'davpt-plus',
-        'pc', 'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten', 'swin',
-        'vpt-deep-swin', '--swin-arch', 'tiny', '--swin-prompts', '3',
-        '--bpt-width', '4', '--onnx-methods', 'linear', 'vpt-deep', 'pc',
-        '--out',
-        str(out)
-    ],
-                          cwd=REPO,
-                          capture_output=True,
-                          text=True)
+    proc = run_benchmark(*TINY, '--num-prompts', '10', '--repeats', '1',
+                         '--warmup', '0', '--methods', 'linear', 'full',
+                         'vpt-deep', 'vpt-deep-per-image',
+                         'vpt-deep-recompute-ffn',
+                         'vpt-deep-recompute-ffn-half', 'davpt-plus', 'pc',
+                         'bpt-bilinear', 'bpt-fwhiten', 'bpt-twhiten', 'swin',
+                         'vpt-deep-swin', '--swin-arch', 'tiny',
+                         '--swin-prompts', '3', '--bpt-width', '4',
+                         '--onnx-methods', 'linear', 'vpt-deep', 'pc', '--out',
+                         str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     rows = {r['method']: r for r in result['rows']}
@@ -346,17 +342,10 @@ def test_cuda_script_bad_input(tmp_path):
 
 def test_stage_minima(tmp_path):
     out = tmp_path / 'bench.json'
-    proc = subprocess.run([
-        sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
-        '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
-        '--num-prompts', '4', '--repeats', '2', '--warmup', '1', '--methods',
-        'linear', 'vpt-deep', '--measure', 'latency', '--best-of', '3',
-        '--stage-minima', '--out',
-        str(out)
-    ],
-                          cwd=REPO,
-                          capture_output=True,
-                          text=True)
+    proc = run_benchmark(*TINY, '--num-prompts', '4', '--repeats', '2',
+                         '--warmup', '1', '--methods', 'linear', 'vpt-deep',
+                         '--measure', 'latency', '--best-of', '3',
+                         '--stage-minima', '--out', str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     for row in result['rows']:
@@ -385,13 +374,7 @@ def test_stage_minima(tmp_path):
      'has none'),
 ])
 def test_stage_minima_bad_input(extra, message):
-    proc = subprocess.run([
-        sys.executable, 'tools/benchmark.py', '--arch', 'deit-tiny',
-        '--img-size', '32', '--patch-size', '8', '--batch-size', '2',
-        '--repeats', '1', '--measure', 'latency', '--stage-minima', *extra
-    ],
-                          cwd=REPO,
-                          capture_output=True,
-                          text=True)
+    proc = run_benchmark(*TINY, '--repeats', '1', '--measure', 'latency',
+                         '--stage-minima', *extra)
     assert proc.returncode != 0
     assert message in proc.stderr
