@@ -3,6 +3,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 
 import pytest
 import torch
@@ -340,12 +341,13 @@ def test_cuda_script_bad_input(tmp_path):
     assert "unknown argument '--batch'" in proc.stderr
 
 
-def test_stage_minima(tmp_path):
+@pytest.mark.parametrize('lockstep', [[], ['--lockstep']])
+def test_stage_minima(tmp_path, lockstep):
     out = tmp_path / 'bench.json'
     proc = run_benchmark(*TINY, '--num-prompts', '4', '--repeats', '2',
                          '--warmup', '1', '--methods', 'linear', 'vpt-deep',
                          '--measure', 'latency', '--best-of', '3',
-                         '--stage-minima', '--out', str(out))
+                         '--stage-minima', *lockstep, '--out', str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     for row in result['rows']:
@@ -366,6 +368,90 @@ def test_stage_minima(tmp_path):
         result['ratio_intervals']
 
 
+def test_take_turns_runs_one_call_at_a_time_in_order():
+    bench = load_benchmark()
+    log = []
+
+    def stages(count, turns):
+
+        def call(k):
+            for stage in range(count):
+                log.append((k, stage))
+                if stage < count - 1:
+                    turns.pass_turn(k)
+                    turns.wait(k)
+            return 10 * k
+
+        return call
+
+    turns = bench.TakeTurns(3)
+    threads = set()
+
+    def thread_of(k):
+        threads.add((k, threading.get_ident()))
+
+    try:
+        assert turns.run(
+            [stages(3, turns),
+             stages(1, turns),
+             stages(2, turns)]) == [0, 10, 20]
+        # one stage each in turn; a call that has returned is skipped
+        assert log == [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1), (0, 2)]
+        log.clear()
+        assert turns.run(
+            [stages(1, turns),
+             stages(2, turns),
+             stages(2, turns)],
+            order=[2, 0, 1]) == [0, 10, 20]
+        assert log == [(2, 0), (0, 0), (1, 0), (2, 1), (1, 1)]
+
+        def fails(k):
+            raise RuntimeError('stage failed')
+
+        log.clear()
+        with pytest.raises(RuntimeError, match='stage failed'):
+            turns.run([fails, stages(2, turns), stages(1, turns)])
+        # the others still ran to their ends
+        assert log == [(1, 0), (2, 0), (1, 1)]
+        for _ in range(2):  # each place keeps its thread
+            turns.run([thread_of] * 3)
+        assert len(threads) == 3
+        assert len({ident for _, ident in threads}) == 3
+    finally:
+        turns.close()
+
+
+def test_lockstep_interleaves_the_stages_of_the_methods(monkeypatch):
+    bench = load_benchmark()
+    monkeypatch.setattr(sys, 'argv', [
+        'benchmark.py', *TINY, '--num-prompts', '4', '--measure', 'latency',
+        '--best-of', '2', '--lockstep'
+    ])
+    args = bench.parse_args()
+    x, y = torch.randn(2, 3, 32, 32), torch.tensor([0, 1])
+    benches = [bench.Bench(m, args, x, y) for m in ('linear', 'vpt-deep')]
+    turns = bench.TakeTurns(2)
+    try:
+        times = bench.lockstep_round(benches, 1, 2, turns)
+    finally:
+        turns.close()
+    for j in range(2):  # round 1: vpt-deep first, then linear first
+        first = bench.round_order(benches, 1 + j)[0]
+        spans = sorted((start, end, b) for b in benches
+                       for start, end in b.round_spans[j])
+        assert len(spans) == 2 * 13
+        # the methods take turns, a stage at a time, never two at once
+        assert [b for _, _, b in spans] == \
+            [first, *[b for b in benches if b is not first]] * 13
+        assert all(end <= next_start
+                   for (_, end, _), (next_start, _,
+                                     _) in zip(spans, spans[1:]))
+        for b in benches:  # a try's time is the sum of its own stages
+            assert times[b][j] == pytest.approx(
+                sum(end - start for start, end in b.round_spans[j]), rel=1e-12)
+            assert times[b][j] == pytest.approx(sum(b.round_stages[j]))
+
+
 @pytest.mark.parametrize('extra, message', [
     (['--best-of', '1'], 'it needs --best-of 2 or more and --device cpu, '
      'got --best-of 1 and --device cpu'),
@@ -376,5 +462,17 @@ def test_stage_minima(tmp_path):
 def test_stage_minima_bad_input(extra, message):
     proc = run_benchmark(*TINY, '--repeats', '1', '--measure', 'latency',
                          '--stage-minima', *extra)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+
+
+@pytest.mark.parametrize('extra, message', [
+    (['--measure', 'step'], 'it needs --measure latency or both and --device '
+     'cpu, got --measure step and --device cpu'),
+    (['--methods', 'swin', '--swin-arch', 'tiny'],
+     "--lockstep times ViT layers (each with ln1); method 'swin' has none"),
+])
+def test_lockstep_bad_input(extra, message):
+    proc = run_benchmark(*TINY, '--repeats', '1', '--lockstep', *extra)
     assert proc.returncode != 0
     assert message in proc.stderr

@@ -5,7 +5,8 @@ Usage::
     python tools/benchmark.py [--arch b] [--img-size 224] [--patch-size 16]
         [--batch-size 8] [--num-prompts 100] [--keep-ratio 0.3]
         [--repeats 5] [--device cpu|cuda] [--amp] [--methods ...]
-        [--measure both|latency|step] [--best-of 1]
+        [--measure both|latency|step] [--best-of 1] [--stage-minima]
+        [--lockstep]
         [--out work_dirs/benchmark.json]
 
 Every method is built on the same backbone and batch; the repeats are
@@ -27,7 +28,13 @@ layer, each layer, the last layer with what follows) and gives each round
 the sum over the stages of each one's fastest time over the round's
 tries, so a disturbance of a second spoils one stage of one try, not the
 whole try; the per-round ratios of these sums get an interval as the
-plain ones do.
+plain ones do. ``--lockstep`` (CPU) runs the inferences of a try side by
+side instead of one after another: each method runs one stage and hands
+over to the next (in the try's order), so the same stage of every method
+is timed within about one stage's time (a ViT-B layer at batch 32: about
+0.6 s on 2 cores) of the others, and a slow phase of the machine, which
+can last tens of seconds, weighs on the methods alike. A try's time is
+then the sum of its own stages.
 Times are medians over the rounds; a ratio between two methods is the
 median over the rounds of the ratio of their times in the same round
 (measured seconds apart), which cancels a slowdown that comes and goes
@@ -88,6 +95,7 @@ import os.path as osp
 import platform
 import subprocess
 import sys
+import threading
 import time
 
 import torch
@@ -228,26 +236,40 @@ class Bench:
         self.tries = dict(steps=[], latencies=[])  # every time, by round
         self.metric = PromptMetricLoss() if method.startswith('davpt') \
             else None
-        # --stage-minima: when each layer starts in an inference (its
-        # first norm's first call; PromptViT calls the norm's parts
-        # directly), and the stage times of a round's tries
-        self._starts, self.round_stages = None, []
+        # --stage-minima, --lockstep: an inference is cut into stages
+        # where each layer starts (its first norm's first call; PromptViT
+        # calls the norm's parts directly); the spans (start, end) of an
+        # inference's stages, and the stage times of a round's tries
+        self._spans = self._turn = None
+        self.round_stages, self.round_spans = [], []
         self.stage_rounds, self.stage_tries = [], []
-        if args.stage_minima:
+        if args.stage_minima or args.lockstep:
             layers = getattr(self.backbone, 'layers', ())
             if not all(hasattr(layer, 'ln1') for layer in layers) or \
                     not layers:
-                raise ValueError(
-                    f'--stage-minima times ViT layers (each with ln1); '
-                    f'method {method!r} has none')
+                flag = '--stage-minima' if args.stage_minima else \
+                    '--lockstep'
+                raise ValueError(f'{flag} times ViT layers (each with ln1); '
+                                 f'method {method!r} has none')
             for i, layer in enumerate(layers):
                 layer.ln1.register_forward_pre_hook(self._layer_starts(i))
 
     def _layer_starts(self, index):
+        """Ends the running stage where layer ``index`` first starts; in
+        lockstep, hands over to the next method until it is this one's turn
+        again (the wait belongs to no stage)."""
 
         def hook(module, inputs):
-            if self._starts is not None:
-                self._starts.setdefault(index, time.perf_counter())
+            if self._spans is None or index in self._layers_seen:
+                return
+            self._layers_seen.add(index)
+            now = self._spans[-1][1] = time.perf_counter()
+            if self._turn is not None:
+                turns, k = self._turn
+                turns.pass_turn(k)
+                turns.wait(k)
+                now = time.perf_counter()
+            self._spans.append([now, None])
 
         return hook
 
@@ -289,23 +311,31 @@ class Bench:
             self.memory.append(torch.cuda.max_memory_allocated() - base)
         return time.perf_counter() - start
 
-    def infer(self):
+    def infer(self, turn=None):
+        """One timed inference. ``turn``: (:class:`TakeTurns`, this
+        method's place) in a lockstep try; its time is then the sum of its
+        stages."""
         self.backbone.eval()
-        self._starts = {} if self.args.stage_minima else None
+        timed_stages = self.args.stage_minima or self.args.lockstep
+        self._turn = turn
         with torch.no_grad(), self._autocast():
             self._sync()
             start = time.perf_counter()
+            # stages: up to layer 0, each layer (up to the next one's
+            # start), and the last layer with what follows it
+            self._spans = [[start, None]] if timed_stages else None
+            self._layers_seen = set()
             self.scores(self.x)
             self._sync()
             end = time.perf_counter()
-        if self._starts is not None:
-            # stages: up to layer 0, each layer (up to the next one's
-            # start), and the last layer with what follows it
-            stamps = [start, *sorted(self._starts.values()), end]
-            self.round_stages.append(
-                [b - a for a, b in zip(stamps, stamps[1:])])
-            self._starts = None
-        return end - start
+        if self._spans is None:
+            return end - start
+        self._spans[-1][1] = end
+        stages = [b - a for a, b in self._spans]
+        self.round_spans.append(self._spans)
+        self.round_stages.append(stages)
+        self._spans = self._turn = None
+        return sum(stages) if turn is not None else end - start
 
     def close_round(self, measured):
         """--stage-minima, at the end of a round's inferences: the sum over
@@ -313,9 +343,10 @@ class Bench:
         (kept when the round is ``measured``, not a warm-up)."""
         if measured and self.round_stages:
             self.stage_tries.append(self.round_stages)
-            self.stage_rounds.append(
-                sum(min(times) for times in zip(*self.round_stages)))
-        self.round_stages = []
+            if self.args.stage_minima:
+                self.stage_rounds.append(
+                    sum(min(times) for times in zip(*self.round_stages)))
+        self.round_stages, self.round_spans = [], []
 
     def scores(self, x):
         return scores(self.backbone, self.head, x)
@@ -437,6 +468,100 @@ def best_of_round(items, index, tries, run):
     for j in range(tries):
         for item in round_order(items, index + j):
             times[item].append(run(item))
+    return times
+
+
+class TakeTurns:
+    """One thread per place ``k`` (it lives until :meth:`close`, so a
+    method always runs in the same thread, with its warm thread pool and
+    heap), running the calls :meth:`run` gives them one at a time, taking
+    turns: the one whose turn it is runs until it calls :meth:`pass_turn`
+    (or returns); then the next in the order that has not returned runs,
+    cycling."""
+
+    def __init__(self, count):
+        self._changed = threading.Condition()
+        self._turn, self._closed = None, False
+        self._order, self._calls = list(range(count)), [None] * count
+        self._results, self._errors = [None] * count, []
+        threads = torch.get_num_threads()
+        self._workers = [
+            threading.Thread(
+                target=self._serve, args=(k, threads), daemon=True)
+            for k in range(count)
+        ]
+        for worker in self._workers:
+            worker.start()
+
+    def _serve(self, k, threads):
+        torch.set_num_threads(threads)  # (a new thread's own pool)
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._turn == k or self._closed)
+                if self._closed:
+                    return
+                call = self._calls[k]
+            try:
+                self._results[k] = call(k)
+            except BaseException as error:  # raised by run()
+                self._errors.append(error)
+            finally:
+                self.pass_turn(k, returned=True)
+
+    def wait(self, k):
+        """Block until it is turn ``k``."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._turn == k)
+
+    def pass_turn(self, k, returned=False):
+        """Turn ``k`` ends; ``returned``: its call has returned."""
+        with self._changed:
+            if returned:
+                self._calls[k] = None
+            place, count = self._order.index(k), len(self._order)
+            self._turn = next((self._order[(place + step) % count]
+                               for step in range(1, count + 1)
+                               if self._calls[self._order[(place + step) %
+                                                          count]] is not None),
+                              None)
+            self._changed.notify_all()
+
+    def run(self, calls, order=None):
+        """``calls[k](k)`` in thread ``k``, taking turns in ``order`` (by
+        default 0, 1, ...): their results (once all have returned; the
+        first exception is raised then)."""
+        with self._changed:
+            self._order = list(range(len(calls)) if order is None else order)
+            self._calls, self._errors = list(calls), []
+            self._turn = self._order[0]
+            self._changed.notify_all()
+            self._changed.wait_for(
+                lambda: all(call is None for call in self._calls))
+        if self._errors:
+            raise self._errors[0]
+        return list(self._results)
+
+    def close(self):
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        for worker in self._workers:
+            worker.join()
+
+
+def lockstep_round(benches, index, tries, turns):
+    """:func:`best_of_round` of inferences whose passes run in lockstep
+    (``turns``: a :class:`TakeTurns` with a place for each bench): in each
+    pass every bench runs a stage and hands over to the next (the passes
+    alternate their order as there), {bench: its times in the order run},
+    each the sum of its own stages."""
+    times = {bench: [] for bench in benches}
+    for j in range(tries):
+        order = round_order(range(len(benches)), index + j)
+        results = turns.run(
+            [lambda k, b=b: b.infer((turns, k)) for b in benches], order)
+        for k in order:
+            times[benches[k]].append(results[k])
     return times
 
 
@@ -625,6 +750,14 @@ def parse_args():
         'inference (up to the first layer, each layer, the last with what '
         'follows) and give each round the sum over the stages of their '
         'fastest of the round\'s tries')
+    parser.add_argument(
+        '--lockstep',
+        action='store_true',
+        help='(CPU, PyTorch inferences of ViT methods) run the methods\' '
+        'inferences of a try side by side: each runs one stage (up to the '
+        'first layer, a layer, the last with what follows) and hands over '
+        'to the next, so the same stage of every method is timed seconds '
+        'apart at most; a try\'s time is the sum of its own stages')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
         '--amp',
@@ -669,6 +802,11 @@ def parse_args():
                      'a round\'s tries on the CPU: it needs --best-of 2 or '
                      f'more and --device cpu, got --best-of {args.best_of} '
                      f'and --device {args.device}')
+    if args.lockstep and (args.measure == 'step' or args.device != 'cpu'):
+        parser.error('--lockstep runs the inferences of a try side by side '
+                     'on the CPU: it needs --measure latency or both and '
+                     f'--device cpu, got --measure {args.measure} and '
+                     f'--device {args.device}')
     return args
 
 
@@ -694,6 +832,7 @@ def main():
     print(f"torch {env['torch']}, {env['threads']} threads, {env['cpu']}" +
           ''.join(f', {k}={v}' for k, v in env['variables'].items()))
     benches = [Bench(m, args, x, y) for m in args.methods]
+    turns = TakeTurns(len(benches)) if args.lockstep else None
     for i in range(args.warmup + args.repeats):  # rounds
         if i == args.warmup:
             for b in benches:
@@ -704,16 +843,23 @@ def main():
         if args.measure != 'latency':  # then the steps
             rounds.append(('steps', Bench.step))
         for name, run in rounds:
-            round_times = best_of_round(benches, i, args.best_of, run)
+            if name == 'latencies' and args.lockstep:
+                round_times = lockstep_round(benches, i, args.best_of, turns)
+            else:
+                round_times = best_of_round(benches, i, args.best_of, run)
             if i >= args.warmup:
                 for b in benches:
                     getattr(b, name).append(min(round_times[b]))
                     b.tries[name].append(round_times[b])
             for b in benches:
                 b.close_round(i >= args.warmup)
+    if turns is not None:
+        turns.close()
     rows = [b.result() for b in benches]
     best_of = f'(the fastest of {args.best_of} tries in each) ' \
         if args.best_of > 1 else ''
+    if args.lockstep:
+        best_of += '(inferences in lockstep) '
     by = {r['method']: r for r in rows}
     full, vpt = by.get('full'), by.get('vpt-deep')
     print(f'ViT-{args.arch}/{args.patch_size} {args.img_size}px, batch '
