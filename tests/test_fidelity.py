@@ -97,6 +97,23 @@ def test_official_whitening_is_the_released_formula(img_size, full_rank):
             assert torch.isfinite(w).all()
 
 
+def test_released_whitening_without_eps_is_finite_unless_a_zero_eigenvalue():
+    """What the docs say of the released ``u diag(s^-1/2) v^T`` (torch.svd,
+    no eps): with T < D it is finite but very large outside Sigma's range;
+    NaN/inf appear only where the SVD returns a singular value of 0."""
+
+    def released(sigma):
+        u, s, v = torch.svd(sigma)
+        return u @ torch.diag(s**(-0.5)) @ v.transpose(1, 0)
+
+    torch.manual_seed(0)
+    m = torch.randn(16, 5)  # Mbar, D x T with T = 5 < D = 16
+    w = released(m @ m.t() * (1 / m.size(0)))
+    assert torch.isfinite(w).all() and w.abs().max() > 1e2
+    w = released(torch.diag(torch.arange(16.)))  # one eigenvalue exactly 0
+    assert int(torch.isnan(w).sum()) == 255 and int(torch.isinf(w).sum()) == 1
+
+
 # ------------------------------------------------------ BPT whitening draw
 def test_per_column_draw_is_the_released_gather():
     torch.manual_seed(0)
@@ -128,6 +145,66 @@ def test_per_column_draw_is_the_released_gather():
     with pytest.raises(ValueError, match="Unknown whitening_subset 'cols'"):
         BilinearPrompt(
             num_tokens=4, embed_dims=D, width=5, whitening_subset='cols')
+
+
+def released_deep_draws(seed, depth, embed_dim, channels):
+    """The released deep model's ``_init_weights``, written from its
+    description: its ``conv1x1`` are built one per layer, in order, and each
+    draws ``noise = torch.rand(D, D)`` from the one global generator, then
+    keeps ``argsort(noise, 1)[:, :channels]``."""
+    torch.manual_seed(seed)
+    return [
+        torch.argsort(torch.rand(embed_dim, embed_dim), dim=1)[:, :channels]
+        for _ in range(depth)
+    ]
+
+
+@pytest.mark.parametrize('seed', [0, 7])
+def test_deep_per_column_draws_each_layer_as_the_released_sequence(seed):
+    """Deep BPT with the released draw: layer l's column pattern is the
+    l-th rand(D, D) after seeding, as the released layers draw one after
+    another; every layer differs; B of each layer is its own gather."""
+    state = torch.random.get_rng_state()
+    expected = released_deep_draws(seed, 4, D, 5)
+    torch.random.set_rng_state(state)
+    model = BilinearPromptViT(
+        arch=dict(TINY, num_layers=4),
+        img_size=32,
+        patch_size=8,
+        variant='bilinear',
+        width=5,
+        num_prompts=3,
+        prompt_mode='deep',
+        bilinear_init='whitening',
+        bilinear_whitening_subset='per_column',
+        bilinear_seed=seed)
+    assert [g.draw_index for g in model.prompts] == [0, 1, 2, 3]
+    for layer, generator in enumerate(model.prompts):
+        torch.testing.assert_close(generator.whitening_columns(),
+                                   expected[layer])
+        w = torch.randn(D, D)
+        generator.set_whitening(w)
+        torch.testing.assert_close(generator.b,
+                                   torch.gather(w, 1, expected[layer]).t())
+    assert len({tuple(i.flatten().tolist()) for i in expected}) == 4
+    # shallow: one layer, the first draw (what it always was)
+    shallow = BilinearPromptViT(
+        arch=dict(TINY, num_layers=4),
+        img_size=32,
+        patch_size=8,
+        variant='bilinear',
+        width=5,
+        num_prompts=3,
+        bilinear_init='whitening',
+        bilinear_whitening_subset='per_column',
+        bilinear_seed=seed)
+    torch.testing.assert_close(shallow.prompts[0].whitening_columns(),
+                               expected[0])
+    with pytest.raises(
+            ValueError,
+            match='draw_index must be an int >= 0, '
+            'got draw_index=-1'):
+        BilinearPrompt(num_tokens=4, embed_dims=D, width=5, draw_index=-1)
 
 
 # ------------------------------------------------ BPT deep trainable set
@@ -306,3 +383,105 @@ def test_remapping_uses_the_class_means_of_its_own_epoch():
     assert model.class_feat_count.sum() == 0
     with pytest.raises(ValueError, match="Unknown feature_norm 'l1'"):
         ClassPromptMappingHook(feature_norm='l1')
+
+
+# ------------------------------------------------ DA-VPT first mapping, MAE
+def test_mae_first_mapping_norm_of_mean_is_the_released_pooling():
+    """first_pooling='norm_of_mean': each image's feature is the final norm
+    of the mean of the last layer's patch tokens, as the released
+    ``create_vit(global_pool=True)`` does (``norm(x[:, 1:].mean(1))``),
+    checked against a plain mmpretrain ViT with the same weights; the
+    model's own pooling (mean of the normed tokens) differs."""
+    from types import SimpleNamespace
+
+    from mmpretrain.models import VisionTransformer
+    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+    from mmpretrain.structures import DataSample
+
+    from mmprompt.engine.hooks import ClassPromptMappingHook
+
+    labels = np.array([0, 0, 1, 1, 2, 2])
+
+    class TinySet:
+
+        def get_gt_labels(self):
+            return labels
+
+        def __getitem__(self, i):
+            g = torch.Generator().manual_seed(i)
+            return dict(
+                inputs=torch.randint(
+                    0, 256, (3, 32, 32), generator=g, dtype=torch.uint8),
+                data_samples=DataSample().set_gt_label(int(labels[i])))
+
+    torch.manual_seed(0)
+    model = PRETRAIN_MODELS.build(
+        dict(
+            type='mmprompt.PromptMetricClassifier',
+            data_preprocessor=dict(
+                type='ClsDataPreprocessor',
+                num_classes=3,
+                mean=[127.5] * 3,
+                std=[64.] * 3),
+            backbone=dict(
+                type='mmprompt.PromptViT',
+                arch=TINY_VIT,
+                img_size=32,
+                patch_size=8,
+                num_prompts=2,
+                prompt_mode='deep',
+                final_norm=True,
+                out_type='avg_all_tokens'),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=D),
+            anchor_source='released'))
+    model.init_weights()
+    with torch.no_grad():  # an affine final norm: the two orders differ
+        model.backbone.ln1.weight.normal_(1., 0.5)
+        model.backbone.ln1.bias.normal_(0., 0.5)
+    runner = SimpleNamespace(
+        train_dataloader=SimpleNamespace(dataset=TinySet()),
+        logger=SimpleNamespace(warning=print))
+    released, _ = ClassPromptMappingHook(
+        num_images_per_class=2,
+        first_pooling='norm_of_mean').class_representations(runner, model)
+    ours, _ = ClassPromptMappingHook(
+        num_images_per_class=2).class_representations(runner, model)
+
+    plain = VisionTransformer(
+        arch=TINY_VIT,
+        img_size=32,
+        patch_size=8,
+        final_norm=False,
+        out_type='raw')
+    plain.eval()
+    missing, _ = plain.load_state_dict(
+        {
+            k: v
+            for k, v in model.backbone.state_dict().items()
+            if not k.startswith(('prompts.', 'ln1.'))
+        },
+        strict=False)
+    assert missing == []
+    norm = model.backbone.ln1
+    with torch.no_grad():
+        inputs = model.data_preprocessor(
+            dict(inputs=[TinySet()[i]['inputs'] for i in range(6)]),
+            False)['inputs']
+        tokens = plain(inputs)[-1]  # (6, 1 + N, D), before the final norm
+        norm_of_mean = F.layer_norm(tokens[:, 1:].mean(1), (D, ), norm.weight,
+                                    norm.bias, norm.eps)
+        mean_of_norm = F.layer_norm(tokens[:, 1:], (D, ), norm.weight,
+                                    norm.bias, norm.eps).mean(1)
+    torch.testing.assert_close(released, norm_of_mean.reshape(3, 2, D).mean(1))
+    torch.testing.assert_close(ours, mean_of_norm.reshape(3, 2, D).mean(1))
+    assert (released - ours).abs().max() > 0.1
+
+    with pytest.raises(ValueError, match="Unknown first_pooling 'mean'"):
+        ClassPromptMappingHook(first_pooling='mean')
+    model.backbone.out_type = 'cls_token'
+    with pytest.raises(
+            ValueError,
+            match="first_pooling='norm_of_mean' "
+            "needs every final token .* out_type='cls_token'"):
+        ClassPromptMappingHook(first_pooling='norm_of_mean') \
+            .class_representations(runner, model)

@@ -290,7 +290,9 @@ def bpt_recipe(mode):
             notes += [
                 "B from the whitening matrix with the released code's draw",
                 '(column d of B: c entries of row d of W at its own random',
-                'columns; seeded here).'
+                'columns; seeded here' +
+                ('; layer l takes the l-th draw, as the released layers' +
+                 ' draw one after another).' if mode == 'deep' else ').')
             ]
         if mode == 'deep':
             backbone['trainable_factor_layers'] = (8, 9, 10, 11)
@@ -534,6 +536,22 @@ def davpt_released_leaf(name, values) -> Tuple[List[str], Piece]:
     if v['mask']:
         backbone['prompts_see_patches_only'] = True
     backbone['trainable_params'] = released_bias_rules(v)
+    mapping_hook = dict(
+        type='mmprompt.ClassPromptMappingHook',
+        num_images_per_class=10,
+        start_epoch=v['dynamic_kmeans'] + 1,
+        feature_norm='layer')
+    notes = dict(param_scheduler=[
+        "timm's cosine with warm-up, stepped per update "
+        '(sched_on_updates: true).'
+    ])
+    if v['model_name'] == 'mae-B':
+        mapping_hook['first_pooling'] = 'norm_of_mean'
+        notes['custom_hooks'] = [
+            'The released first mapping of MAE pools, then norms',
+            '(create_vit with global_pool); its training forward norms, '
+            'then pools.'
+        ]
     return [
         f'../../_base_/recipes/davpt-released_{pretrain_tag}.py',
         f'../../_base_/datasets/{benchmark}/{task}.py'
@@ -567,18 +585,9 @@ def davpt_released_leaf(name, values) -> Tuple[List[str], Piece]:
                 batch_sampler=dict(
                     type='mmprompt.ClassSampledBatchSampler',
                     samples_per_class=v['samples_per_class'])),
-            custom_hooks=[
-                dict(
-                    type='mmprompt.ClassPromptMappingHook',
-                    num_images_per_class=10,
-                    start_epoch=v['dynamic_kmeans'] + 1,
-                    feature_norm='layer')
-            ]),
-        dict(param_scheduler=[
-            "timm's cosine with warm-up, stepped per update "
-            '(sched_on_updates: true).'
-        ]), (f'DA-VPT, the released config {name}.yaml, values only '
-             f'({num_classes} classes).', ))
+            custom_hooks=[mapping_hook]), notes,
+        (f'DA-VPT, the released config {name}.yaml, values only '
+         f'({num_classes} classes).', ))
 
 
 def davpt_released_files():

@@ -7,7 +7,8 @@ _base_ = [
 ]
 # B from the whitening matrix with the released code's draw
 # (column d of B: c entries of row d of W at its own random
-# columns; seeded here).
+# columns; seeded here; layer l takes the l-th draw, as the released layers
+# draw one after another).
 # As the released deep training scripts: A trains in every
 # layer, B only in layers 8-11.
 model = dict(

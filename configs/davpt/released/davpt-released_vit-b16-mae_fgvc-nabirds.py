@@ -48,10 +48,13 @@ train_dataloader = dict(
     batch_size=32,
     batch_sampler=dict(
         type='mmprompt.ClassSampledBatchSampler', samples_per_class=2))
+# The released first mapping of MAE pools, then norms
+# (create_vit with global_pool); its training forward norms, then pools.
 custom_hooks = [
     dict(
         type='mmprompt.ClassPromptMappingHook',
         num_images_per_class=10,
         start_epoch=2,
-        feature_norm='layer')
+        feature_norm='layer',
+        first_pooling='norm_of_mean')
 ]

@@ -10,6 +10,9 @@ from mmprompt.models.utils import initial_mapping, unwrap_model, update_mapping
 from mmprompt.models.utils.class_prompt_mapping import FEATURE_NORMS
 from mmprompt.registry import HOOKS
 
+# How the first mapping pools an image's final tokens (``first_pooling``).
+FIRST_POOLINGS = ('model', 'norm_of_mean')
+
 
 @HOOKS.register_module()
 class ClassPromptMappingHook(Hook):
@@ -51,6 +54,14 @@ class ClassPromptMappingHook(Hook):
             cosine k-means: ``'l2'`` (default) or ``'layer'`` (a layer norm
             without affine first, the released ``kmeans_norm: layer``).
         seed (int): k-means seed. Defaults to 0.
+        first_pooling (str): The image feature of the first mapping:
+            ``'model'`` (default): the model's own pooled feature (for
+            ``out_type='avg_all_tokens'`` the mean of the final-normed
+            patch tokens); ``'norm_of_mean'``: the backbone's final norm of
+            the mean of the last layer's patch tokens, the released code's
+            first mapping for MAE (its ``create_vit(global_pool=True)``
+            pools, then norms; its training forward norms, then pools).
+            Re-mappings use the training features either way.
     """
     priority = 'ABOVE_NORMAL'
 
@@ -59,10 +70,14 @@ class ClassPromptMappingHook(Hook):
                  start_epoch: int = 1,
                  interval_iters: Optional[int] = None,
                  feature_norm: str = 'l2',
-                 seed: int = 0):
+                 seed: int = 0,
+                 first_pooling: str = 'model'):
         if feature_norm not in FEATURE_NORMS:
             raise ValueError(f'Unknown feature_norm {feature_norm!r}; '
                              f'choose from {FEATURE_NORMS}')
+        if first_pooling not in FIRST_POOLINGS:
+            raise ValueError(f'Unknown first_pooling {first_pooling!r}; '
+                             f'choose from {FIRST_POOLINGS}')
         for name, value in (('num_images_per_class', num_images_per_class),
                             ('start_epoch', start_epoch)):
             if not isinstance(value, int) or value < 1:
@@ -77,6 +92,7 @@ class ClassPromptMappingHook(Hook):
         self.interval_iters = interval_iters
         self.feature_norm = feature_norm
         self.seed = seed
+        self.first_pooling = first_pooling
 
     @staticmethod
     def _model(runner):
@@ -147,6 +163,7 @@ class ClassPromptMappingHook(Hook):
                 f'num_images_per_class={self.num_images_per_class} but the '
                 f'smallest class has {fewest} training images: using what '
                 'exists')
+        pool = self._first_pool(model)
         was_training = model.training
         model.eval()
         features = []
@@ -159,15 +176,40 @@ class ClassPromptMappingHook(Hook):
                     for i in idx:
                         data = model.data_preprocessor(
                             pseudo_collate([dataset[int(i)]]), False)
-                        feats.append(
-                            model.backbone_feature(
-                                model.backbone(data['inputs'])).float())
+                        feats.append(pool(data['inputs']).float())
                     features.append(torch.cat(feats).mean(0))
         finally:
             model.train(was_training)
         present = torch.ones(model.num_classes, dtype=torch.bool)
         present[missing] = False
         return torch.stack(features), present
+
+    def _first_pool(self, model):
+        """images -> (B, D) features of the first mapping."""
+        backbone = model.backbone
+        if self.first_pooling == 'model':
+            return lambda inputs: model.backbone_feature(backbone(inputs))
+        if not getattr(backbone, 'final_norm', False) or \
+                getattr(backbone, 'out_type', None) == 'cls_token':
+            raise ValueError(
+                "first_pooling='norm_of_mean' needs every final token at the "
+                "backbone's final norm (final_norm=True, out_type not "
+                f"'cls_token'), got final_norm="
+                f"{getattr(backbone, 'final_norm', None)!r}, out_type="
+                f"{getattr(backbone, 'out_type', None)!r}")
+
+        def pool(inputs):
+            seen = []  # the last layer's tokens as the final norm gets them
+            handle = backbone.ln1.register_forward_pre_hook(
+                lambda module, args: seen.append(args[0]))
+            try:
+                backbone(inputs)
+            finally:
+                handle.remove()
+            patches = seen[-1][:, backbone.num_extra_tokens:]  # no prompts
+            return backbone.ln1(patches.mean(dim=1))
+
+        return pool
 
     # ------------------------------------------------------------------
     def after_train_epoch(self, runner) -> None:

@@ -39,8 +39,11 @@ class BilinearPromptViT(PromptViT):
             Defaults to ``'xavier'``.
         bilinear_whitening_subset (str): How ``B`` takes its entries from
             the whitening matrix (``bilinear_init='whitening'``):
-            ``'rows'`` (c whole rows, default) or ``'per_column'`` (the
-            released code's draw); see
+            ``'rows'`` (c whole rows, default; the same rows in every
+            layer) or ``'per_column'`` (the released code's draw: prompted
+            layer l takes the l-th ``rand(D, D)`` of one generator seeded
+            with ``bilinear_seed``, as the released deep model's layers
+            draw one after another); see
             :class:`~mmprompt.models.BilinearPrompt`.
         bilinear_seed (int): Seed of the choice of whitening entries.
         trainable_factor_layers (Sequence[int], optional): The prompted
@@ -94,6 +97,10 @@ class BilinearPromptViT(PromptViT):
         super().__init__(
             *args, prompt_std=prompt_std, prompt_cfg=prompt_cfg, **kwargs)
         self.variant = variant
+        if variant == 'bilinear' and bilinear_whitening_subset == \
+                'per_column':
+            for i, generator in enumerate(self.prompts):
+                generator.draw_index = i
         self.trainable_factor_layers = self._fix_shared_factors(
             trainable_factor_layers)
 

@@ -47,6 +47,15 @@ class BilinearPrompt(FactoredPrompt):
             here seeded). With one subset for every d the two are the same
             (W is symmetric).
         seed (int): Seed of the choice of whitening entries. Defaults to 0.
+        draw_index (int): With ``'per_column'``: this generator's place in
+            a sequence of draws from one generator seeded with ``seed``;
+            its noise is the ``draw_index``-th (0-based) ``rand(D, D)`` of
+            that sequence. The released deep model builds its twelve
+            ``conv1x1`` in order, each drawing its own ``rand(D, D)`` from
+            the one global generator, so layer l's pattern is draw l:
+            :class:`~mmprompt.models.BilinearPromptViT` sets
+            ``draw_index=l``. Defaults to 0 (one layer: the shallow model's
+            single draw).
     """
 
     def __init__(self,
@@ -56,14 +65,20 @@ class BilinearPrompt(FactoredPrompt):
                  std: float = 0.02,
                  b_init: str = 'xavier',
                  whitening_subset: str = 'rows',
-                 seed: int = 0):
+                 seed: int = 0,
+                 draw_index: int = 0):
         if b_init not in BILINEAR_INITS:
             raise ValueError(f'Unknown b_init {b_init!r}; choose from '
                              f'{BILINEAR_INITS}')
         if whitening_subset not in WHITENING_SUBSETS:
             raise ValueError(f'Unknown whitening_subset {whitening_subset!r}'
                              f'; choose from {WHITENING_SUBSETS}')
+        if isinstance(draw_index, bool) or not isinstance(draw_index, int) \
+                or draw_index < 0:
+            raise ValueError(f'draw_index must be an int >= 0, got '
+                             f'draw_index={draw_index!r}')
         self.b_init = b_init
+        self.draw_index = draw_index
         self.whitening_subset = whitening_subset
         super().__init__(num_tokens, embed_dims,
                          check_width(width, embed_dims), std)
@@ -96,9 +111,12 @@ class BilinearPrompt(FactoredPrompt):
 
     def whitening_columns(self) -> torch.Tensor:
         """(D, c) indices: row d lists the entries of ``W``'s row d that
-        fill column d of ``B`` (``whitening_subset='per_column'``)."""
+        fill column d of ``B`` (``whitening_subset='per_column'``): the
+        ``draw_index``-th ``rand(D, D)`` of a generator seeded with
+        ``seed``, argsorted along each row."""
         g = torch.Generator().manual_seed(self.seed)
-        noise = torch.rand(self.embed_dims, self.embed_dims, generator=g)
+        for _ in range(self.draw_index + 1):  # the earlier layers' draws
+            noise = torch.rand(self.embed_dims, self.embed_dims, generator=g)
         return torch.argsort(noise, dim=1)[:, :self.width]
 
     def _set_factor_from_whitening(self, whitening: torch.Tensor) -> None:
@@ -113,4 +131,6 @@ class BilinearPrompt(FactoredPrompt):
                 f'b_init={self.b_init!r}')
         if self.b_init == 'whitening':
             text += f', whitening_subset={self.whitening_subset!r}'
+            if self.whitening_subset == 'per_column':
+                text += f', draw_index={self.draw_index}'
         return text

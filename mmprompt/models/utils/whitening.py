@@ -13,9 +13,12 @@ moment on the range of Sigma.
 
 The released BPT code computes instead ``Mbar = mean_i M_i`` and
 ``Sigma = Mbar Mbar^T / D`` (it divides by ``Mbar.size(0)``, the D rows, not
-the T tokens), with no eps: Sigma has rank <= T, so with T < D its whitening
-is not finite. ``average_images=True`` reproduces that Sigma exactly; eps is
-the one deliberate difference.
+the T tokens), with no eps: Sigma has rank <= T, so with T < D its
+``u diag(s^-1/2) v^T`` is finite but arbitrary and very large outside the
+range of Sigma (round-off leaves those singular values near 1e-8, not 0); it
+has NaN/inf only where the SVD returns a singular value of exactly 0.
+``average_images=True`` reproduces that Sigma exactly; eps is the one
+deliberate difference.
 """
 import warnings
 from typing import Dict, Iterable, Optional
