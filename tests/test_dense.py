@@ -399,7 +399,6 @@ model['backbone']['num_prompts'] = [3, 3, 3, 4]  # guided: 4 prompts
 custom_hooks = [
     dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=2,
          interval_iters=2),
-    dict(type='mmprompt.TrainableParamsHook'),
 ]
 '''
 

@@ -6,7 +6,8 @@ The CLI is mmpretrain 1.2.0's. Differences: ``mmprompt`` is imported first
 (its types are registered and mmengine checkpoints load under torch's
 ``weights_only=True``); a distributed launch without CUDA uses gloo (see
 ``tools/train.py``); the metrics are printed at the end, one
-``name: value`` line each, on the main process.
+``name: value`` line each, on the main process; a file that is not a
+readable checkpoint ends the run with one line naming it and what it is.
 """
 import argparse
 import os
@@ -29,6 +30,8 @@ from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmprompt.utils.checkpoint_files import CheckpointFileError  # noqa: E402
+from mmprompt.utils.checkpoint_files import check_checkpoint_file
 from mmprompt.utils.compat import shutdown_distributed  # noqa: E402
 from mmprompt.utils.compat import configure_cpu_distributed
 from mmprompt.utils.dependencies import load_config  # noqa: E402
@@ -192,6 +195,10 @@ def main():
         raise ValueError('Please use `--out` argument to specify the '
                          'path of the output file before using `--out-item`.')
 
+    # one line naming the file if it is not a readable checkpoint, before
+    # anything is built
+    check_checkpoint_file(args.checkpoint)
+
     # load config
     cfg = load_config(args.config)
 
@@ -237,4 +244,7 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except CheckpointFileError as e:
+        sys.exit(f'error: {e}')

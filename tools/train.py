@@ -17,12 +17,18 @@ The CLI is mmpretrain 1.2.0's. Differences:
   mmengine's ``AmpOptimWrapper``.
 - ``persistent_workers`` defaults to True only for dataloaders with workers
   (torch rejects it for ``num_workers=0``).
-- The hooks every run needs join ``custom_hooks`` (unless the config has
-  them), so no config has to list them: ``mmprompt.RandomStateHook``
-  (checkpoints carry every rank's RNG states and ``--resume`` restores them,
-  so a resumed run draws the random numbers the uninterrupted run drew;
-  mmengine restores only the seed) and ``mmprompt.TrainableParamsHook``
-  (``trainable params: N (x.xx% of M)`` at the top of the log).
+- The hooks every run needs (:data:`mmprompt.engine.RUN_HOOKS`:
+  ``mmprompt.RandomStateHook``, checkpoints carry every rank's RNG states
+  and ``--resume`` restores them; ``mmprompt.TrainableParamsHook``, the
+  trainable count at the top of the log; ``mmprompt.AtomicCheckpointHook``,
+  checkpoints written whole or not at all) come with mmprompt's runtime
+  configs; a config from elsewhere gets them here
+  (:func:`mmprompt.engine.add_run_hooks`).
+- ``--resume`` (auto) starts from the newest checkpoint of the work dir
+  that loads: a damaged one is skipped with one line saying which and why.
+- A checkpoint file that cannot be read (``load_from``, ``--resume PATH``)
+  and a checkpoint that cannot be written (a full disk) end the run with one
+  line naming the file and what is wrong.
 """
 import argparse
 import os
@@ -40,13 +46,13 @@ from mmengine.config import ConfigDict, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmprompt.engine import CheckpointFileError  # noqa: E402
+from mmprompt.engine import (CheckpointWriteError, add_run_hooks,
+                             choose_start_checkpoint)
 from mmprompt.utils.compat import CPU_AMP_OPTIM_WRAPPER  # noqa: E402
 from mmprompt.utils.compat import (configure_cpu_distributed, has_amp_device,
                                    shutdown_distributed)
 from mmprompt.utils.dependencies import load_config  # noqa: E402
-
-# Added to every run's custom_hooks unless the config lists them.
-RUN_HOOKS = ('RandomStateHook', 'TrainableParamsHook')
 
 
 def parse_args():
@@ -187,12 +193,7 @@ def merge_args(cfg, args):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
-    hooks = list(cfg.get('custom_hooks', []))
-    for name in RUN_HOOKS:
-        if not any(
-                str(h.get('type', '')).split('.')[-1] == name for h in hooks):
-            hooks.append(dict(type=f'mmprompt.{name}'))
-    cfg.custom_hooks = hooks
+    add_run_hooks(cfg)
     return cfg
 
 
@@ -204,6 +205,12 @@ def main():
 
     # merge cli arguments to config
     cfg = merge_args(cfg, args)
+    # the checkpoint it starts from, checked (or, --resume: the newest that
+    # loads) before anything is built
+    choose_start_checkpoint(
+        cfg,
+        args.resume == 'auto',
+        log=lambda line: print(line, file=sys.stderr))
 
     # Without CUDA: gloo, DDP without device_ids, and the process group
     # initialised here (mmengine's init_dist needs a GPU).
@@ -226,4 +233,7 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointFileError, CheckpointWriteError) as e:
+        sys.exit(f'error: {e}')

@@ -6,13 +6,16 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
+    # written to a temporary file and renamed: never a partial checkpoint
+    checkpoint=dict(
+        type='mmprompt.AtomicCheckpointHook', interval=1, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # every rank's RNG states in each checkpoint, so --resume is exact
+    random_state=dict(type='mmprompt.RandomStateHook'),
+    # `trainable params: N (x.xx% of M)` at the top of the log
+    trainable_params=dict(type='mmprompt.TrainableParamsHook'),
 )
-# tools/train.py adds what every run needs to custom_hooks:
-# mmprompt.RandomStateHook (exact --resume) and mmprompt.TrainableParamsHook
-# (`trainable params: N (x.xx% of M)` in the log).
 custom_hooks = []
 
 env_cfg = dict(

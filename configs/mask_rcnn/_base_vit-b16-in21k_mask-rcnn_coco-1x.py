@@ -10,4 +10,10 @@ _base_ = [
 ]
 model = dict(backbone={{_base_.vit_backbone}}, neck={{_base_.vit_neck}})
 optim_wrapper = {{_base_.vit_optim_wrapper}}
-custom_hooks = []  # tools/train.py adds the hooks every run needs
+custom_hooks = []
+# The hooks every mmprompt run needs (mmprompt.engine.RUN_HOOKS), merged
+# into the downstream library's default_hooks.
+default_hooks = dict(
+    checkpoint=dict(type='mmprompt.AtomicCheckpointHook'),
+    random_state=dict(type='mmprompt.RandomStateHook'),
+    trainable_params=dict(type='mmprompt.TrainableParamsHook'))

@@ -15,3 +15,9 @@ optim_wrapper = dict(
 train_dataloader = dict(batch_size=2)
 val_dataloader = dict(batch_size=1)
 test_dataloader = val_dataloader
+# The hooks every mmprompt run needs (mmprompt.engine.RUN_HOOKS), merged
+# into the downstream library's default_hooks.
+default_hooks = dict(
+    checkpoint=dict(type='mmprompt.AtomicCheckpointHook'),
+    random_state=dict(type='mmprompt.RandomStateHook'),
+    trainable_params=dict(type='mmprompt.TrainableParamsHook'))

@@ -12,6 +12,8 @@ from typing import Dict
 import torch
 import torch.nn as nn
 
+from .checkpoint_files import load_checkpoint_file
+
 PROMPT_ONLY_KEY = 'mmprompt_prompt_only'
 
 
@@ -50,8 +52,12 @@ def load_prompt_only(model: nn.Module, checkpoint: dict) -> None:
 
 def is_prompt_only_file(path: str) -> bool:
     """Whether ``path`` was written by ``tools/export_prompts.py``; reads
-    only the metadata (memory-mapped, so a full checkpoint costs nothing)."""
-    checkpoint = torch.load(path, map_location='cpu', mmap=True)
+    only the metadata (memory-mapped, so a full checkpoint costs nothing).
+
+    Raises:
+        CheckpointFileError: ``path`` is not a readable checkpoint.
+    """
+    checkpoint = load_checkpoint_file(path, mmap=True)
     return isinstance(checkpoint, dict) and is_prompt_only(checkpoint)
 
 

@@ -35,6 +35,8 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmprompt.models.utils import condense_prompts  # noqa: E402
 from mmprompt.models.utils import find_prompted_backbone, kept_positions
+from mmprompt.utils.checkpoint_files import CheckpointFileError  # noqa: E402
+from mmprompt.utils.checkpoint_files import load_checkpoint_file
 from mmprompt.utils.dependencies import load_config  # noqa: E402
 from mmprompt.utils.onnx_export import ExportError  # noqa: E402,E501
 from mmprompt.utils.onnx_export import export_onnx
@@ -103,9 +105,7 @@ def build_classifier(config: str, checkpoint: str) -> nn.Module:
             f'{config}: export_onnx.py exports classifiers (mmpretrain '
             f'ImageClassifier and its subclasses), got '
             f'{type(model).__name__}')
-    if not osp.isfile(checkpoint):
-        raise ExportError(f'checkpoint {checkpoint} does not exist')
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    ckpt = load_checkpoint_file(checkpoint)
     state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt,
                                                             dict) else None
     if not isinstance(state_dict, dict):
@@ -166,4 +166,7 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (ExportError, CheckpointFileError) as e:
+        sys.exit(f'error: {e}')

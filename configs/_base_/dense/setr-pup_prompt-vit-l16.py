@@ -42,4 +42,4 @@ model = dict(
         for i in range(3)
     ],
 )
-custom_hooks = []  # tools/train.py adds the hooks every run needs
+custom_hooks = []

@@ -1,3 +1,4 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .class_prompt_mapping_hook import ClassPromptMappingHook
 from .prompt_condensation_hook import PromptCondensationHook
 from .prompt_whitening_hook import PromptWhiteningHook
@@ -7,7 +8,7 @@ from .random_state_hook import RandomStateHook
 from .trainable_params_hook import TrainableParamsHook, count_parameters
 
 __all__ = [
-    'ClassPromptMappingHook', 'PromptCondensationHook', 'PromptWhiteningHook',
-    'PrototypePromptInitHook', 'RandomStateHook', 'TrainableParamsHook',
-    'collect_patch_tokens', 'count_parameters'
+    'AtomicCheckpointHook', 'ClassPromptMappingHook', 'PromptCondensationHook',
+    'PromptWhiteningHook', 'PrototypePromptInitHook', 'RandomStateHook',
+    'TrainableParamsHook', 'collect_patch_tokens', 'count_parameters'
 ]
