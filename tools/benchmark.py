@@ -105,6 +105,7 @@ from mmpretrain.models import VisionTransformer
 
 import mmprompt  # noqa: F401
 from mmprompt.analysis.complexity import count_flops
+from mmprompt.evaluation import peak_allocated, ratio_interval, round_order
 from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
 from mmprompt.models.classifiers import GUIDED_TAPS, guided_anchors_and_proxies
 from mmprompt.models.losses import PromptMetricLoss
@@ -451,12 +452,6 @@ def median(values):
     return sorted(values)[len(values) // 2] if values else float('nan')
 
 
-def round_order(items, index):
-    """``items`` in round ``index``: as given in even rounds, reversed in
-    odd ones."""
-    return list(items) if index % 2 == 0 else list(items)[::-1]
-
-
 def best_of_round(items, index, tries, run):
     """Round ``index``: ``tries`` passes over ``items``, each in the order
     opposite to the one before (round ``index`` starts as
@@ -570,20 +565,6 @@ def paired_ratio(times, reference_times):
     return median([t / r for t, r in zip(times, reference_times)])
 
 
-def ratio_interval(times, reference_times, level=0.95):
-    """Geometric mean of the per-round ratios and its ``level`` t interval
-    over the rounds (of the log ratios): how far the machine's noise lets
-    a ratio be told from a target. NaN with fewer than two rounds."""
-    import numpy as np
-    from scipy import stats
-    logs = np.log(np.asarray(times) / np.asarray(reference_times))
-    if len(logs) < 2:
-        return (float('nan'), ) * 3
-    mean, sem = logs.mean(), logs.std(ddof=1) / np.sqrt(len(logs))
-    half = stats.t.ppf(0.5 + level / 2, len(logs) - 1) * sem
-    return tuple(float(np.exp(v)) for v in (mean, mean - half, mean + half))
-
-
 def print_intervals(pairs):
     """``pairs``: {label: (times, reference times)} -> {label: (geometric
     mean, low, high)}, printed."""
@@ -641,30 +622,6 @@ def cpu_peak_memory(method):
         check=True)
     allocated, rss = proc.stdout.strip().splitlines()[-1].split()
     return int(allocated), int(rss)
-
-
-def peak_allocated(fn):
-    """Run ``fn()`` and return the peak of the bytes allocated on the CPU
-    through PyTorch's allocator above those allocated when it started:
-    what ``torch.cuda.max_memory_allocated`` measures on CUDA, which the
-    CPU has no counter for. The profiler records every allocation and
-    free; their running sum in time order peaks there. (Its function
-    events fold an op's temporaries into the op's net change, so the raw
-    events are read.) A block allocated before ``fn`` and freed in it is
-    not seen freed (the profiler never learnt its size): the result is
-    then an upper bound. Two training steps from a built model free only
-    what they allocated."""
-    from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
-        fn()
-    changes = [(e.start_ns(), e.nbytes())
-               for e in p.profiler.kineto_results.events()
-               if e.name() == '[memory]' and e.device_type().name == 'CPU']
-    live = peak = 0
-    for _, nbytes in sorted(changes, key=lambda c: c[0]):
-        live += nbytes
-        peak = max(peak, live)
-    return peak
 
 
 def memory_worker(method, args, x, y):
