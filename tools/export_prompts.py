@@ -12,12 +12,20 @@ first, then OUT over it), or ``load_from=OUT`` for further training.
 import argparse
 import os
 import os.path as osp
+import sys
 
 import torch
 from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 
 import mmprompt  # noqa: F401  (registers the checkpoint safe globals)
+from mmprompt.models.backbones.prompted_backbone import PromptedBackboneMixin
+from mmprompt.serving.bundle import (BACKBONE_HASH_KEY, backbone_sha256,
+                                     frozen_backbone_state)
+from mmprompt.utils.checkpoint_files import (CheckpointFileError,
+                                             CheckpointWriteError,
+                                             load_checkpoint_file,
+                                             write_atomically)
 from mmprompt.utils.dependencies import load_config
 from mmprompt.utils.prompt_checkpoint import PROMPT_ONLY_KEY, tuned_state_dict
 
@@ -47,17 +55,26 @@ def main():
 
     # Built only to know which parameters are frozen; no weights loaded.
     model = MODELS.build(cfg.model)
-    checkpoint = torch.load(args.checkpoint, map_location='cpu')
+    checkpoint = load_checkpoint_file(args.checkpoint)
     state_dict = checkpoint.get('state_dict', checkpoint)
     tuned = tuned_state_dict(model, state_dict)
     meta = dict(checkpoint.get('meta', {}) or {})
+    if any(isinstance(m, PromptedBackboneMixin) for m in model.modules()):
+        # the identity of the frozen backbone it was tuned on: bundles
+        # (tools/deployment/bundle_tasks.py) refuse a task from another
+        meta[BACKBONE_HASH_KEY] = backbone_sha256(
+            frozen_backbone_state(model, state_dict))
     meta.update({
         PROMPT_ONLY_KEY: True,
         'config': osp.abspath(args.config),
         'source_checkpoint': osp.abspath(args.checkpoint)
     })
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    torch.save({'state_dict': tuned, 'meta': meta}, args.out)
+    write_atomically(
+        lambda tmp: torch.save({
+            'state_dict': tuned,
+            'meta': meta
+        }, tmp), args.out)
     numel = sum(v.numel() for v in tuned.values())
     print(f'Kept {len(tuned)} of {len(state_dict)} tensors ({numel} values): '
           f'{", ".join(list(tuned)[:6])}{" ..." if len(tuned) > 6 else ""}')
@@ -67,4 +84,7 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointFileError, CheckpointWriteError) as e:
+        sys.exit(f'error: {e}')
