@@ -167,17 +167,21 @@ def test_deep_per_column_draws_each_layer_as_the_released_sequence(seed):
     state = torch.random.get_rng_state()
     expected = released_deep_draws(seed, 4, D, 5)
     torch.random.set_rng_state(state)
-    model = BilinearPromptViT(
-        arch=dict(TINY, num_layers=4),
-        img_size=32,
-        patch_size=8,
-        variant='bilinear',
-        width=5,
-        num_prompts=3,
-        prompt_mode='deep',
-        bilinear_init='whitening',
-        bilinear_whitening_subset='per_column',
-        bilinear_seed=seed)
+
+    def released_draw_bpt(mode):
+        return BilinearPromptViT(
+            arch=dict(TINY, num_layers=4),
+            img_size=32,
+            patch_size=8,
+            variant='bilinear',
+            width=5,
+            num_prompts=3,
+            prompt_mode=mode,
+            bilinear_init='whitening',
+            bilinear_whitening_subset='per_column',
+            bilinear_seed=seed)
+
+    model = released_draw_bpt('deep')
     assert [g.draw_index for g in model.prompts] == [0, 1, 2, 3]
     for layer, generator in enumerate(model.prompts):
         torch.testing.assert_close(generator.whitening_columns(),
@@ -188,16 +192,7 @@ def test_deep_per_column_draws_each_layer_as_the_released_sequence(seed):
                                    torch.gather(w, 1, expected[layer]).t())
     assert len({tuple(i.flatten().tolist()) for i in expected}) == 4
     # shallow: one layer, the first draw (what it always was)
-    shallow = BilinearPromptViT(
-        arch=dict(TINY, num_layers=4),
-        img_size=32,
-        patch_size=8,
-        variant='bilinear',
-        width=5,
-        num_prompts=3,
-        bilinear_init='whitening',
-        bilinear_whitening_subset='per_column',
-        bilinear_seed=seed)
+    shallow = released_draw_bpt('shallow')
     torch.testing.assert_close(shallow.prompts[0].whitening_columns(),
                                expected[0])
     with pytest.raises(
