@@ -129,8 +129,12 @@ def test_write_atomically_replaces_whole_or_not_at_all(tmp_path):
 # ------------------------------------------------------------ resume
 def test_resume_takes_the_newest_checkpoint_that_loads(tmp_path):
     for epoch in (1, 2, 3):
-        save(tmp_path / f'epoch_{epoch}.pth', {'meta': {'epoch': epoch}})
-    save(tmp_path / 'best_accuracy_top1_epoch_9.pth')
+        save(tmp_path / f'epoch_{epoch}.pth',
+             dict(STATE, meta={'epoch': epoch}))
+    save(tmp_path / 'best_accuracy_top1_epoch_9.pth',
+         dict(STATE, meta={'epoch': 9}))
+    # a newer file of tensors that is no run's checkpoint: passed over
+    save(tmp_path / 'prompts_after_train_rank9.pth', {'x': torch.ones(1)})
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_3.pth'))
     lines = []
     assert files.find_resumable_checkpoint(str(tmp_path), lines.append) == str(
@@ -140,17 +144,35 @@ def test_resume_takes_the_newest_checkpoint_that_loads(tmp_path):
     write(tmp_path / 'epoch_2.pth', b'')
     assert files.find_resumable_checkpoint(str(tmp_path), lines.append) == str(
         tmp_path / 'epoch_1.pth')
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith(f'resume: skipping checkpoint '
                                f'{tmp_path / "epoch_3.pth"}: a truncated')
-    assert lines[0].endswith(f'trying {tmp_path / "epoch_2.pth"}')
-    assert 'epoch_2.pth: an empty file' in lines[1]
+    assert lines[1] == (f'resume: skipping checkpoint '
+                        f'{tmp_path / "epoch_2.pth"}: an empty file (0 '
+                        'bytes), not a checkpoint (was its writing '
+                        'interrupted?)')
+    assert lines[2] == f'resume: resuming from {tmp_path / "epoch_1.pth"}'
 
-    # --resume: a fresh start in an empty folder, an error where nothing
-    # of what is there loads
-    cfg = Config(dict(work_dir=str(tmp_path / 'new'), load_from=None))
+    # --resume: a fresh start in a folder without checkpoints (other
+    # .pth files there or not), an error where last_checkpoint names one
+    # but nothing there loads
+    fresh = tmp_path / 'new'
+    fresh.mkdir()
+    save(fresh / 'prompts_before_train_rank0.pth', {'x': torch.ones(1)})
+    cfg = Config(dict(work_dir=str(fresh), load_from=None))
     files.choose_start_checkpoint(cfg, True, lines.append)
     assert cfg.load_from is None and cfg.resume is False
+    assert len(lines) == 3
+    (fresh / 'last_checkpoint').write_text(
+        str(fresh / 'prompts_before_train_rank0.pth'))
+    with pytest.raises(files.CheckpointFileError, match='no checkpoint in'):
+        files.choose_start_checkpoint(cfg, True, lines.append)
+    dump = fresh / 'prompts_before_train_rank0.pth'
+    assert lines[-2:] == [
+        f'resume: skipping checkpoint {dump}: not the checkpoint of a run (no '
+        'meta with its epoch or iteration, or no state_dict)',
+        f'resume: no checkpoint of {fresh} loads'
+    ]
     cfg = Config(dict(work_dir=str(tmp_path), load_from=None))
     files.choose_start_checkpoint(cfg, True, lines.append)
     assert cfg.load_from == str(tmp_path / 'epoch_1.pth') and cfg.resume

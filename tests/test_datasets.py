@@ -69,6 +69,48 @@ def test_reads_idx_files_as_rgb_with_balanced_subset(fake_fmnist):
     assert len(test) == 30
 
 
+def test_label_map_derives_a_task(fake_fmnist):
+    """Footwear only: the mapped classes' images of the balanced subset,
+    relabelled; class names from metainfo; bad maps named."""
+    ds = FashionMNISTSubset(
+        data_root=str(fake_fmnist),
+        num_per_class=4,
+        seed=3,
+        label_map={
+            5: 0,
+            7: 1,
+            9: 2
+        },
+        metainfo=dict(classes=('Sandal', 'Sneaker', 'Ankle boot')))
+    full = FashionMNISTSubset(
+        data_root=str(fake_fmnist), num_per_class=4, seed=3)
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    assert [i['gt_label'] for i in infos] == [{
+        5: 0,
+        7: 1,
+        9: 2
+    }[int(f['img'][0, 0, 0])] for f in (full.get_data_info(j)
+                                        for j in range(len(full)))
+                                              if f['gt_label'] in (5, 7, 9)]
+    assert np.bincount([i['gt_label'] for i in infos]).tolist() == [4] * 3
+    assert ds.metainfo['classes'] == ('Sandal', 'Sneaker', 'Ankle boot')
+    for bad, match in [({
+            5: 1
+    }, r'labels 0..K-1, got \[1\]'),
+                       ({
+                           12: 0
+                       }, 'label_map must map Fashion-MNIST labels'),
+                       ({
+                           5: 0,
+                           7: 1
+                       }, 'label_map gives 2 classes')]:
+        with pytest.raises(ValueError, match=match):
+            FashionMNISTSubset(
+                data_root=str(fake_fmnist),
+                label_map=bad,
+                metainfo=dict(classes=('a', )))
+
+
 def test_balanced_subset_indices():
     labels = np.array([0, 1, 0, 1, 0, 2, 2, 2, 1])
     keep = balanced_subset(labels, 2, seed=0)

@@ -352,6 +352,24 @@ def test_bundle_file_serves_as_each_task_model(tmp_path, pretrained_file):
         assert r['pred_class'] == f"{name}-{int(expected.argmax())}"
         assert r['pred_score'] == pytest.approx(float(expected.max()))
 
+    # the demo's comparison: accuracy of the bundle and of each own model
+    from mmprompt.serving import compare_with_task_models
+    labels = [
+        int(r['pred_label']) if i % 2 else 0 for i, r in enumerate(results)
+    ]
+    rows = compare_with_task_models(
+        inferencer, own, list(zip(names, paths, labels)), batch_size=4)
+    for name, row in rows.items():
+        mine = [i for i, n in enumerate(names) if n == name]
+        top1 = 100. * sum(results[i]['pred_label'] == labels[i]
+                          for i in mine) / len(mine)
+        assert row == dict(
+            n=2,
+            bundle_top1=top1,
+            own_top1=top1,
+            agree=2,
+            max_score_diff=pytest.approx(0, abs=1e-5))
+
     # an array (BGR uint8) goes through the same pipeline without loading
     import mmcv
     array = mmcv.imread(paths[0])

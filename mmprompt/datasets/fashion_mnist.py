@@ -1,6 +1,6 @@
 import gzip
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 from mmpretrain.datasets import BaseDataset
@@ -58,6 +58,11 @@ class FashionMNISTSubset(BaseDataset):
             this many per class (same split and seed) holds, then choose:
             a validation split carved from the training set, disjoint from
             the training subset. 0 leaves nothing out. Defaults to 0.
+        label_map (dict, optional): Fashion-MNIST label -> label of a task
+            derived from it; images of unmapped classes are left out (e.g.
+            footwear only: ``{5: 0, 7: 1, 9: 2}``). Name its classes with
+            ``metainfo=dict(classes=...)``, one per label. None keeps the
+            ten classes. Defaults to None.
         **kwargs: Arguments of :class:`mmpretrain.datasets.BaseDataset`.
     """
     METAINFO = {
@@ -71,6 +76,7 @@ class FashionMNISTSubset(BaseDataset):
                  num_per_class: Optional[int] = None,
                  seed: int = 0,
                  exclude_num_per_class: int = 0,
+                 label_map: Optional[Dict[int, int]] = None,
                  **kwargs):
         if split not in FASHION_MNIST_FILES:
             raise ValueError(f'split must be one of '
@@ -83,7 +89,28 @@ class FashionMNISTSubset(BaseDataset):
             raise ValueError(f'exclude_num_per_class must be an int >= 0, '
                              f'got {exclude_num_per_class!r}')
         self.exclude_num_per_class = exclude_num_per_class
+        self.label_map = self._check_label_map(label_map, kwargs)
         super().__init__(ann_file='', data_root=data_root, **kwargs)
+
+    def _check_label_map(self, label_map, kwargs) -> Optional[dict]:
+        if label_map is None:
+            return None
+        if not isinstance(label_map, dict) or not label_map or not all(
+                isinstance(k, int) and 0 <= k < 10 and isinstance(v, int)
+                for k, v in label_map.items()):
+            raise ValueError('label_map must map Fashion-MNIST labels (0-9) '
+                             f'to int labels, got label_map={label_map!r}')
+        targets = sorted(set(label_map.values()))
+        if targets != list(range(len(targets))):
+            raise ValueError(f'label_map must give the labels 0..K-1, got '
+                             f'{targets} (label_map={label_map!r})')
+        classes = (kwargs.get('metainfo') or {}).get('classes')
+        if classes is None or len(classes) != len(targets):
+            raise ValueError(
+                f'label_map gives {len(targets)} classes: name them with '
+                f'metainfo=dict(classes=[...]) ({len(targets)} names), got '
+                f'classes={classes!r}')
+        return dict(label_map)
 
     def load_data_list(self) -> List[dict]:
         paths = [
@@ -108,8 +135,11 @@ class FashionMNISTSubset(BaseDataset):
                                         self.seed)]
         else:
             keep = balanced_subset(labels, self.num_per_class, self.seed)
+        if self.label_map is not None:
+            keep = [i for i in keep if int(labels[i]) in self.label_map]
+        relabel = self.label_map or {c: c for c in range(10)}
         return [
             dict(
                 img=np.repeat(images[i][:, :, None], 3, axis=2),
-                gt_label=int(labels[i])) for i in keep
+                gt_label=relabel[int(labels[i])]) for i in keep
         ]

@@ -115,3 +115,50 @@ class MultiTaskInferencer:
             pred_class=classes[label] if classes else str(label),
             pred_score=float(sample.pred_score[label]),
             pred_scores=sample.pred_score.cpu().numpy())
+
+
+def compare_with_task_models(inferencer: MultiTaskInferencer,
+                             models: dict,
+                             samples: Sequence[tuple],
+                             batch_size: int = 32) -> dict:
+    """Per task, the bundle's accuracy on mixed batches against the task's
+    own model on the same images.
+
+    Args:
+        inferencer: the bundle's inferencer.
+        models (dict): task -> its own classifier (config and checkpoint).
+        samples: ``(task, image, label)`` in the order they are served;
+            the bundle takes them ``batch_size`` at a time, whatever their
+            tasks.
+
+    Returns:
+        dict: task -> ``n``, ``bundle_top1``, ``own_top1`` (%), ``agree``
+        (images with the same prediction) and ``max_score_diff``.
+    """
+    out = {t: dict(n=0, bundle=0, own=0, agree=0, diff=0.) for t in models}
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start:start + batch_size]
+        served = inferencer([s[1] for s in chunk], [s[0] for s in chunk])
+        for (task, image, label), r in zip(chunk, served):
+            x = inferencer.preprocess(image, task).unsqueeze(0)
+            with torch.no_grad():
+                own = models[task].predict(x)[0].pred_score
+            row = out[task]
+            row['n'] += 1
+            row['bundle'] += int(r['pred_label'] == label)
+            row['own'] += int(int(own.argmax()) == label)
+            row['agree'] += int(int(own.argmax()) == r['pred_label'])
+            row['diff'] = max(
+                row['diff'],
+                float((torch.from_numpy(r['pred_scores']) -
+                       own.cpu()).abs().max()))
+    return {
+        t:
+        dict(
+            n=r['n'],
+            bundle_top1=100. * r['bundle'] / max(r['n'], 1),
+            own_top1=100. * r['own'] / max(r['n'], 1),
+            agree=r['agree'],
+            max_score_diff=r['diff'])
+        for t, r in out.items()
+    }

@@ -154,14 +154,26 @@ def load_checkpoint_file(path,
 
 
 # ------------------------------------------------------------------ resume
-def _step_of(path: str) -> Tuple[int, float]:
-    """Order of checkpoints in a work dir: the number in the name
-    (``epoch_7.pth``, ``iter_400.pth``), then the time of writing."""
-    numbers = re.findall(r'\d+', osp.basename(path))
-    return (int(numbers[-1]) if numbers else -1, osp.getmtime(path))
+def _step_of(path: str) -> Tuple[bool, int, float]:
+    """Order of checkpoints in a work dir: mmengine's names first
+    (``epoch_7.pth``, ``iter_400.pth``) by their number, then the time of
+    writing."""
+    match = re.fullmatch(r'(?:epoch|iter)_(\d+)\.pth', osp.basename(path))
+    return (match is not None, int(match.group(1)) if match else -1,
+            osp.getmtime(path))
 
 
 Log = Callable[[str], None]
+
+
+def is_run_checkpoint(checkpoint) -> bool:
+    """Whether a loaded file is a checkpoint a run can resume from: what
+    mmengine's runner saves, a ``state_dict`` and a ``meta`` with the
+    epoch or iteration (not, say, a dump of some tensors)."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    return isinstance(
+        meta, dict) and 'state_dict' in checkpoint and ('epoch' in meta
+                                                        or 'iter' in meta)
 
 
 def find_resumable_checkpoint(work_dir: str,
@@ -172,13 +184,16 @@ def find_resumable_checkpoint(work_dir: str,
     ``*.pth`` files of the folder (not ``best_*``), newest first. A file
     that fails :func:`load_checkpoint_file` (memory-mapped, so checking
     costs little) is skipped with one line through ``log`` naming it and
-    why. None when the folder has no checkpoint at all.
+    why; other ``*.pth`` files that load but are no run's checkpoint
+    (:func:`is_run_checkpoint`) are passed over quietly. None when no
+    checkpoint loads.
     """
     candidates: List[str] = []
     pointer = osp.join(work_dir, 'last_checkpoint')
+    named = None
     if osp.isfile(pointer):
         with open(pointer) as f:
-            named = f.read().strip()
+            named = f.read().strip() or None
         if named:
             candidates.append(named)
     others = sorted(
@@ -190,16 +205,26 @@ def find_resumable_checkpoint(work_dir: str,
         p for p in others
         if not any(osp.abspath(p) == osp.abspath(c) for c in candidates)
     ]
-    for i, path in enumerate(candidates):
+
+    skipped = False
+    for path in candidates:
         try:
-            load_checkpoint_file(path, mmap=True)
+            checkpoint = load_checkpoint_file(path, mmap=True)
         except CheckpointFileError as e:
-            following = candidates[i + 1] if i + 1 < len(candidates) else None
-            log(f'resume: skipping {e}; ' +
-                (f'trying {following}'
-                 if following else 'no other checkpoint to resume from'))
+            log(f'resume: skipping {e}')
+            skipped = True
             continue
-        return path
+        if is_run_checkpoint(checkpoint):
+            if skipped:
+                log(f'resume: resuming from {path}')
+            return path
+        if path == named:
+            log(f'resume: skipping checkpoint {path}: not the checkpoint of '
+                'a run (no meta with its epoch or iteration, or no '
+                'state_dict)')
+            skipped = True
+    if skipped:
+        log(f'resume: no checkpoint of {work_dir} loads')
     return None
 
 
@@ -213,13 +238,13 @@ def choose_start_checkpoint(cfg, resume_auto: bool, log: Log = print) -> None:
 
     Raises:
         CheckpointFileError: the named file is not a readable checkpoint,
-            or the work dir has checkpoints but none of them loads.
+            or the work dir's ``last_checkpoint`` names one but no
+            checkpoint there loads.
     """
     if resume_auto:
         found = find_resumable_checkpoint(cfg.work_dir, log)
-        if found is None and (
-                osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint'))
-                or glob.glob(osp.join(glob.escape(cfg.work_dir), '*.pth'))):
+        if found is None and osp.isfile(
+                osp.join(cfg.work_dir, 'last_checkpoint')):
             raise CheckpointFileError(
                 f'--resume: no checkpoint in {cfg.work_dir} loads')
         cfg.load_from = found
