@@ -232,8 +232,8 @@ def test_bad_inputs_leave_nothing_behind(tmp_path):
             r'differ from the config'):
         export_onnx.main([other, ckpt, str(out)])
     with pytest.raises(
-            export_onnx.ExportError,
-            match=r'checkpoint .*missing\.pth does not exist'):
+            export_onnx.CheckpointFileError,
+            match=r'checkpoint .*missing\.pth: no such file'):
         export_onnx.main([config, str(tmp_path / 'missing.pth'), str(out)])
     with pytest.raises(
             export_onnx.ExportError,
