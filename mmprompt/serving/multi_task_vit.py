@@ -149,6 +149,7 @@ class MultiTaskPromptViT(nn.Module):
         ]
         rows = [0] * len(groups)  # prompt rows each group's tokens hold
         n = shared.num_extra_tokens
+        packed = None  # the previous layer's output, xs are views of it
         for i, layer in enumerate(shared.layers):
             prefixes: List[Optional[torch.Tensor]] = []
             masks: List[Optional[torch.Tensor]] = []
@@ -159,10 +160,11 @@ class MultiTaskPromptViT(nn.Module):
                     if rows[g]:  # deep: the previous layer's are replaced
                         xs[g] = torch.cat(
                             [xs[g][:, :n], xs[g][:, n + rows[g]:]], dim=1)
-                        rows[g] = 0
+                        rows[g], packed = 0, None
                     if prompts.shape[0] and own._drops_prompt_outputs(i):
                         prefix = prompts
                     elif prompts.shape[0]:
+                        packed = None
                         B = xs[g].shape[0]
                         xs[g] = torch.cat([
                             xs[g][:, :n],
@@ -173,8 +175,9 @@ class MultiTaskPromptViT(nn.Module):
                         rows[g] = prompts.shape[0]
                 masks.append(self._prompt_mask(own, xs[g], rows[g], prefix))
                 prefixes.append(prefix)
-            xs = grouped_layer(layer, xs, prefixes, masks, n,
-                               [own._reads_cls_only(i) for own in backbones])
+            xs, packed = grouped_layer(
+                layer, xs, prefixes, masks, n,
+                [own._reads_cls_only(i) for own in backbones], packed)
         results = [None] * task_index.numel()
         for g, (t, index) in enumerate(groups):
             own, model = backbones[g], self.tasks[self.task_names[t]]
@@ -207,7 +210,8 @@ def grouped_layer(layer: nn.Module,
                   prefixes: List[Optional[torch.Tensor]],
                   masks: List[Optional[torch.Tensor]],
                   num_extra: int,
-                  cls_only: Optional[List[bool]] = None) -> List[torch.Tensor]:
+                  cls_only: Optional[List[bool]] = None,
+                  packed: Optional[torch.Tensor] = None):
     """mmpretrain's ``TransformerEncoderLayer`` on groups of images: the
     per-token steps (norms, projections, FFN) over the tokens of every
     group at once, attention per group, a group's ``prefix`` (M, D) prompt
@@ -215,16 +219,25 @@ def grouped_layer(layer: nn.Module,
     ``num_extra`` tokens, where the task's own model has them). A group
     with ``cls_only`` gets only its CLS row back, (B, 1, D): every token
     gives keys and values, only CLS a query, projection and FFN (the last
-    layer of a CLS-pooled model, as the task's own model runs it)."""
+    layer of a CLS-pooled model, as the task's own model runs it).
+
+    Returns the groups' outputs as views of one packed (tokens, D) tensor,
+    and that tensor: passed on as ``packed`` with those views, the next
+    layer reads it without copying the tokens again.
+    """
     attn = layer.attn
     D, heads, head_dims = attn.embed_dims, attn.num_heads, attn.head_dims
     cls_only = cls_only or [False] * len(xs)
     shapes = [x.shape[:2] for x in xs]
-    tokens = torch.cat([x.reshape(-1, D) for x in xs])
-    qkv_all = attn.qkv(layer.ln1(tokens))
-    outs, residual, rows, start = [], [], [], 0
-    for x, (B, L), prefix, mask, cls in zip(xs, shapes, prefixes, masks,
-                                            cls_only):
+    if packed is None:
+        packed = xs[0].reshape(-1, D) if len(xs) == 1 else torch.cat(
+            [x.reshape(-1, D) for x in xs])
+    qkv_all = attn.qkv(layer.ln1(packed))
+    rows = [(B, 1 if cls else L) for (B, L), cls in zip(shapes, cls_only)]
+    out = packed.new_empty(sum(B * R for B, R in rows), D)
+    start = end = 0
+    for x, (B, L), (_, R), prefix, mask in zip(xs, shapes, rows, prefixes,
+                                               masks):
         qkv = qkv_all[start:start + B * L]
         start += B * L
         q, k, v = qkv.reshape(B, L, 3, heads, head_dims).permute(2, 0, 3, 1, 4)
@@ -237,18 +250,20 @@ def grouped_layer(layer: nn.Module,
                 p.unsqueeze(0).expand(B, -1, -1, -1), t[:, :, n:]
             ],
                               dim=2) for t, p in ((k, kv[0]), (v, kv[1])))
-        if cls:  # (the prompt mask only concerns prompt queries)
-            q, x, mask = q[:, :, :1], x[:, :1], None
-        out = attn.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        R = q.shape[2]
-        outs.append(out.transpose(1, 2).reshape(B * R, D))
-        residual.append(x.reshape(B * R, D))
-        rows.append((B, R))
-    out = torch.cat(outs)
-    x = torch.cat(residual) + attn.out_drop(
-        attn.gamma1(attn.proj_drop(attn.proj(out))))
+        if R < L:  # (the prompt mask only concerns prompt queries)
+            q, mask = q[:, :, :1], None
+        o = attn.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        out[end:end + B * R].view(B, R, heads,
+                                  head_dims).copy_(o.transpose(1, 2))
+        end += B * R
+    if any(cls_only):
+        residual = torch.cat(
+            [x[:, :R].reshape(-1, D) for x, (_, R) in zip(xs, rows)])
+    else:
+        residual = packed
+    x = residual + attn.out_drop(attn.gamma1(attn.proj_drop(attn.proj(out))))
     x = layer.ffn(layer.ln2(x), identity=x)
     return [
-        part.reshape(B, R, D)
+        part.view(B, R, D)
         for part, (B, R) in zip(x.split([B * R for B, R in rows]), rows)
-    ]
+    ], x
