@@ -111,10 +111,30 @@ class MultiTaskPromptViT(nn.Module):
             raise ServingError('a bundle needs at least one task')
         self.backbone = backbone.eval()
         self.task_names = list(tasks)
+        # (task, layer) -> its prompt tokens and their keys and values:
+        # fixed at inference, so each is made once per bundle, not once per
+        # forward (clear_prompt_cache() after changing prompts or weights)
+        self._prompt_cache: Dict[tuple, tuple] = {}
         self.tasks = nn.ModuleDict()
         for name, model in tasks.items():
             tie_frozen(name, check_servable(name, model), backbone)
             self.tasks[name] = model.eval()
+
+    def clear_prompt_cache(self) -> None:
+        self._prompt_cache.clear()
+
+    def _prompts(self, t: int, i: int, own: PromptViT, layer: nn.Module,
+                 like: torch.Tensor):
+        """Task ``t``'s prompt tokens at layer ``i`` (M, D) and their keys
+        and values (2, heads, M, head_dims), made once."""
+        key = (t, i, like.dtype, like.device)
+        if key not in self._prompt_cache:
+            prompts = own.prompts[i]().to(like.dtype)
+            attn = layer.attn
+            kv = attn.qkv(layer.ln1(prompts))[:, attn.embed_dims:].reshape(
+                -1, 2, attn.num_heads, attn.head_dims).permute(1, 2, 0, 3)
+            self._prompt_cache[key] = (prompts, kv)
+        return self._prompt_cache[key]
 
     def task_index(self, names: Sequence[str]) -> torch.Tensor:
         """Task names -> their indices, refusing unknown names."""
@@ -156,13 +176,14 @@ class MultiTaskPromptViT(nn.Module):
             for g, own in enumerate(backbones):
                 prefix = None
                 if i == 0 or own.prompt_mode == 'deep':
-                    prompts = own.prompts[i]().to(xs[g].dtype)
+                    prompts, kv = self._prompts(groups[g][0], i, own, layer,
+                                                xs[g])
                     if rows[g]:  # deep: the previous layer's are replaced
                         xs[g] = torch.cat(
                             [xs[g][:, :n], xs[g][:, n + rows[g]:]], dim=1)
                         rows[g], packed = 0, None
                     if prompts.shape[0] and own._drops_prompt_outputs(i):
-                        prefix = prompts
+                        prefix = kv
                     elif prompts.shape[0]:
                         packed = None
                         B = xs[g].shape[0]
@@ -214,9 +235,10 @@ def grouped_layer(layer: nn.Module,
                   packed: Optional[torch.Tensor] = None):
     """mmpretrain's ``TransformerEncoderLayer`` on groups of images: the
     per-token steps (norms, projections, FFN) over the tokens of every
-    group at once, attention per group, a group's ``prefix`` (M, D) prompt
-    tokens giving keys and values to its images only (after their
-    ``num_extra`` tokens, where the task's own model has them). A group
+    group at once, attention per group, a group's ``prefix`` (the keys and
+    values of its prompts, (2, heads, M, head_dims)) given to its images
+    only (after their ``num_extra`` tokens, where the task's own model has
+    them). A group
     with ``cls_only`` gets only its CLS row back, (B, 1, D): every token
     gives keys and values, only CLS a query, projection and FFN (the last
     layer of a CLS-pooled model, as the task's own model runs it).
@@ -242,9 +264,7 @@ def grouped_layer(layer: nn.Module,
         start += B * L
         q, k, v = qkv.reshape(B, L, 3, heads, head_dims).permute(2, 0, 3, 1, 4)
         if prefix is not None:
-            kv = attn.qkv(layer.ln1(prefix))[:, D:].reshape(
-                -1, 2, heads, head_dims).permute(1, 2, 0, 3)
-            n = num_extra
+            kv, n = prefix, num_extra
             k, v = (torch.cat([
                 t[:, :, :n],
                 p.unsqueeze(0).expand(B, -1, -1, -1), t[:, :, n:]
