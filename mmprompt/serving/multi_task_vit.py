@@ -26,6 +26,8 @@ import torch
 import torch.nn as nn
 
 from mmprompt.models.backbones import PromptViT
+from mmprompt.models.backbones.shared_prefix_attention import \
+    shared_prefix_attention
 from mmprompt.models.utils import find_prompted_backbone
 
 
@@ -263,16 +265,13 @@ def grouped_layer(layer: nn.Module,
         qkv = qkv_all[start:start + B * L]
         start += B * L
         q, k, v = qkv.reshape(B, L, 3, heads, head_dims).permute(2, 0, 3, 1, 4)
-        if prefix is not None:
-            kv, n = prefix, num_extra
-            k, v = (torch.cat([
-                t[:, :, :n],
-                p.unsqueeze(0).expand(B, -1, -1, -1), t[:, :, n:]
-            ],
-                              dim=2) for t, p in ((k, kv[0]), (v, kv[1])))
         if R < L:  # (the prompt mask only concerns prompt queries)
             q, mask = q[:, :, :1], None
-        o = attn.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        if prefix is None:
+            o = attn.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        else:  # the task's prompt keys and values, as its own model has them
+            o = shared_prefix_attention(
+                q, k, v, prefix[0], prefix[1], num_extra, attn_mask=mask)
         out[end:end + B * R].view(B, R, heads,
                                   head_dims).copy_(o.transpose(1, 2))
         end += B * R
