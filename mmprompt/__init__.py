@@ -7,7 +7,7 @@ check_mmcv_version()
 
 # Registered classes are imported so that ``custom_imports=['mmprompt']``
 # makes every ``mmprompt.*`` type of a config available.
-from . import datasets, engine, models  # noqa: F401,E402
+from . import core, datasets, engine, methods, models  # noqa: F401,E402
 # torch >= 2.6 loads checkpoints with weights_only=True; allow-list exactly
 # the types mmengine writes so --resume and load_from work with it on.
 from .utils.compat import register_checkpoint_safe_globals  # noqa: E402

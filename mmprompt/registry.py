@@ -29,12 +29,12 @@ MODELS = Registry(
     'model',
     parent=MMENGINE_MODELS,
     scope='mmprompt',
-    locations=['mmprompt.models'])
+    locations=['mmprompt.core', 'mmprompt.methods', 'mmprompt.models'])
 HOOKS = Registry(
     'hook',
     parent=MMENGINE_HOOKS,
     scope='mmprompt',
-    locations=['mmprompt.engine'])
+    locations=['mmprompt.engine', 'mmprompt.methods'])
 DATASETS = Registry(
     'dataset',
     parent=MMENGINE_DATASETS,
@@ -59,4 +59,16 @@ WEIGHT_INITIALIZERS = Registry(
     'weight initializer',
     parent=MMENGINE_WEIGHT_INITIALIZERS,
     scope='mmprompt',
-    locations=['mmprompt.models'])
+    locations=['mmprompt.core', 'mmprompt.methods', 'mmprompt.models'])
+
+# Types renamed to their papers' names (old -> new). The old names stay
+# registered as placeholders whose construction names the new one, so an
+# older config fails with the fix rather than "not in the registry".
+RENAMED_TYPES = {
+    'PromptMetricLoss': 'DAVPTLoss',
+    'PromptMetricClassifier': 'DAVPTClassifier',
+    'PromptMetricEncoderDecoder': 'DAVPTEncoderDecoder',
+    'ClassPromptMappingHook': 'DAVPTMappingHook',
+    'PrototypePromptInitHook': 'SPTInitHook',
+    'PromptWhiteningHook': 'BPTWhiteningHook',
+}

@@ -268,11 +268,11 @@ def tiny_classifier(num_prompts=2,
 
 
 def tiny_davpt(num_prompts=(2, 2, 2, 4), **kwargs):
-    """A ``mmprompt.PromptMetricClassifier`` (DA-VPT) over
+    """A ``mmprompt.DAVPTClassifier`` (DA-VPT) over
     :func:`tiny_vit`, guided prompts in the last layer, initialised."""
     return tiny_classifier(
         num_prompts,
-        type='mmprompt.PromptMetricClassifier',
+        type='mmprompt.DAVPTClassifier',
         init_weights=True,
         **kwargs)
 

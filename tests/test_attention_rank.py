@@ -5,11 +5,11 @@ import sys
 import torch
 
 import mmprompt  # noqa: F401
-from mmprompt.analysis.attention_rank import (attention_maps,
-                                              attention_rank_summary,
-                                              cumulative_eigenvalues,
-                                              effective_rank)
-from mmprompt.models import PromptViT
+from mmprompt.core import PromptViT
+from mmprompt.evaluation.attention_rank import (attention_maps,
+                                                attention_rank_summary,
+                                                cumulative_eigenvalues,
+                                                effective_rank)
 from helpers import REPO
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import mmprompt  # noqa: F401
-from mmprompt.models import PromptViT
+from mmprompt.core import PromptViT
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # a tiny ViT and batch for runs of the whole tool

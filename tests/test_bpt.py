@@ -1,4 +1,4 @@
-"""BPT: generators, BilinearPromptViT, PromptWhiteningHook,
+"""BPT: generators, BilinearPromptViT, BPTWhiteningHook,
 parameter counts, burstiness analysis."""
 import glob
 import importlib.util
@@ -18,14 +18,13 @@ from mmengine.runner import Runner, load_checkpoint, save_checkpoint
 from mmpretrain.models import VisionTransformer
 
 import mmprompt  # noqa: F401
-from mmprompt.analysis import burstiness_stats, layer_burstiness_values
-from mmprompt.engine import PromptWhiteningHook
-from mmprompt.engine.hooks import prompt_whitening_hook
-from mmprompt.engine.hooks.data_init_utils import sample_indices
-from mmprompt.models import (BilinearPrompt, BilinearPromptViT, PromptViT,
-                             WhitenedPrompt)
-from mmprompt.models.utils import (compute_whitening_statistics,
-                                   whitening_matrix)
+from mmprompt.core import PromptViT
+from mmprompt.core.data_init import sample_indices
+from mmprompt.methods.bpt import (BilinearPrompt, BilinearPromptViT,
+                                  BPTWhiteningHook, WhitenedPrompt,
+                                  bpt_whitening_hook, burstiness_stats,
+                                  compute_whitening_statistics,
+                                  layer_burstiness_values, whitening_matrix)
 from mmprompt.registry import HOOKS
 from helpers import (TINY_VIT, bad_input_params, call, check_bad_input, text,
                      tiny_bpt)
@@ -155,7 +154,7 @@ def test_generators_compute_their_products():
 
     w = torch.randn(D, D)
     f = WhitenedPrompt(num_tokens=3, embed_dims=D)
-    with pytest.raises(RuntimeError, match='PromptWhiteningHook'):
+    with pytest.raises(RuntimeError, match='BPTWhiteningHook'):
         f()
     f.set_whitening(w)
     torch.testing.assert_close(f(), f.a @ w)
@@ -169,7 +168,7 @@ def test_generators_compute_their_products():
 
     b = BilinearPrompt(
         num_tokens=4, embed_dims=D, width=6, b_init='whitening', seed=3)
-    with pytest.raises(RuntimeError, match='PromptWhiteningHook'):
+    with pytest.raises(RuntimeError, match='BPTWhiteningHook'):
         b()
     b.set_whitening(w)
     rows = b.whitening_rows()
@@ -335,11 +334,11 @@ def test_bad_whitening_inputs(tmp_path):
             r'checkpoint \(16, 16\) vs model \(32, 32\)'):
         load_checkpoint(model, path)
     with pytest.raises(ValueError, match=r"Unknown qk_product 'qk'"):
-        PromptWhiteningHook(qk_product='qk')
+        BPTWhiteningHook(qk_product='qk')
     with pytest.raises(
             ValueError, match=r'num_images must be an int >= 1, '
             r'got 0'):
-        PromptWhiteningHook(num_images=0)
+        BPTWhiteningHook(num_images=0)
     with pytest.raises(
             ValueError,
             match=r'num_images=30 but the training '
@@ -392,7 +391,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=1),
     checkpoint=dict(type='CheckpointHook', interval=1),
     sampler_seed=dict(type='DistSamplerSeedHook'))
-custom_hooks = [dict(type='mmprompt.PromptWhiteningHook', num_images=20,
+custom_hooks = [dict(type='mmprompt.BPTWhiteningHook', num_images=20,
                      eps=1e-4, batch_size=8)]
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 randomness = dict(seed=0)
@@ -428,13 +427,13 @@ def whitenings(state, prefix='backbone.'):
 def test_hook_in_runner_resume_keeps_matrix(config_file, tmp_path,
                                             monkeypatch):
     calls = []
-    real = prompt_whitening_hook.compute_whitening_statistics
+    real = bpt_whitening_hook.compute_whitening_statistics
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(prompt_whitening_hook, 'compute_whitening_statistics',
+    monkeypatch.setattr(bpt_whitening_hook, 'compute_whitening_statistics',
                         counting)
     work = tmp_path / 'A'
     runner = run_runner(config_file, work, 'bpt_a')
@@ -473,7 +472,7 @@ def test_hook_in_runner_resume_keeps_matrix(config_file, tmp_path,
         resume=True,
         train_cfg=dict(max_epochs=2),
         custom_hooks=[
-            dict(type='mmprompt.PromptWhiteningHook', num_images=5, eps=1e-2)
+            dict(type='mmprompt.BPTWhiteningHook', num_images=5, eps=1e-2)
         ])
     assert calls == [1]
     second = torch.load(work / 'epoch_2.pth', map_location='cpu')
@@ -740,7 +739,7 @@ def test_bpt_recipes_build_with_expected_counts():
         hooks = [h.type for h in cfg.custom_hooks]
         whitened = bb.variant != 'bilinear' or \
             bb.bilinear_init == 'whitening'
-        assert ('mmprompt.PromptWhiteningHook' in hooks) == whitened, path
+        assert ('mmprompt.BPTWhiteningHook' in hooks) == whitened, path
         if whitened:
             assert cfg.custom_hooks[0].qk_product == 'row_vector'
         with torch.device('meta'):
@@ -837,11 +836,10 @@ BAD_INPUT = [
           'twhiten'), call(tiny_bpt, variant='lowrank')),
     ('bpt-whitening-eps-not-positive', ValueError,
      text('eps must be > 0, got eps=0'),
-     call(HOOKS.build, dict(type='mmprompt.PromptWhiteningHook', eps=0))),
+     call(HOOKS.build, dict(type='mmprompt.BPTWhiteningHook', eps=0))),
     ('bpt-whitening-num_images-zero', ValueError,
      text('num_images must be an int >= 1, got 0'),
-     call(HOOKS.build, dict(type='mmprompt.PromptWhiteningHook',
-                            num_images=0))),
+     call(HOOKS.build, dict(type='mmprompt.BPTWhiteningHook', num_images=0))),
     ('bpt-whitening-few-tokens-warns-eps', UserWarning,
      text('from 2 token vectors, fewer than embed_dims=4',
           'eps=0.01'), bpt_whitening_few_tokens),

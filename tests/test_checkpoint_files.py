@@ -374,10 +374,10 @@ Runner.from_cfg(cfg).train()
 '''
 METHODS = {
     'vpt-deep': ('', '[]'),
-    'davpt': ("model.update(type='mmprompt.PromptMetricClassifier', "
+    'davpt': ("model.update(type='mmprompt.DAVPTClassifier', "
               'guided_layer=-1, beta=0.5, lam=0.5)\n'
               "model['backbone']['num_prompts'] = [4, 2]",
-              "[dict(type='mmprompt.ClassPromptMappingHook', "
+              "[dict(type='mmprompt.DAVPTMappingHook', "
               'num_images_per_class=3)]'),
 }
 

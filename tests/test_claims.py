@@ -106,8 +106,8 @@ def test_composed_method_trains_condenses_and_resumes(setup, tmp_path):
         f"_base_ = ['{REPO}/configs/offline/"
         "composed_dinov2-vit-s14_fashion-mnist-1k.py']"
         '\ncustom_hooks = [\n'
-        "    dict(type='mmprompt.PromptWhiteningHook', num_images=100),\n"
-        "    dict(type='mmprompt.ClassPromptMappingHook', "
+        "    dict(type='mmprompt.BPTWhiteningHook', num_images=100),\n"
+        "    dict(type='mmprompt.DAVPTMappingHook', "
         'num_images_per_class=10, start_epoch=1),\n'
         "    dict(type='mmprompt.PromptCondensationHook', keep_ratio=0.3, "
         'num_batches=2, at_epoch=1, keep_layers=[-1]),\n'

@@ -19,8 +19,7 @@ from transformers import (CLIPConfig, CLIPModel, CLIPVisionConfig,
                           CLIPVisionModel, Dinov2WithRegistersConfig,
                           Dinov2WithRegistersModel)
 
-from mmprompt.models import PromptSwin, PromptViT
-from mmprompt.models.prompts import vpt_uniform_bound
+from mmprompt.core import PromptSwin, PromptViT, vpt_uniform_bound
 from mmprompt.utils.checkpoint_converters import (load_vit_checkpoint,
                                                   vit_arch_from_state_dict)
 
@@ -566,9 +565,8 @@ def test_spt_tokens_and_condensation_count_the_registers(tmp_path):
     """SPT's patch tokens and Prompt Condensation see the registers as extra
     tokens: prototypes come from the N patches only, and a condensed model
     with registers equals one built with the kept prompts."""
-    from mmprompt.engine.hooks.prototype_prompt_init_hook import \
-        collect_patch_tokens
-    from mmprompt.models.utils import kept_positions
+    from mmprompt.methods.pc import kept_positions
+    from mmprompt.methods.spt.spt_init_hook import collect_patch_tokens
     path, kwargs = _save_each_format(tmp_path)['hf-dinov2-registers']
     model = _prompt_vit(path, num_prompts=3, **kwargs)
     x = _images()

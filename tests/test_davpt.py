@@ -10,9 +10,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmprompt  # noqa: F401
-from mmprompt.engine.hooks import ClassPromptMappingHook
-from mmprompt.models.losses import PromptMetricLoss
-from mmprompt.models.utils import initial_mapping, update_mapping
+from mmprompt.methods.davpt import (DAVPTLoss, DAVPTMappingHook,
+                                    initial_mapping, update_mapping)
 from mmprompt.registry import HOOKS
 from helpers import (REPO, TINY_VIT, TRAIN, assert_same, bad_input_params,
                      call, check_bad_input, fake_runner, free_port, load,
@@ -26,7 +25,7 @@ def davpt(anchor_source='paper', **kwargs):
     torch.manual_seed(0)
     model = MODELS.build(
         dict(
-            type='mmprompt.PromptMetricClassifier',
+            type='mmprompt.DAVPTClassifier',
             data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
             backbone=dict(
                 type='mmprompt.PromptViT',
@@ -48,7 +47,7 @@ def davpt(anchor_source='paper', **kwargs):
 def test_losses_use_the_guided_layer(source):
     model = davpt(source)
     batch = model.data_preprocessor(batches(1, size=6)[0], True)
-    with pytest.raises(RuntimeError, match='ClassPromptMappingHook'):
+    with pytest.raises(RuntimeError, match='DAVPTMappingHook'):
         model(**batch, mode='loss')
     model.set_mapping(torch.tensor([3, 0, 3]))
     losses = model(**batch, mode='loss')
@@ -80,7 +79,7 @@ def test_losses_use_the_guided_layer(source):
     else:  # the released code: CLS query (cls_type='query'), raw prompts
         proxies, cls = prompts, q[:, 0]
         patch = tokens[:, 5:].mean(1)
-    metric = PromptMetricLoss()
+    metric = DAVPTLoss()
     torch.testing.assert_close(losses['loss_ml_patch'],
                                0.5 * metric(patch, proxies, assign))
     torch.testing.assert_close(losses['loss_ml_cls'],
@@ -102,7 +101,7 @@ def test_bad_classifier_arguments():
     with pytest.raises(ValueError, match='guided layer 2 has no prompts'):
         MODELS.build(
             dict(
-                type='mmprompt.PromptMetricClassifier',
+                type='mmprompt.DAVPTClassifier',
                 backbone=dict(
                     type='mmprompt.PromptViT',
                     arch=TINY,
@@ -115,7 +114,7 @@ def test_bad_classifier_arguments():
     with pytest.raises(ValueError, match=r'map 3 classes to \[0, 4\)'):
         model.set_mapping(torch.tensor([0, 4, 1]))
     with pytest.raises(ValueError, match='num_images_per_class must be'):
-        ClassPromptMappingHook(num_images_per_class=0)
+        DAVPTMappingHook(num_images_per_class=0)
 
 
 def test_initial_mapping():
@@ -186,12 +185,12 @@ custom_imports = dict(
     imports=['mmprompt', 'mmprompt_tools_test_hooks', 'davpt_test_hooks'],
     allow_failed_imports=False)
 model = dict(
-    type='mmprompt.PromptMetricClassifier',
+    type='mmprompt.DAVPTClassifier',
     backbone=dict(num_prompts=[4, 2]),
     guided_layer=-1, beta=0.5, lam=0.5)
 custom_hooks = [
     dict(type='ToolsTestHook', stop_after=None),
-    dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=3),
+    dict(type='mmprompt.DAVPTMappingHook', num_images_per_class=3),
     dict(type='DumpMappingHook'),
 ]
 '''
@@ -354,7 +353,7 @@ def test_davpt_plus_tunes_only_k_and_v_bias_thirds():
     from mmengine.optim import build_optim_wrapper
     model = MODELS.build(
         dict(
-            type='mmprompt.PromptMetricClassifier',
+            type='mmprompt.DAVPTClassifier',
             data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
             backbone=dict(
                 type='mmprompt.PromptViT',
@@ -446,7 +445,7 @@ def test_class_representations_small_classes_and_unlabelled_data():
         train_dataloader=SimpleNamespace(dataset=TinySet()),
         logger=SimpleNamespace(warning=warnings.append))
     model = davpt()
-    hook = ClassPromptMappingHook(num_images_per_class=2)
+    hook = DAVPTMappingHook(num_images_per_class=2)
     feats, present = hook.class_representations(runner, model)
     assert feats.shape == (3, 32) and bool(present.all())
     assert warnings == [
@@ -499,7 +498,7 @@ def davpt_mapping_hook(labels, num_images_per_class=10):
     model = tiny_davpt()
     hook = HOOKS.build(
         dict(
-            type='mmprompt.ClassPromptMappingHook',
+            type='mmprompt.DAVPTMappingHook',
             num_images_per_class=num_images_per_class))
     dataset = labels if isinstance(labels, UnlabelledSet) \
         else LabelledSet(labels)
@@ -527,8 +526,7 @@ BAD_INPUT = [
     ('davpt-num_images_per_class-zero', ValueError,
      text('num_images_per_class must be an int >= 1, got 0'),
      call(HOOKS.build,
-          dict(type='mmprompt.ClassPromptMappingHook',
-               num_images_per_class=0))),
+          dict(type='mmprompt.DAVPTMappingHook', num_images_per_class=0))),
     ('davpt-k-above-smallest-class-warns', UserWarning,
      text('num_images_per_class=2 but the smallest class has 1 training '
           'images: using what exists'),

@@ -16,11 +16,10 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 import mmprompt  # noqa: F401
+from mmprompt.core import PromptViT
 from mmprompt.datasets.samplers import ClassSampledBatchSampler
 from mmprompt.engine.schedulers import WarmupCosineLR
-from mmprompt.models import PromptViT
-from mmprompt.models.classifiers import guided_anchors_and_proxies
-from mmprompt.models.losses import PromptMetricLoss
+from mmprompt.methods.davpt import DAVPTLoss, guided_anchors_and_proxies
 from helpers import TINY_VIT
 from test_prompt_condensation import batches
 
@@ -45,7 +44,7 @@ def davpt(**kwargs):
     torch.manual_seed(0)
     model = MODELS.build(
         dict(
-            type='mmprompt.PromptMetricClassifier',
+            type='mmprompt.DAVPTClassifier',
             data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
             backbone=dict(
                 type='mmprompt.PromptViT',
@@ -58,8 +57,7 @@ def davpt(**kwargs):
             beta=0.5,
             lam=2.0,
             metric_loss=dict(
-                type='mmprompt.PromptMetricLoss',
-                positive_mean='all',
+                type='mmprompt.DAVPTLoss', positive_mean='all',
                 proxy_scale=5.),
             **kwargs))
     model.init_weights()
@@ -76,7 +74,7 @@ def test_several_guided_layers_average_their_losses():
     losses = model(**batch, mode='loss')
     labels = torch.cat([s.gt_label for s in batch['data_samples']])
     assign = torch.tensor([3, 0, 3])[labels]
-    metric = PromptMetricLoss(positive_mean='all', proxy_scale=5.)
+    metric = DAVPTLoss(positive_mean='all', proxy_scale=5.)
     per_layer = [
         guided_anchors_and_proxies(model.backbone, layer, 'released')
         for layer in (1, 2, 3)
@@ -380,7 +378,7 @@ def test_released_leaf_honours_every_value(name, values, path):
     assert loader.batch_size == v['batch_size']
     assert loader.batch_sampler.samples_per_class == v['samples_per_class']
     hook = next(h for h in cfg.custom_hooks
-                if h.type == 'mmprompt.ClassPromptMappingHook')
+                if h.type == 'mmprompt.DAVPTMappingHook')
     assert hook.start_epoch == v['dynamic_kmeans'] + 1
     assert hook.feature_norm == 'layer'
 
@@ -421,7 +419,7 @@ default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=1, max_keep_ckpts=3))
 custom_hooks = [
     dict(type='ToolsTestHook', stop_after=None),
-    dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=2,
+    dict(type='mmprompt.DAVPTMappingHook', num_images_per_class=2,
          start_epoch=2, feature_norm='layer'),
 ]
 '''

@@ -22,7 +22,9 @@ import pytest
 import torch
 
 import mmprompt  # noqa: F401
-from mmprompt.models import BilinearPromptViT, PromptViT, SimpleFeaturePyramid
+from mmprompt.core import PromptViT
+from mmprompt.methods.bpt import BilinearPromptViT
+from mmprompt.models.necks import SimpleFeaturePyramid
 from mmprompt.registry import MODELS
 from helpers import (TINY_VIT, bad_input_params, call, check_bad_input, text,
                      tiny_vit)
@@ -397,7 +399,7 @@ def train_and_resume(cfg, tmp_path, stop_option, final_ckpt, first_ckpt):
 DAVPT_TINY = '''
 model['backbone']['num_prompts'] = [3, 3, 3, 4]  # guided: 4 prompts
 custom_hooks = [
-    dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=2,
+    dict(type='mmprompt.DAVPTMappingHook', num_images_per_class=2,
          interval_iters=2),
 ]
 '''
@@ -434,7 +436,7 @@ def test_setr_trains_evaluates_and_resumes(tmp_path, method):
 
 
 def test_dominant_label_ignores_the_ignore_index():
-    from mmprompt.models.segmentors import dominant_label
+    from mmprompt.methods.davpt import dominant_label
     seg = torch.tensor([[255, 255, 255, 2], [1, 1, 2, 2], [255, 0, 1, 2]])
     assert dominant_label(seg, num_classes=3, ignore_index=255) == 2
     assert dominant_label(torch.tensor([[1, 2]]), 3, 255) == 1  # tie

@@ -115,10 +115,10 @@ def test_classification_imports_and_runs_without_mmcv_ops():
         # mmprompt imported nothing dense (mmpretrain itself tries mmdet
         # in a guarded import), and the dense types are placeholders
         dense = [m for m in sys.modules if m.split('.')[0] == 'mmseg' or
-                 m.startswith(('mmprompt.models.segmentors',
+                 m.startswith(('mmprompt.methods.davpt.davpt_encoder_decoder',
                                'mmprompt.models.necks'))]
         assert not dense, dense
-        for name, extra in (('PromptMetricEncoderDecoder', 'mmsegmentation'),
+        for name, extra in (('DAVPTEncoderDecoder', 'mmsegmentation'),
                             ('SimpleFeaturePyramid', 'mmdet')):
             try:
                 MODELS.build(dict(type='mmprompt.' + name))

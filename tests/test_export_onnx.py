@@ -15,7 +15,7 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 import mmprompt  # noqa: F401
-from mmprompt.models.utils import condense_prompts
+from mmprompt.methods.pc import condense_prompts
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 EXPORT = osp.join(REPO, 'tools', 'deployment', 'export_onnx.py')

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 import mmprompt  # noqa: F401
-from mmprompt.models import BilinearPrompt, BilinearPromptViT
-from mmprompt.models.losses import PromptMetricLoss
-from mmprompt.models.utils import (compute_whitening_statistics,
-                                   whitening_matrix)
+from mmprompt.methods.bpt import (BilinearPrompt, BilinearPromptViT,
+                                  compute_whitening_statistics,
+                                  whitening_matrix)
+from mmprompt.methods.davpt import DAVPTLoss
 from helpers import TINY_VIT
 
 TINY = dict(TINY_VIT, num_layers=2)
@@ -303,10 +303,10 @@ def test_released_loss_mode_is_the_released_formula(scale_ratio):
     torch.manual_seed(0)
     anchors, proxies = torch.randn(6, 16), torch.randn(5, 16)
     labels = torch.tensor([0, 0, 2, 2, 2, 4])  # prompts 1 and 3: no positive
-    released = PromptMetricLoss(positive_mean='all', proxy_scale=scale_ratio)
+    released = DAVPTLoss(positive_mean='all', proxy_scale=scale_ratio)
     expected = released_proxy_anchor(anchors, proxies, labels, scale_ratio)
     torch.testing.assert_close(released(anchors, proxies, labels), expected)
-    paper = PromptMetricLoss(proxy_scale=scale_ratio)(anchors, proxies, labels)
+    paper = DAVPTLoss(proxy_scale=scale_ratio)(anchors, proxies, labels)
     if scale_ratio:  # the paper averages over the 3 prompts with positives
         assert abs(float(paper) - float(expected)) > 0.1
     # with a positive for every prompt the two means agree
@@ -315,7 +315,7 @@ def test_released_loss_mode_is_the_released_formula(scale_ratio):
         released(anchors, proxies, labels),
         released_proxy_anchor(anchors, proxies, labels, scale_ratio))
     torch.testing.assert_close(
-        PromptMetricLoss(proxy_scale=scale_ratio)(anchors, proxies, labels),
+        DAVPTLoss(proxy_scale=scale_ratio)(anchors, proxies, labels),
         released(anchors, proxies, labels))
 
 
@@ -325,7 +325,7 @@ def test_released_loss_mode_is_the_released_formula(scale_ratio):
 ])
 def test_bad_released_loss_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        PromptMetricLoss(**kwargs)
+        DAVPTLoss(**kwargs)
 
 
 # ------------------------------------------------- DA-VPT released mapping
@@ -335,7 +335,7 @@ def test_layer_normed_mapping_is_the_released_kmeans_norm():
     share a large offset it clusters differently from plain L2."""
     from sklearn.cluster import KMeans
 
-    from mmprompt.models.utils import initial_mapping
+    from mmprompt.methods.davpt import initial_mapping
     torch.manual_seed(0)
     # 4 groups around different directions, each class shifted along the
     # all-ones direction by its own large amount: that shift dominates the
@@ -366,8 +366,8 @@ def test_remapping_uses_the_class_means_of_its_own_epoch():
     the released code resets them every epoch."""
     from types import SimpleNamespace
 
-    from mmprompt.engine.hooks import ClassPromptMappingHook
-    hook = ClassPromptMappingHook(start_epoch=2, feature_norm='layer')
+    from mmprompt.methods.davpt import DAVPTMappingHook
+    hook = DAVPTMappingHook(start_epoch=2, feature_norm='layer')
     model = SimpleNamespace(
         set_mapping=lambda *a: None,
         class_feat_sum=torch.ones(3, 4),
@@ -377,7 +377,7 @@ def test_remapping_uses_the_class_means_of_its_own_epoch():
     assert model.class_feat_sum.abs().sum() == 0
     assert model.class_feat_count.sum() == 0
     with pytest.raises(ValueError, match="Unknown feature_norm 'l1'"):
-        ClassPromptMappingHook(feature_norm='l1')
+        DAVPTMappingHook(feature_norm='l1')
 
 
 # ------------------------------------------------ DA-VPT first mapping, MAE
@@ -393,7 +393,7 @@ def test_mae_first_mapping_norm_of_mean_is_the_released_pooling():
     from mmpretrain.registry import MODELS as PRETRAIN_MODELS
     from mmpretrain.structures import DataSample
 
-    from mmprompt.engine.hooks import ClassPromptMappingHook
+    from mmprompt.methods.davpt import DAVPTMappingHook
 
     labels = np.array([0, 0, 1, 1, 2, 2])
 
@@ -412,7 +412,7 @@ def test_mae_first_mapping_norm_of_mean_is_the_released_pooling():
     torch.manual_seed(0)
     model = PRETRAIN_MODELS.build(
         dict(
-            type='mmprompt.PromptMetricClassifier',
+            type='mmprompt.DAVPTClassifier',
             data_preprocessor=dict(
                 type='ClsDataPreprocessor',
                 num_classes=3,
@@ -436,11 +436,11 @@ def test_mae_first_mapping_norm_of_mean_is_the_released_pooling():
     runner = SimpleNamespace(
         train_dataloader=SimpleNamespace(dataset=TinySet()),
         logger=SimpleNamespace(warning=print))
-    released, _ = ClassPromptMappingHook(
+    released, _ = DAVPTMappingHook(
         num_images_per_class=2,
         first_pooling='norm_of_mean').class_representations(runner, model)
-    ours, _ = ClassPromptMappingHook(
-        num_images_per_class=2).class_representations(runner, model)
+    ours, _ = DAVPTMappingHook(num_images_per_class=2).class_representations(
+        runner, model)
 
     plain = VisionTransformer(
         arch=TINY_VIT,
@@ -472,11 +472,11 @@ def test_mae_first_mapping_norm_of_mean_is_the_released_pooling():
     assert (released - ours).abs().max() > 0.1
 
     with pytest.raises(ValueError, match="Unknown first_pooling 'mean'"):
-        ClassPromptMappingHook(first_pooling='mean')
+        DAVPTMappingHook(first_pooling='mean')
     model.backbone.out_type = 'cls_token'
     with pytest.raises(
             ValueError,
             match="first_pooling='norm_of_mean' "
             "needs every final token .* out_type='cls_token'"):
-        ClassPromptMappingHook(first_pooling='norm_of_mean') \
+        DAVPTMappingHook(first_pooling='norm_of_mean') \
             .class_representations(runner, model)

@@ -11,9 +11,9 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmprompt  # noqa: F401
-from mmprompt.engine.hooks import PromptCondensationHook
-from mmprompt.models.utils import (condense_prompts, replace_optimizer_params,
-                                   score_prompts, select_prompts)
+from mmprompt.methods.pc import (PromptCondensationHook, condense_prompts,
+                                 replace_optimizer_params, score_prompts,
+                                 select_prompts)
 from mmprompt.registry import HOOKS
 from helpers import (REPO, TEST, TINY_VIT, TRAIN, assert_same,
                      bad_input_params, call, check_bad_input, fake_runner,
@@ -305,7 +305,7 @@ import torch
 import torch.distributed as dist
 sys.path.insert(0, {tests!r})
 from test_prompt_condensation import batches, classifier
-from mmprompt.models.utils import score_prompts
+from mmprompt.methods.pc import score_prompts
 from mmprompt.utils.compat import shutdown_distributed
 
 if len(sys.argv) > 2:  # torchrun: each rank scores its share

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 
 import mmprompt  # noqa: F401
-from mmprompt.analysis.complexity import (count_flops, measure_latency,
-                                          prompt_count_sweep)
-from mmprompt.models import PromptViT
-from mmprompt.models.utils import condense_prompts
+from mmprompt.core import PromptViT
+from mmprompt.evaluation.complexity import (count_flops, measure_latency,
+                                            prompt_count_sweep)
+from mmprompt.methods.pc import condense_prompts
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PAPER_GFLOPS = {0: 17.6, 50: 22.2, 100: 26.9, 150: 31.8, 200: 36.7}

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import mmprompt  # noqa: F401
-from mmprompt.models.losses import PromptMetricLoss
+from mmprompt.methods.davpt import DAVPTLoss
 
 
 def reference(anchors, proxies, assign, alpha=32., delta=0.1):
@@ -37,10 +37,10 @@ def test_matches_plain_loop_reference(seed):
     proxies = torch.randn(5, 16, generator=g, dtype=torch.float64)
     # prompts 3 and 4 have no positive in this batch
     assign = torch.tensor([0, 1, 2, 0, 1, 2, 0, 0, 1])
-    loss = PromptMetricLoss()(anchors, proxies, assign)
+    loss = DAVPTLoss()(anchors, proxies, assign)
     assert loss.item() == pytest.approx(
         reference(anchors, proxies, assign.tolist()), rel=1e-9)
-    weighted = PromptMetricLoss(alpha=8., delta=0.2, loss_weight=0.5)
+    weighted = DAVPTLoss(alpha=8., delta=0.2, loss_weight=0.5)
     assert weighted(anchors, proxies, assign).item() == pytest.approx(
         0.5 * reference(anchors, proxies, assign.tolist(), 8., 0.2), rel=1e-9)
 
@@ -49,7 +49,7 @@ def test_gradients_pull_positives_together():
     anchors = torch.randn(6, 8, dtype=torch.float64)
     proxies = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
     assign = torch.tensor([0, 0, 1, 1, 2, 2])
-    loss_fn = PromptMetricLoss(alpha=4.)
+    loss_fn = DAVPTLoss(alpha=4.)
     loss = loss_fn(anchors, proxies, assign)
     loss.backward()
     with torch.no_grad():
@@ -58,7 +58,7 @@ def test_gradients_pull_positives_together():
 
 
 def test_bad_inputs_raise():
-    loss = PromptMetricLoss()
+    loss = DAVPTLoss()
     with pytest.raises(ValueError, match=r'values must lie in \[0, 3\)'):
         loss(torch.randn(2, 4), torch.randn(3, 4), torch.tensor([0, 3]))
     with pytest.raises(ValueError, match='anchors .* and proxies'):

@@ -14,9 +14,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmprompt  # noqa: F401
-from mmprompt.models import PromptSwin
-from mmprompt.models.utils import (condense_prompts, score_prompts,
-                                   select_prompts)
+from mmprompt.core import PromptSwin
+from mmprompt.methods.pc import condense_prompts, score_prompts, select_prompts
 from helpers import (TINY_SWIN, bad_input_params, call, check_bad_input, text,
                      tiny_swin)
 

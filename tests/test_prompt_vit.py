@@ -8,8 +8,8 @@ from mmpretrain.models import VisionTransformer
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import mmprompt  # noqa: F401
+from mmprompt.core import PromptViT
 from mmprompt.engine.hooks import TrainableParamsHook
-from mmprompt.models import PromptViT
 from helpers import (TINY_VIT, bad_input_params, call, check_bad_input, text,
                      tiny_vit)
 

@@ -1,5 +1,6 @@
 """The repository's shape: every config family documented and indexed for
 mim, links that resolve, no reference to files that are not here."""
+import ast
 import glob
 import os
 import os.path as osp
@@ -69,12 +70,92 @@ def test_no_reference_to_the_team_design_file():
     assert hits == []
 
 
-def test_library_files_stay_small():
-    """One class or concern per file: nothing in mmprompt/ much above 400
-    lines."""
-    sizes = {}
+def _package_modules():
+    """``{module name: (path, ast)}`` of every module of mmprompt."""
+    modules = {}
     for path in glob.glob(
             osp.join(REPO, 'mmprompt', '**', '*.py'), recursive=True):
+        rel = osp.relpath(path, REPO)[:-3].replace(osp.sep, '.')
+        name = rel[:-len('.__init__')] if rel.endswith('.__init__') else rel
         with open(path, encoding='utf-8') as f:
-            sizes[osp.relpath(path, REPO)] = sum(1 for _ in f)
-    assert {p: n for p, n in sizes.items() if n > 420} == {}
+            modules[name] = (path, ast.parse(f.read()))
+    return modules
+
+
+def _imported(name, node, modules):
+    """The mmprompt modules one import statement of module ``name`` loads
+    (``from pkg import sub`` loads ``pkg.sub``)."""
+    is_package = modules[name][0].endswith('__init__.py')
+    if isinstance(node, ast.Import):
+        targets = [a.name for a in node.names]
+    else:
+        base = node.module or ''
+        if node.level:
+            parts = name.split('.')
+            parts = parts[:len(parts) - node.level + is_package]
+            base = '.'.join(parts + ([base] if base else []))
+        targets = [base] + [f'{base}.{a.name}' for a in node.names]
+    return {t for t in targets if t in modules and t != name}
+
+
+def test_no_import_cycles():
+    """The import statements of mmprompt form no cycle (a cycle is what
+    function-local imports used to hide). Loading a module's parent
+    packages is left out, as Python does it before any statement runs."""
+    modules = _package_modules()
+    graph = {
+        name: set().union(*([
+            _imported(name, n, modules) for n in ast.walk(tree)
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+        ] or [set()]))
+        for name, (_, tree) in modules.items()
+    }
+    done, stack = set(), []
+
+    def visit(name):
+        if name in stack:
+            raise AssertionError('import cycle: ' + ' -> '.join(
+                stack[stack.index(name):] + [name]))
+        if name in done:
+            return
+        stack.append(name)
+        for target in sorted(graph[name]):
+            visit(target)
+        stack.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+
+
+# Imported inside functions or guarded blocks only: what a user may lack.
+OPTIONAL_IMPORTS = ('mmcv', 'mmseg', 'mmdet', 'onnx', 'onnxruntime',
+                    'safetensors')
+
+
+def test_deferred_imports_are_optional_dependencies_and_say_so():
+    """An import below module level is of an optional dependency (or of a
+    module that needs one, behind a check that it is usable), with a
+    comment saying so on its line or the line above."""
+    offenders = []
+    for name, (path, tree) in _package_modules().items():
+        with open(path, encoding='utf-8') as f:
+            lines = f.read().splitlines()
+        top = set(tree.body)  # module level, a try/except fallback too
+        top.update(n for t in tree.body if isinstance(t, ast.Try)
+                   for block in [t.body] + [h.body for h in t.handlers]
+                   for n in block)
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)) \
+                    or node in top:
+                continue
+            module = node.names[0].name if isinstance(
+                node, ast.Import) else node.module or ''
+            said = '\n'.join(lines[max(0, node.lineno - 4):node.lineno])
+            optional = module.split('.')[0] in OPTIONAL_IMPORTS or (
+                node.level and 'dense_library_ready' in said)
+            if not (optional and ('optional' in said or 'dense_library_ready'
+                                  in said or 'placeholder' in said)):
+                offenders.append(f'{osp.relpath(path, REPO)}:'
+                                 f'{node.lineno} {module}')
+    assert offenders == []

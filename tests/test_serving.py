@@ -12,7 +12,7 @@ import torch
 from mmpretrain.registry import MODELS
 
 import mmprompt  # noqa: F401
-from mmprompt.models.utils import condense_prompts
+from mmprompt.methods.pc import condense_prompts
 from mmprompt.serving import (MultiTaskInferencer, MultiTaskPromptViT,
                               ServingError, backbone_sha256,
                               frozen_backbone_state, load_bundle, write_bundle)
@@ -38,10 +38,10 @@ KINDS = {
             prompt_mode='shallow')), 'whiten'),
     'pc': (dict(backbone=dict(num_prompts=4)), 'condense'),
     'davpt': (dict(
-        type='mmprompt.PromptMetricClassifier',
+        type='mmprompt.DAVPTClassifier',
         backbone=dict(num_prompts=[2, 2, 2, 4])), None),
     'davpt-mae': (dict(
-        type='mmprompt.PromptMetricClassifier',
+        type='mmprompt.DAVPTClassifier',
         anchor_source='released',
         backbone=dict(
             num_prompts=[2, 2, 3, 4],

@@ -7,12 +7,14 @@ import torch
 import torch.nn.functional as F
 
 import mmprompt  # noqa: F401
-from mmprompt.analysis.complexity import count_flops
-from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
-from mmprompt.models.backbones.prompt_vit import TAP_NAMES
-from mmprompt.models.backbones.shared_prefix_attention import (
-    _exported_attention, shared_prefix_attention, with_prefix)
-from mmprompt.models.backbones.token_checkpoint import token_checkpoint
+from mmprompt.core import PromptSwin, PromptViT
+from mmprompt.core.prompt_vit import TAP_NAMES
+from mmprompt.core.shared_prefix_attention import (_exported_attention,
+                                                   shared_prefix_attention,
+                                                   with_prefix)
+from mmprompt.core.token_checkpoint import token_checkpoint
+from mmprompt.evaluation.complexity import count_flops
+from mmprompt.methods.bpt import BilinearPromptViT
 from helpers import TINY_VIT
 
 TINY = TINY_VIT
@@ -175,7 +177,7 @@ def test_bpt_shared_prefix_equals_per_image(variant):
 
 
 def test_condensed_vit_shared_prefix_equals_per_image():
-    from mmprompt.models.utils import condense_prompts
+    from mmprompt.methods.pc import condense_prompts
     shared, per_image = pair(PromptViT, KW, num_prompts=4)
     keep = [
         torch.tensor([0, 3]),

@@ -1,5 +1,5 @@
 """SPT prompt initialisation: prompt_init='prototype' with
-PrototypePromptInitHook (k-means, random tokens, window pooling)."""
+SPTInitHook (k-means, random tokens, window pooling)."""
 import numpy as np
 import pytest
 import torch
@@ -10,11 +10,9 @@ from mmengine.runner import Runner
 from mmpretrain.models import VisionTransformer
 
 import mmprompt  # noqa: F401
-from mmprompt.engine import PrototypePromptInitHook
-from mmprompt.engine.hooks import prototype_prompt_init_hook
-from mmprompt.engine.hooks.data_init_utils import sample_indices
-from mmprompt.models import PromptViT
-from mmprompt.models.utils import prototype_tokens
+from mmprompt.core import PromptViT
+from mmprompt.core.data_init import sample_indices
+from mmprompt.methods.spt import SPTInitHook, prototype_tokens, spt_init_hook
 from helpers import TINY_VIT
 
 TINY = dict(TINY_VIT, num_layers=2)
@@ -89,7 +87,7 @@ def test_prototype_prompts_refuse_use_before_init():
     model = PromptViT(**KW, num_prompts=3, prompt_init='prototype')
     assert all(g.needs_data_init for g in model.prompts)
     assert 'prompts.0.data_init_done' in model.state_dict()
-    with pytest.raises(RuntimeError, match='PrototypePromptInitHook'):
+    with pytest.raises(RuntimeError, match='SPTInitHook'):
         model(torch.randn(1, 3, 32, 32))
     with pytest.raises(ValueError, match=r'must be \(3, 32\), got \(2, 32\)'):
         model.prompts[0].init_from_data(torch.zeros(2, 32))
@@ -97,7 +95,7 @@ def test_prototype_prompts_refuse_use_before_init():
     plain = PromptViT(**KW, num_prompts=3)
     assert not any('data_init_done' in k for k in plain.state_dict())
     with pytest.raises(ValueError, match="Unknown prototype method 'x'"):
-        PrototypePromptInitHook(method='x')
+        SPTInitHook(method='x')
 
 
 @pytest.fixture(scope='module')
@@ -157,7 +155,7 @@ def make_cfg(data_root, work_dir, name, method='kmeans', **options):
                 checkpoint=dict(type='CheckpointHook', interval=1)),
             custom_hooks=[
                 dict(
-                    type='mmprompt.PrototypePromptInitHook',
+                    type='mmprompt.SPTInitHook',
                     method=method,
                     num_images=10,
                     batch_size=4)
@@ -204,14 +202,13 @@ def test_hook_initialises_from_prompt_free_layer_inputs(
 
 def test_resume_does_not_redo_initialisation(data_root, tmp_path, monkeypatch):
     calls = []
-    real = prototype_prompt_init_hook.collect_patch_tokens
+    real = spt_init_hook.collect_patch_tokens
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(prototype_prompt_init_hook, 'collect_patch_tokens',
-                        counting)
+    monkeypatch.setattr(spt_init_hook, 'collect_patch_tokens', counting)
     # uninterrupted: 2 epochs
     Runner.from_cfg(
         make_cfg(
@@ -239,7 +236,7 @@ def test_resume_does_not_redo_initialisation(data_root, tmp_path, monkeypatch):
             resume=True,
             custom_hooks=[
                 dict(
-                    type='mmprompt.PrototypePromptInitHook',
+                    type='mmprompt.SPTInitHook',
                     method='random',
                     num_images=5,
                     seed=7)
@@ -266,7 +263,7 @@ def test_spt_recipes_build():
     init_default_scope('mmpretrain')
     for f in files:
         cfg = Config.fromfile(osp.join(root, f))
-        assert cfg.custom_hooks[0].type == 'mmprompt.PrototypePromptInitHook'
+        assert cfg.custom_hooks[0].type == 'mmprompt.SPTInitHook'
         with torch.device('meta'):
             model = MODELS.build(cfg.model)
         assert all(g.init == 'prototype' for g in model.backbone.prompts)

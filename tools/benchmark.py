@@ -104,15 +104,15 @@ import torch.nn.functional as F
 from mmpretrain.models import VisionTransformer
 
 import mmprompt  # noqa: F401
-from mmprompt.analysis.complexity import count_flops
+from mmprompt.core import PromptSwin, PromptViT, count_parameters
 from mmprompt.evaluation import peak_allocated, ratio_interval, round_order
-from mmprompt.models import BilinearPromptViT, PromptSwin, PromptViT
-from mmprompt.models.classifiers import GUIDED_TAPS, guided_anchors_and_proxies
-from mmprompt.models.losses import PromptMetricLoss
-from mmprompt.models.utils import (condense_prompts, count_parameters,
-                                   select_prompts, update_mapping)
-from mmprompt.models.utils.whitening import (compute_whitening_statistics,
-                                             whitening_matrix)
+from mmprompt.evaluation.complexity import count_flops
+from mmprompt.methods.bpt import BilinearPromptViT
+from mmprompt.methods.bpt.whitening import (compute_whitening_statistics,
+                                            whitening_matrix)
+from mmprompt.methods.davpt import (GUIDED_TAPS, DAVPTLoss,
+                                    guided_anchors_and_proxies, update_mapping)
+from mmprompt.methods.pc import condense_prompts, select_prompts
 from mmprompt.utils.onnx_export import export_onnx
 
 METHODS = ('linear', 'full', 'vpt-shallow', 'vpt-deep', 'vpt-deep-per-image',
@@ -187,7 +187,7 @@ def build(method, args):
     if method.startswith('bpt-'):
         # BPT-Deep: only the prompt generators differ from VPT-Deep; the
         # whitening matrices are fitted once on the batch (Bench), as
-        # PromptWhiteningHook does on training images before training
+        # BPTWhiteningHook does on training images before training
         return BilinearPromptViT(
             **kw,
             num_prompts=args.num_prompts,
@@ -235,7 +235,7 @@ class Bench:
             params + list(self.head.parameters()), lr=1e-4)
         self.steps, self.latencies, self.memory = [], [], []
         self.tries = dict(steps=[], latencies=[])  # every time, by round
-        self.metric = PromptMetricLoss() if method.startswith('davpt') \
+        self.metric = DAVPTLoss() if method.startswith('davpt') \
             else None
         # --stage-minima, --lockstep: an inference is cut into stages
         # where each layer starts (its first norm's first call; PromptViT
@@ -650,7 +650,7 @@ def memory_worker(method, args, x, y):
 
 def fit_whitening(backbone, x, eps=1e-5):
     """Set every layer's whitening matrix from the tokens of ``x`` (the
-    computation of PromptWhiteningHook); returns the seconds it took."""
+    computation of BPTWhiteningHook); returns the seconds it took."""
     start = time.perf_counter()
     layers = range(len(backbone.prompts))
     stats = compute_whitening_statistics(backbone.eval(), [x], layers)

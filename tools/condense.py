@@ -29,10 +29,10 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 import mmprompt  # noqa: F401
-from mmprompt.analysis.complexity import count_flops
-from mmprompt.models.utils import (SCORE_METHODS, condensable_backbone,
-                                   condense_prompts, score_prompts,
-                                   select_prompts)
+from mmprompt.evaluation.complexity import count_flops
+from mmprompt.methods.pc import (SCORE_METHODS, condensable_backbone,
+                                 condense_prompts, score_prompts,
+                                 select_prompts)
 from mmprompt.utils import build_model
 from mmprompt.utils.dependencies import load_config
 

@@ -19,7 +19,7 @@ from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 
 import mmprompt  # noqa: F401  (registers the checkpoint safe globals)
-from mmprompt.models.backbones.prompted_backbone import PromptedBackboneMixin
+from mmprompt.core.prompted_backbone import PromptedBackboneMixin
 from mmprompt.serving.bundle import (BACKBONE_HASH_KEY, backbone_sha256,
                                      frozen_backbone_state)
 from mmprompt.utils.checkpoint_files import (CheckpointFileError,

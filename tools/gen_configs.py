@@ -262,7 +262,7 @@ def bpt_leaf(mode):
 
 
 BPT_WHITENING_HOOK = dict(
-    type='mmprompt.PromptWhiteningHook',
+    type='mmprompt.BPTWhiteningHook',
     num_images=100,
     eps=1e-5,
     qk_product='row_vector',
@@ -344,7 +344,7 @@ def davpt_recipe(plus: bool):
         return Piece(
             dict(
                 model=dict(
-                    type='mmprompt.PromptMetricClassifier',
+                    type='mmprompt.DAVPTClassifier',
                     backbone=backbone,
                     guided_layer=-1,
                     anchor_source='paper',
@@ -356,7 +356,7 @@ def davpt_recipe(plus: bool):
                     **head_weight_decay(d['head_weight_decay'])),
                 custom_hooks=[
                     dict(
-                        type='mmprompt.ClassPromptMappingHook',
+                        type='mmprompt.DAVPTMappingHook',
                         num_images_per_class=10,
                         start_epoch=1)
                 ]),
@@ -483,7 +483,7 @@ def davpt_released_recipe(pretrain_tag) -> Tuple[List[str], Piece]:
     return [f'../models/{model_file}', '../default_runtime.py'], Piece(
         dict(
             model=dict(
-                type='mmprompt.PromptMetricClassifier',
+                type='mmprompt.DAVPTClassifier',
                 backbone=backbone,
                 anchor_source='released'),
             optim_wrapper=dict(
@@ -537,7 +537,7 @@ def davpt_released_leaf(name, values) -> Tuple[List[str], Piece]:
         backbone['prompts_see_patches_only'] = True
     backbone['trainable_params'] = released_bias_rules(v)
     mapping_hook = dict(
-        type='mmprompt.ClassPromptMappingHook',
+        type='mmprompt.DAVPTMappingHook',
         num_images_per_class=10,
         start_epoch=v['dynamic_kmeans'] + 1,
         feature_norm='layer')
@@ -564,7 +564,7 @@ def davpt_released_leaf(name, values) -> Tuple[List[str], Piece]:
                 beta=v['vpt_loss_weight'],
                 lam=v['cls_loss_weight'],
                 metric_loss=dict(
-                    type='mmprompt.PromptMetricLoss',
+                    type='mmprompt.DAVPTLoss',
                     positive_mean='all',
                     proxy_scale=v['loss_vpt_scale_ratio'])),
             optim_wrapper=dict(

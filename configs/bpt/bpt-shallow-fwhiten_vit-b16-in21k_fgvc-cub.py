@@ -5,6 +5,6 @@
 _base_ = ['./bpt-shallow/bpt-shallow_vit-b16-in21k_fgvc-cub.py']
 model = dict(backbone=dict(variant='fwhiten', num_prompts=100))
 custom_hooks = [
-    dict(type='mmprompt.PromptWhiteningHook', num_images=100, eps=1e-5,
+    dict(type='mmprompt.BPTWhiteningHook', num_images=100, eps=1e-5,
          qk_product='row_vector', average_images=False),
 ]

@@ -5,5 +5,5 @@ _base_ = './vpt-deep_dinov2-vit-s14_fashion-mnist-1k.py'
 model = dict(
     backbone=dict(type='mmprompt.BilinearPromptViT', variant='twhiten'))
 custom_hooks = [
-    dict(type='mmprompt.PromptWhiteningHook', num_images=100, eps=1e-5),
+    dict(type='mmprompt.BPTWhiteningHook', num_images=100, eps=1e-5),
 ]

@@ -7,5 +7,5 @@ model = dict(
                   prompt_mode='shallow', width=25,
                   bilinear_init='whitening'))
 custom_hooks = [
-    dict(type='mmprompt.PromptWhiteningHook', num_images=100, eps=1e-5),
+    dict(type='mmprompt.BPTWhiteningHook', num_images=100, eps=1e-5),
 ]

@@ -6,5 +6,5 @@ model = dict(
     backbone=dict(type='mmprompt.BilinearPromptViT', variant='fwhiten',
                   prompt_mode='shallow'))
 custom_hooks = [
-    dict(type='mmprompt.PromptWhiteningHook', num_images=100, eps=1e-5),
+    dict(type='mmprompt.BPTWhiteningHook', num_images=100, eps=1e-5),
 ]

@@ -7,8 +7,8 @@ model = dict(
     backbone=dict(type='mmprompt.BilinearPromptViT', variant='bilinear',
                   width=25, bilinear_init='whitening'))
 custom_hooks = [
-    dict(type='mmprompt.PromptWhiteningHook', num_images=100, eps=1e-5),
-    dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=10,
+    dict(type='mmprompt.BPTWhiteningHook', num_images=100, eps=1e-5),
+    dict(type='mmprompt.DAVPTMappingHook', num_images_per_class=10,
          start_epoch=1),
     dict(type='mmprompt.PromptCondensationHook', keep_ratio=0.3,
          score='taylor', num_batches=10, at_epoch=2, keep_layers=[-1]),

@@ -5,12 +5,12 @@
 # the released segmentation defaults.
 _base_ = ['./_base_vit-l16-in21k_setr-pup_ade20k-512x512-160k.py']
 model = dict(
-    type='mmprompt.PromptMetricEncoderDecoder',
+    type='mmprompt.DAVPTEncoderDecoder',
     backbone=dict(num_prompts=[20] * 23 + [10], prompt_mode='deep'),
     guided_layer=-1,
     beta=0.05,
     lam=0.05)
 custom_hooks = [
-    dict(type='mmprompt.ClassPromptMappingHook', num_images_per_class=10,
+    dict(type='mmprompt.DAVPTMappingHook', num_images_per_class=10,
          interval_iters=1263),
 ]

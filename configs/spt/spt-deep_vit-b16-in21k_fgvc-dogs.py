@@ -1,9 +1,9 @@
 # SPT-deep: VPT-deep (ViT-B/16 in21k, FGVC dogs) with prompts initialised
 # from k-means centres of the patch tokens entering each prompted layer of the
-# prompt-free model over 100 training images (PrototypePromptInitHook).
+# prompt-free model over 100 training images (SPTInitHook).
 _base_ = ['../vpt/vpt-deep/vpt-deep_vit-b16-in21k_fgvc-dogs.py']
 model = dict(backbone=dict(prompt_init='prototype'))
 custom_hooks = [
-    dict(type='mmprompt.PrototypePromptInitHook', method='kmeans',
+    dict(type='mmprompt.SPTInitHook', method='kmeans',
          num_images=100, max_tokens=20000),
 ]

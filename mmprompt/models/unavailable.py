@@ -1,4 +1,4 @@
-from mmprompt.registry import MODELS
+from mmprompt.registry import HOOKS, MODELS, RENAMED_TYPES
 from mmprompt.utils.dependencies import require_dense_library
 
 
@@ -17,3 +17,25 @@ def register_unavailable(name: str, scope: str) -> None:
 
     build.__name__ = name
     MODELS.register_module(name=name, module=build)
+
+
+class RenamedTypeError(KeyError):
+    """A config names a type by its name before the papers' names."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+def register_renamed() -> None:
+    """Register each old name of :data:`~mmprompt.registry.RENAMED_TYPES`
+    as a placeholder whose construction names the new type."""
+    for old, new in RENAMED_TYPES.items():
+        registry = HOOKS if new.endswith('Hook') else MODELS
+
+        def build(*args, _old=old, _new=new, **kwargs):
+            raise RenamedTypeError(
+                f"type='mmprompt.{_old}' was renamed to its paper's name: "
+                f"write type='mmprompt.{_new}' (same arguments)")
+
+        build.__name__ = old
+        registry.register_module(name=old, module=build)

@@ -5,6 +5,7 @@ from typing import Dict, List, Sequence
 
 import torch
 import torch.nn as nn
+from mmpretrain.models import VisionTransformer
 from mmpretrain.registry import MODELS
 
 from mmprompt.evaluation import ratio_interval, round_order
@@ -32,7 +33,6 @@ def task_bytes(model: nn.Module) -> int:
 def build_tasks(num_tasks: int, arch, img_size: int, patch_size: int,
                 num_prompts: int, num_classes: int) -> Dict[str, nn.Module]:
     """``num_tasks`` VPT-Deep classifiers (random prompts and heads)."""
-    from mmpretrain.models import VisionTransformer
     width = (VisionTransformer.arch_zoo[arch]
              if isinstance(arch, str) else arch)['embed_dims']
     return {

@@ -22,11 +22,13 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
-from mmprompt.models.utils import (condense_prompts, find_prompted_backbone,
-                                   kept_positions)
+from mmprompt.core import find_prompted_backbone
+from mmprompt.methods.pc import condense_prompts, kept_positions
 from mmprompt.utils.checkpoint_files import (load_checkpoint_file,
                                              write_atomically)
+from mmprompt.utils.dependencies import load_config
 from mmprompt.utils.model_builder import build_model
 from mmprompt.utils.prompt_checkpoint import (is_prompt_only, load_prompt_only,
                                               tuned_state_dict)
@@ -80,13 +82,11 @@ def backbone_facts(model: nn.Module) -> dict:
 
 
 def _task_model(name: str, cfg: Config) -> nn.Module:
-    from mmengine.registry import init_default_scope
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     return build_model(cfg)
 
 
 def _load_config(name: str, config) -> Config:
-    from mmprompt.utils.dependencies import load_config
     if isinstance(config, Config):
         return config
     if not isinstance(config, str) or not osp.isfile(config):

@@ -25,10 +25,8 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from mmprompt.models.backbones import PromptViT
-from mmprompt.models.backbones.shared_prefix_attention import \
-    shared_prefix_attention
-from mmprompt.models.utils import find_prompted_backbone
+from mmprompt.core import PromptViT, find_prompted_backbone
+from mmprompt.core.shared_prefix_attention import shared_prefix_attention
 
 
 class ServingError(ValueError):
@@ -97,7 +95,7 @@ def tie_frozen(name: str, backbone: PromptViT, shared: PromptViT) -> None:
 
 
 class MultiTaskPromptViT(nn.Module):
-    """A frozen :class:`~mmprompt.models.PromptViT` and tasks' classifiers
+    """A frozen :class:`~mmprompt.core.PromptViT` and tasks' classifiers
     sharing it, run on mixed batches.
 
     Args:

@@ -22,9 +22,22 @@ its name resolves only ``HistoryBuffer``'s statistics methods.
 import collections
 import pickle
 from typing import List, Tuple, Union
+from unittest import mock
 
+import numpy as np
 import torch
+import torch.distributed as dist
+from mmengine.config import ConfigDict
+from mmengine.device import (is_cuda_available, is_mlu_available,
+                             is_musa_available, is_npu_available)
+from mmengine.dist import init_dist, is_distributed
+from mmengine.logging import HistoryBuffer
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+try:  # numpy >= 2 (the numpy 1.x ``numpy.core`` is a shim there)
+    from numpy._core import multiarray
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core import multiarray
 
 __all__ = [
     'register_checkpoint_safe_globals', 'checkpoint_safe_globals',
@@ -49,11 +62,6 @@ _NUMPY_DTYPES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
 
 
 def _numpy_globals() -> List[Union[type, Tuple[object, str]]]:
-    import numpy as np
-    try:  # numpy >= 2 (the numpy 1.x ``numpy.core`` is a shim there)
-        from numpy._core import multiarray
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray
     out: List[Union[type, Tuple[object, str]]] = [
         # ndarray.__reduce__ -> (_reconstruct, (ndarray, (0,), b'b'), state)
         multiarray._reconstruct,
@@ -94,7 +102,6 @@ def _history_buffer_getattr(obj, name, *default):
     attribute of any allow-listed object (``numpy.ndarray.tofile`` ...), so
     this resolves only the statistics methods of ``HistoryBuffer``.
     """
-    from mmengine.logging import HistoryBuffer
     if (obj is HistoryBuffer and isinstance(name, str)
             and (name in _DEFAULT_STATISTICS
                  or name in HistoryBuffer._statistics_methods)):
@@ -123,7 +130,6 @@ def checkpoint_safe_globals() -> List[Union[type, Tuple[object, str]]]:
       state and ``MultiStepParamScheduler.milestones``. torch 2.13 allows
       both by default; listed for older torch versions.
     """
-    from mmengine.logging import HistoryBuffer
     return [
         HistoryBuffer,
         (_history_buffer_getattr, 'builtins.getattr'),
@@ -150,8 +156,6 @@ def register_checkpoint_safe_globals() -> None:
 
 def has_amp_device() -> bool:
     """Whether mmengine's ``AmpOptimWrapper`` has an accelerator to use."""
-    from mmengine.device import (is_cuda_available, is_mlu_available,
-                                 is_musa_available, is_npu_available)
     return (is_cuda_available() or is_npu_available() or is_mlu_available()
             or is_musa_available())
 
@@ -181,10 +185,6 @@ def configure_cpu_distributed(cfg) -> bool:
     """
     if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
         return False
-    from unittest import mock
-
-    from mmengine.config import ConfigDict
-    from mmengine.dist import init_dist, is_distributed
     env_cfg = cfg.get('env_cfg') or ConfigDict()
     dist_cfg = env_cfg.get('dist_cfg') or ConfigDict()
     if dist_cfg.get('backend', 'nccl') == 'nccl':
@@ -213,7 +213,6 @@ def shutdown_distributed() -> None:
     run. Call it at the end of a launcher script; a no-op when no process
     group was initialised.
     """
-    import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()

@@ -11,7 +11,7 @@ enough): mmpretrain imports none of them. The dense parts need more:
 - detection: mmdetection (the ``det`` extra); its RoI heads and NMS are
   mmcv ops.
 
-mmprompt registers its dense types (``PromptMetricEncoderDecoder``,
+mmprompt registers its dense types (``DAVPTEncoderDecoder``,
 ``SimpleFeaturePyramid``) only where their library imports; elsewhere a
 placeholder with the same name raises :class:`MissingDependencyError`
 naming the extra, so a config that uses them fails with the fix, not with
@@ -23,6 +23,8 @@ import importlib
 import importlib.util
 import os.path as osp
 from typing import Optional, Set
+
+from mmengine.config import Config
 
 __all__ = [
     'MMCV_MIN', 'MMCV_MAX', 'DENSE_LIBRARIES', 'MissingDependencyError',
@@ -75,7 +77,7 @@ def check_mmcv_version(version: Optional[str] = None) -> str:
                 'compiled ops, seconds); segmentation and detection need '
                 'mmcv with its ops: {}; or run bash tools/setup_env.sh'.format(
                     _fmt(MMCV_MIN), _fmt(MMCV_MAX), MMCV_BUILD))
-        import mmcv
+        import mmcv  # optional: checked here, imported only once it is
         version = mmcv.__version__
     if not MMCV_MIN <= _version_tuple(version) < MMCV_MAX:
         raise MissingDependencyError(
@@ -110,7 +112,7 @@ def dense_library_error(scope: str, user: str = 'this') -> Optional[str]:
                 f'compiled ops ({MMCV_BUILD})')
     ops_error = mmcv_ops_import_error()
     if ops_error is not None:
-        import mmcv
+        import mmcv  # optional: checked here, imported only once it is
         return (f'{user} needs {dist} ({task}), and {dist} needs mmcv\'s '
                 f'compiled ops, but mmcv {mmcv.__version__} was built '
                 f'without them ({ops_error}): rebuild it with {MMCV_BUILD} '
@@ -132,7 +134,6 @@ def config_external_scopes(filename: str) -> Set[str]:
     """Scopes of the ``pkg::`` bases a config file inherits, directly or
     through its local bases (read without loading the config, so it works
     where those packages are missing)."""
-    from mmengine.config import Config
     scopes, todo, seen = set(), [osp.abspath(filename)], set()
     while todo:
         path = todo.pop()
@@ -163,7 +164,6 @@ def load_config(filename: str, **kwargs):
     (a dense config where mmseg/mmdet or mmcv's ops are missing fails with
     the fix instead of mmengine's "not installed" or "not in the
     registry")."""
-    from mmengine.config import Config
     check_config_dependencies(filename)
     cfg = Config.fromfile(filename, **kwargs)
     check_config_dependencies(filename, cfg)

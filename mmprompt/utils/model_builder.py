@@ -2,6 +2,7 @@
 import copy
 
 import torch.nn as nn
+from mmengine.registry import MODELS
 
 
 def build_model(cfg, model_cfg=None) -> nn.Module:
@@ -21,7 +22,6 @@ def build_model(cfg, model_cfg=None) -> nn.Module:
         model_cfg (dict, optional): a changed copy of ``cfg.model`` to build
             instead (e.g. another prompt count).
     """
-    from mmengine.registry import MODELS
     model_cfg = copy.deepcopy(cfg.model if model_cfg is None else model_cfg)
     preprocessor = cfg.get('data_preprocessor')
     if isinstance(model_cfg, dict) and preprocessor is not None:

@@ -67,7 +67,7 @@ def export_onnx(module: nn.Module,
 def check_onnx(path: str, module: nn.Module, inputs: torch.Tensor) -> float:
     """Largest |onnxruntime - PyTorch| on ``inputs`` and on a batch one
     larger (the batch axis must be dynamic)."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional: the onnx extra
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     diff = 0.
     for x in (inputs, torch.cat([inputs, inputs[:1]])):

@@ -30,7 +30,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 
 import mmprompt  # noqa: F401,E402
-from mmprompt.analysis.attention_rank import \
+from mmprompt.evaluation.attention_rank import \
     attention_rank_summary  # noqa: E402
 from mmprompt.utils import build_model  # noqa: E402
 

@@ -12,7 +12,7 @@ one PNG of histograms with log counts per layer and ``burstiness.json``.
 
 The whitening matrix of a layer is the checkpoint's (a BPT model whose
 layer has one) or else computed from the same images with the
-PromptWhiteningHook formula (``--eps``, ``--qk-product``).
+BPTWhiteningHook formula (``--eps``, ``--qk-product``).
 """
 import argparse
 import json
@@ -32,15 +32,13 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import DATASETS, init_default_scope  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
 
-from mmprompt.analysis import BURSTINESS_QUANTITIES  # noqa: E402
-from mmprompt.analysis import (QUANTITY_LABELS, burstiness_stats,
-                               layer_burstiness_values)
-from mmprompt.engine.hooks.data_init_utils import input_batches  # noqa: E402
-from mmprompt.engine.hooks.data_init_utils import (prompted_backbone,
-                                                   sample_indices)
-from mmprompt.models.utils import QK_PRODUCTS  # noqa: E402
-from mmprompt.models.utils import (compute_whitening_statistics,
-                                   whitening_matrix)
+from mmprompt.core.data_init import input_batches  # noqa: E402
+from mmprompt.core.data_init import prompted_backbone, sample_indices
+from mmprompt.methods.bpt import BURSTINESS_QUANTITIES  # noqa: E402
+from mmprompt.methods.bpt import QK_PRODUCTS  # noqa: E402
+from mmprompt.methods.bpt import (QUANTITY_LABELS, burstiness_stats,
+                                  compute_whitening_statistics,
+                                  layer_burstiness_values, whitening_matrix)
 from mmprompt.utils import build_model  # noqa: E402
 
 
@@ -63,12 +61,12 @@ def parse_args(argv=None):
         type=float,
         default=None,
         help='eps of a whitening computed here (default: '
-        "the config's PromptWhiteningHook, else 1e-5)")
+        "the config's BPTWhiteningHook, else 1e-5)")
     parser.add_argument(
         '--qk-product',
         choices=QK_PRODUCTS,
         default=None,
-        help="default: the config's PromptWhiteningHook, "
+        help="default: the config's BPTWhiteningHook, "
         'else row_vector')
     parser.add_argument('--bins', type=int, default=200)
     parser.add_argument(
@@ -80,7 +78,7 @@ def parse_args(argv=None):
 
 def whitening_hook_cfg(cfg) -> dict:
     for hook in cfg.get('custom_hooks', []) or []:
-        if str(hook.get('type', '')).split('.')[-1] == 'PromptWhiteningHook':
+        if str(hook.get('type', '')).split('.')[-1] == 'BPTWhiteningHook':
             return dict(hook)
     return {}
 

@@ -39,9 +39,9 @@ from mmengine.evaluator import Evaluator  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 
-from mmprompt.models.utils import SCORE_METHODS  # noqa: E402
-from mmprompt.models.utils import (condensable_backbone, condense_prompts,
-                                   score_prompts, select_prompts)
+from mmprompt.methods.pc import SCORE_METHODS  # noqa: E402
+from mmprompt.methods.pc import (condensable_backbone, condense_prompts,
+                                 score_prompts, select_prompts)
 from mmprompt.utils import build_model  # noqa: E402
 
 

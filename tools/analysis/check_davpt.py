@@ -2,8 +2,8 @@
 
     python tools/analysis/check_davpt.py WORK_DIR [WORK_DIR ...] [--out JSON]
 
-For each training work dir of a DA-VPT model (``PromptMetricClassifier``
-with a ``ClassPromptMappingHook``), from the files the run wrote:
+For each training work dir of a DA-VPT model (``DAVPTClassifier``
+with a ``DAVPTMappingHook``), from the files the run wrote:
 
 - the mean of each metric loss (``loss_ml_patch``, ``loss_ml_cls``, as
   logged, i.e. weighted by beta and lambda) and of the classification loss
@@ -85,7 +85,7 @@ def mappings(work_dir):
                     found.append(ast.literal_eval(match.group(2)))
     if not found:
         raise ValueError(f'{work_dir}: the log holds no class-to-prompt '
-                         'mapping: the run had no ClassPromptMappingHook')
+                         'mapping: the run had no DAVPTMappingHook')
     return found
 
 

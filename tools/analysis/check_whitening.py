@@ -6,7 +6,7 @@
 For every layer whose prompt generator holds a *fixed* whitening matrix
 ``W`` (BPT-fWhiten; tWhiten tunes ``W`` and bilinear prompts train ``B``
 from it, so neither keeps the fitted matrix), this recomputes the statistics
-``Sigma`` of the config's PromptWhiteningHook (same formula, images, eps and
+``Sigma`` of the config's BPTWhiteningHook (same formula, images, eps and
 ``W_q W_k^T`` product) from the config's training images with the test
 pipeline, and reports the spectrum of ``W Sigma W``: all ones when ``W``
 whitens ``Sigma`` (up to eps and the hook's random flips, which this check
@@ -30,12 +30,11 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import DATASETS, init_default_scope  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
 
-from mmprompt.engine.hooks.data_init_utils import input_batches  # noqa: E402
-from mmprompt.engine.hooks.data_init_utils import (prompted_backbone,
-                                                   sample_indices)
-from mmprompt.models.prompts import WhitenedPrompt  # noqa: E402
-from mmprompt.models.utils import compute_whitening_statistics  # noqa
-from mmprompt.models.utils import whitening_matrix  # noqa: E402
+from mmprompt.core.data_init import input_batches  # noqa: E402
+from mmprompt.core.data_init import prompted_backbone, sample_indices
+from mmprompt.methods.bpt import WhitenedPrompt  # noqa: E402
+from mmprompt.methods.bpt import compute_whitening_statistics  # noqa
+from mmprompt.methods.bpt import whitening_matrix  # noqa: E402
 from mmprompt.utils import build_model  # noqa: E402
 
 
@@ -47,7 +46,7 @@ def parse_args(argv=None):
         '--num-images',
         type=int,
         default=None,
-        help="default: the config's PromptWhiteningHook num_images")
+        help="default: the config's BPTWhiteningHook num_images")
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--split', default='train', choices=['train', 'val'])
     parser.add_argument('--out', help='write the report as JSON here')
@@ -57,9 +56,9 @@ def parse_args(argv=None):
 
 def whitening_hook_cfg(cfg) -> dict:
     for hook in cfg.get('custom_hooks', []) or []:
-        if str(hook.get('type', '')).split('.')[-1] == 'PromptWhiteningHook':
+        if str(hook.get('type', '')).split('.')[-1] == 'BPTWhiteningHook':
             return dict(hook)
-    raise ValueError(f'{cfg.filename}: no PromptWhiteningHook in '
+    raise ValueError(f'{cfg.filename}: no BPTWhiteningHook in '
                      'custom_hooks: the model has no fitted whitening')
 
 

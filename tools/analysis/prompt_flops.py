@@ -28,8 +28,8 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-from mmprompt.analysis.complexity import prompt_count_sweep  # noqa: E402
-from mmprompt.models import PromptViT  # noqa: E402
+from mmprompt.core import PromptViT  # noqa: E402
+from mmprompt.evaluation.complexity import prompt_count_sweep  # noqa: E402
 
 
 def parse_args():

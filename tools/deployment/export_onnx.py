@@ -33,8 +33,9 @@ except ImportError:  # a source checkout that is not installed
 
 from mmengine.registry import init_default_scope  # noqa: E402
 
-from mmprompt.models.utils import condense_prompts  # noqa: E402
-from mmprompt.models.utils import find_prompted_backbone, kept_positions
+from mmprompt.core import find_prompted_backbone
+from mmprompt.methods.pc import condense_prompts  # noqa: E402
+from mmprompt.methods.pc import kept_positions
 from mmprompt.utils.checkpoint_files import CheckpointFileError  # noqa: E402
 from mmprompt.utils.checkpoint_files import load_checkpoint_file
 from mmprompt.utils.dependencies import load_config  # noqa: E402

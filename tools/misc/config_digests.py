@@ -8,14 +8,22 @@ The record, ``tests/records/config_digests.json``, maps each config (relative
 path) to the sha256 of its resolved ``model``, dataloaders, optimizer
 wrapper, parameter schedulers and loops (``custom_hooks`` and the runtime
 are left out: hooks every run needs may move between configs and
-``tools/train.py``). tests/test_configs.py compares against it.
+``tools/train.py``). tests/test_configs.py compares against it. Types
+renamed to their papers' names (``mmprompt.registry.RENAMED_TYPES``) are
+hashed under their new names, so a config that only uses an old name has the
+digest of the same config with the new one.
 """
 import argparse
 import glob
 import hashlib
 import json
 import os.path as osp
+import re
 import sys
+
+from mmengine.config import Config
+
+from mmprompt.registry import RENAMED_TYPES
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RECORD = osp.join(ROOT, 'tests', 'records', 'config_digests.json')
@@ -35,10 +43,12 @@ def leaf_configs():
 
 
 def digest(rel_path):
-    from mmengine.config import Config
     cfg = Config.fromfile(osp.join(ROOT, rel_path))
     resolved = {f: cfg.get(f) for f in FIELDS}
     text = json.dumps(resolved, sort_keys=True, default=repr)
+    for old, new in RENAMED_TYPES.items():
+        text = re.sub(rf"(['\"])mmprompt\.{old}\1", rf'\1mmprompt.{new}\1',
+                      text)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -25,7 +25,7 @@ model = dict(
 # official code multiplies the nn.Linear weights: 'transposed'), eps 1e-5.
 custom_hooks = [
     dict(
-        type='mmprompt.PromptWhiteningHook',
+        type='mmprompt.BPTWhiteningHook',
         num_images=100,
         eps=1e-05,
         qk_product='row_vector',

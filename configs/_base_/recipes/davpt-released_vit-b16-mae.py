@@ -5,7 +5,7 @@ _base_ = ['../models/vit-b16_mae.py', '../default_runtime.py']
 # cls_type 'query', proxies the raw prompts, patches the block input.
 # The released MAE pooling: final norm, then the mean of prompts and patches.
 model = dict(
-    type='mmprompt.PromptMetricClassifier',
+    type='mmprompt.DAVPTClassifier',
     backbone=dict(
         prompt_mode='deep',
         prompt_dropout=0.0,

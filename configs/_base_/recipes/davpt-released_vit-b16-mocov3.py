@@ -5,7 +5,7 @@
 _base_ = ['../models/vit-b16_mocov3.py', '../default_runtime.py']
 # cls_type 'query', proxies the raw prompts, patches the block input.
 model = dict(
-    type='mmprompt.PromptMetricClassifier',
+    type='mmprompt.DAVPTClassifier',
     backbone=dict(prompt_mode='deep', prompt_dropout=0.0),
     anchor_source='released')
 # fp16: true in every released config: train with --amp on a GPU.

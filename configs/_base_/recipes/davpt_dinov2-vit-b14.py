@@ -6,7 +6,7 @@ _base_ = [
     '../default_runtime.py'
 ]
 model = dict(
-    type='mmprompt.PromptMetricClassifier',
+    type='mmprompt.DAVPTClassifier',
     backbone=dict(
         num_prompts=[20] * 11 + [10],
         prompt_mode='deep',
@@ -22,7 +22,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'head.fc.weight': dict(weight_decay=3.0)}))
 custom_hooks = [
     dict(
-        type='mmprompt.ClassPromptMappingHook',
+        type='mmprompt.DAVPTMappingHook',
         num_images_per_class=10,
         start_epoch=1)
 ]

@@ -30,8 +30,7 @@ model = dict(
     beta=0.01,
     lam=0.01,
     metric_loss=dict(
-        type='mmprompt.PromptMetricLoss', positive_mean='all',
-        proxy_scale=5.0))
+        type='mmprompt.DAVPTLoss', positive_mean='all', proxy_scale=5.0))
 optim_wrapper = dict(
     optimizer=dict(lr=0.001, weight_decay=0.1),
     paramwise_cfg=dict(custom_keys={'head.fc.weight': dict(weight_decay=1.0)}))
@@ -51,7 +50,7 @@ train_dataloader = dict(
         type='mmprompt.ClassSampledBatchSampler', samples_per_class=2))
 custom_hooks = [
     dict(
-        type='mmprompt.ClassPromptMappingHook',
+        type='mmprompt.DAVPTMappingHook',
         num_images_per_class=10,
         start_epoch=2,
         feature_norm='layer')

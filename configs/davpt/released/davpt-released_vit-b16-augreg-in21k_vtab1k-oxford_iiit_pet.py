@@ -31,9 +31,7 @@ model = dict(
     beta=0.0,
     lam=0.0,
     metric_loss=dict(
-        type='mmprompt.PromptMetricLoss',
-        positive_mean='all',
-        proxy_scale=10.0))
+        type='mmprompt.DAVPTLoss', positive_mean='all', proxy_scale=10.0))
 optim_wrapper = dict(
     optimizer=dict(lr=0.001, weight_decay=0.05),
     paramwise_cfg=dict(custom_keys={'head.fc.weight': dict(weight_decay=5.0)}))
@@ -53,7 +51,7 @@ train_dataloader = dict(
         type='mmprompt.ClassSampledBatchSampler', samples_per_class=2))
 custom_hooks = [
     dict(
-        type='mmprompt.ClassPromptMappingHook',
+        type='mmprompt.DAVPTMappingHook',
         num_images_per_class=10,
         start_epoch=11,
         feature_norm='layer')

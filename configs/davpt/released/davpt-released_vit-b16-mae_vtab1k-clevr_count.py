@@ -32,8 +32,7 @@ model = dict(
     beta=0.01,
     lam=0.01,
     metric_loss=dict(
-        type='mmprompt.PromptMetricLoss', positive_mean='all',
-        proxy_scale=5.0))
+        type='mmprompt.DAVPTLoss', positive_mean='all', proxy_scale=5.0))
 optim_wrapper = dict(
     optimizer=dict(lr=0.001, weight_decay=0.5),
     paramwise_cfg=dict(
@@ -56,7 +55,7 @@ train_dataloader = dict(
 # (create_vit with global_pool); its training forward norms, then pools.
 custom_hooks = [
     dict(
-        type='mmprompt.ClassPromptMappingHook',
+        type='mmprompt.DAVPTMappingHook',
         num_images_per_class=10,
         start_epoch=11,
         feature_norm='layer',

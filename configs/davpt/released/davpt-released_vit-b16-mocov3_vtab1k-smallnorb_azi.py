@@ -32,8 +32,7 @@ model = dict(
     beta=0.01,
     lam=0.01,
     metric_loss=dict(
-        type='mmprompt.PromptMetricLoss', positive_mean='all',
-        proxy_scale=5.0))
+        type='mmprompt.DAVPTLoss', positive_mean='all', proxy_scale=5.0))
 optim_wrapper = dict(
     optimizer=dict(lr=0.005, weight_decay=0.05),
     paramwise_cfg=dict(
@@ -54,7 +53,7 @@ train_dataloader = dict(
         type='mmprompt.ClassSampledBatchSampler', samples_per_class=2))
 custom_hooks = [
     dict(
-        type='mmprompt.ClassPromptMappingHook',
+        type='mmprompt.DAVPTMappingHook',
         num_images_per_class=10,
         start_epoch=11,
         feature_norm='layer')

@@ -1,6 +1,6 @@
 from mmengine.hooks import Hook
 
-from mmprompt.models.utils import count_parameters, unwrap_model
+from mmprompt.core import count_parameters, unwrap_model
 from mmprompt.registry import HOOKS
 
 

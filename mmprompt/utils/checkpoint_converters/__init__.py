@@ -5,10 +5,10 @@ loaded dict, recognises its layout without any user flag, logs the format
 and returns the state dict in mmpretrain's names (no ``backbone.`` prefix)
 with the name of the format:
 
-- :func:`load_vit_checkpoint` for :class:`~mmprompt.models.PromptViT`
+- :func:`load_vit_checkpoint` for :class:`~mmprompt.core.PromptViT`
   (``.pth``, ``.pt``, ``.bin``, ``.tar``, ``.ckpt``, ``.safetensors``,
   ``.npz``, ``.onnx``; TorchScript archives too);
-- :func:`load_swin_checkpoint` for :class:`~mmprompt.models.PromptSwin`.
+- :func:`load_swin_checkpoint` for :class:`~mmprompt.core.PromptSwin`.
 
 ViT formats (:data:`SUPPORTED_FORMATS`):
 

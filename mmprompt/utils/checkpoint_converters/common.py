@@ -1,18 +1,17 @@
 """Helpers shared by the checkpoint readers and converters."""
+import logging
 from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 
 GIVEN_DICT = 'the given dict'
 
 
 def log(msg, logger=None, level=None):
     """Log through mmengine's current logger (``print_log``)."""
-    import logging
-
-    from mmengine.logging import print_log
     print_log(
         msg,
         logger=logger if logger is not None else 'current',

@@ -46,6 +46,7 @@ def state_dict_from_onnx(path):
     the graph's prefix, e.g. ``backbone.``), ``all_names`` the names of all
     initializers (for error messages).
     """
+    # optional: the onnx extra
     import onnx
     from onnx import numpy_helper
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from ..compat import register_checkpoint_safe_globals
 from .common import log
 
 TORCH_EXTENSIONS = ('.pth', '.pt', '.bin', '.tar', '.ckpt')
@@ -44,8 +45,6 @@ def torch_load(path, map_location, logger=None):
     """``torch.load`` with ``weights_only=True``; objects other than tensors
     and plain containers are replaced by placeholders rather than
     unpickled."""
-    from ..compat import register_checkpoint_safe_globals
-
     # the numpy / mmengine types of mmengine's own checkpoints
     register_checkpoint_safe_globals()
     try:
@@ -98,6 +97,7 @@ def load_torchscript(path, map_location='cpu', logger=None):
 
 
 def load_safetensors(path):
+    # optional: only .safetensors files need it
     from safetensors.torch import load_file
     return load_file(path, device='cpu')
 

@@ -37,10 +37,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 import torch
+from mmpretrain.models.utils import WindowMSA
 
 from .common import (GIVEN_DICT, log, prefixes_of, sample_keys, to_tensor,
                      unwrap)
 from .readers import TORCH_EXTENSIONS, read_checkpoint_file
+from .vit import detect
 
 __all__ = [
     'SWIN_FORMATS', 'load_swin_checkpoint', 'convert_swin_state_dict',
@@ -124,7 +126,6 @@ def merge_channel_order(in_channels: int) -> torch.Tensor:
 
 
 def _relative_position_index(window: int) -> torch.Tensor:
-    from mmpretrain.models.utils import WindowMSA
     return WindowMSA(
         embed_dims=1, window_size=(window, window),
         num_heads=1).relative_position_index.clone()
@@ -230,7 +231,6 @@ def _convert(checkpoint, name, logger=None):
 def _vit_reason(checkpoint):
     """Why a file is not a Swin: it holds a plain ViT (a CLIP or DINOv2
     file given to a Swin config), or nothing known."""
-    from .vit import detect
     try:
         found = detect(checkpoint)
     except ValueError:  # a recognisable non-ViT (ResNet CLIP ...)

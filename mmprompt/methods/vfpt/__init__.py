@@ -1,0 +1,1 @@
+"""VFPT: Visual Fourier Prompt Tuning."""

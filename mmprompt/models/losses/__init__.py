@@ -1,3 +1,0 @@
-from .prompt_metric_loss import PromptMetricLoss
-
-__all__ = ['PromptMetricLoss']
