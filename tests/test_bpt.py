@@ -24,7 +24,10 @@ from mmprompt.methods.bpt import (BilinearPrompt, BilinearPromptViT,
                                   BPTWhiteningHook, WhitenedPrompt,
                                   bpt_whitening_hook, burstiness_stats,
                                   compute_whitening_statistics,
-                                  layer_burstiness_values, whitening_matrix)
+                                  layer_burstiness_values)
+from mmprompt.methods.bpt import recipe as bpt_recipe
+from mmprompt.methods.bpt import whitening_matrix
+from mmprompt.recipes import VIT_PRETRAINS
 from mmprompt.registry import HOOKS
 from helpers import (TINY_VIT, bad_input_params, call, check_bad_input, text,
                      tiny_bpt)
@@ -726,12 +729,7 @@ def test_bpt_recipes_build_with_expected_counts():
     files = _recipe_files('bpt')
     # shallow/deep x the generator's ViT pretrainings x 5 FGVC, 4 prompt
     # counts, 4 widths, fWhiten and tWhiten
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'gen_configs', osp.join(REPO, 'tools', 'gen_configs.py'))
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    assert len(files) == 2 * len(gen.VIT_PRETRAINS) * 5 + 4 + 4 + 2
+    assert len(files) == 2 * len(VIT_PRETRAINS) * 5 + 4 + 4 + 2
     init_default_scope('mmpretrain')
     for path in files:
         cfg = Config.fromfile(path)
@@ -768,7 +766,6 @@ def test_bpt_recipes_build_with_expected_counts():
 
 
 def test_bpt_recipes_take_the_official_per_dataset_settings():
-    gen = _load_tool('gen_configs')
     cfg = Config.fromfile(
         osp.join(
             REPO, 'configs/bpt/bpt-shallow/'
@@ -788,8 +785,10 @@ def test_bpt_recipes_take_the_official_per_dataset_settings():
             cfg.model.backbone.bilinear_init) == (50, 50, 'whitening')
     assert cfg.model.backbone.out_type == 'avg_all'
     # a cell without an official script says what stands in for it
-    settings, note = gen.bpt_settings('vit-b16-mocov3', 'shallow', 'cars')
-    assert settings == gen.BPT_FGVC[('vit-b16-mocov3', 'shallow')]['dogs']
+    settings, note = bpt_recipe.bpt_settings('vit-b16-mocov3', 'shallow',
+                                             'cars')
+    assert settings == bpt_recipe.BPT_FGVC[('vit-b16-mocov3',
+                                            'shallow')]['dogs']
     assert 'no official script' in note
     with open(
             osp.join(

@@ -24,6 +24,9 @@ from mmengine.registry import init_default_scope
 
 import mmprompt  # noqa: F401
 from mmprompt.datasets import FGVC_DATASETS, VTAB1K_TASKS
+from mmprompt.methods.bpt import recipe as bpt_recipe
+from mmprompt.methods.davpt import recipe as davpt_recipe
+from mmprompt.recipes import VIT_PRETRAINS, digests, generate, tasks
 from mmprompt.registry import MODELS as PROMPT_MODELS
 from helpers import TINY_VIT
 
@@ -41,7 +44,6 @@ def _load(rel):
 
 
 fakes = _load('tests/test_fgvc_vtab.py')
-gen = _load('tools/gen_configs.py')
 
 ALL_CONFIGS = sorted(
     osp.relpath(p, ROOT) for p in glob.glob(
@@ -208,13 +210,13 @@ def test_configs_are_discovered():
     # every generated leaf, counted from the generator's tables, plus the
     # hand-written configs of each family
     expected = {}
-    for method, m in gen.METHODS.items():
+    for method, m in generate.all_methods().items():
         expected[m.family] = expected.get(m.family, 0) + \
-            len(m.pretrains) * len(gen.tasks(m.benchmarks))
-    expected['davpt'] += len(gen.DAVPT_RELEASED)
-    expected['imagenet'] = len(gen.IMAGENET_METHODS) * \
-        len(gen.IMAGENET_FRACTIONS)
-    generated = {osp.normpath(rel) for rel in gen.expected_files()}
+            len(m.pretrains) * len(tasks(m.benchmarks))
+    expected['davpt'] += len(davpt_recipe.DAVPT_RELEASED)
+    expected['imagenet'] = len(bpt_recipe.IMAGENET_METHODS) * \
+        len(bpt_recipe.IMAGENET_FRACTIONS)
+    generated = {osp.normpath(rel) for rel in generate.expected_files()}
     hand_written = {}
     for c in CONFIGS:
         if osp.normpath(c) not in generated:
@@ -246,7 +248,7 @@ def test_configs_are_discovered():
         for f in set(expected) | set(hand_written)
     }
     # 5 ViT pretrainings and Swin-B for the VPT family's 4 methods
-    assert count['vpt'] == 4 * (len(gen.VIT_PRETRAINS) + 1) * 24
+    assert count['vpt'] == 4 * (len(VIT_PRETRAINS) + 1) * 24
     dense = {}
     for c in DENSE_CONFIGS:
         dense[family_of(c)] = dense.get(family_of(c), 0) + 1
@@ -256,7 +258,7 @@ def test_configs_are_discovered():
 
 
 def test_generated_configs_in_sync():
-    assert gen.out_of_sync() == [], (
+    assert generate.out_of_sync() == [], (
         'run python tools/gen_configs.py and commit the result')
 
 
@@ -387,14 +389,14 @@ CLIP_STD = [v * 255 for v in (0.26862954, 0.26130258, 0.27577711)]
 
 
 @pytest.mark.parametrize('pretrain', ['clip-vit-b16', 'dinov2-vit-b14'])
-@pytest.mark.parametrize('method', list(gen.METHODS))
+@pytest.mark.parametrize('method', list(generate.all_methods()))
 def test_clip_and_dinov2_leaves(pretrain, method):
     """Each model's normalisation, architecture and pooling in every
     method's leaf (the DA-VPT and BPT ones included)."""
-    m = gen.METHODS[method]
+    m = generate.all_methods()[method]
     task = 'fgvc-cub' if 'fgvc' in m.benchmarks else 'vtab1k-dtd'
     cfg = Config.fromfile(
-        osp.join(ROOT, gen.leaf_path(method, pretrain, task)))
+        osp.join(ROOT, generate.method_leaf_path(method, pretrain, task)))
     backbone = cfg.model.backbone
     preprocessor = cfg.model.data_preprocessor
     if pretrain == 'clip-vit-b16':
@@ -484,10 +486,9 @@ def test_configs_resolve_as_recorded():
     configs/ (bases, generator, hooks moved to tools/train.py) changes none
     of them. A deliberate change updates the record with
     ``python tools/misc/config_digests.py --update``."""
-    tool = _load('tools/misc/config_digests.py')
-    with open(tool.RECORD) as f:
+    with open(digests.RECORD) as f:
         record = json.load(f)
-    changed, added, removed = tool.differences(record, tool.digests())
+    changed, added, removed = digests.differences(record, digests.digests())
     assert (changed, added, removed) == ([], [], []), (
         f'changed {changed[:10]}, not recorded {added[:10]}, gone '
         f'{removed[:10]}: if deliberate, run python '

@@ -20,6 +20,7 @@ from mmprompt.core import PromptViT
 from mmprompt.datasets.samplers import ClassSampledBatchSampler
 from mmprompt.engine.schedulers import WarmupCosineLR
 from mmprompt.methods.davpt import DAVPTLoss, guided_anchors_and_proxies
+from mmprompt.methods.davpt import recipe as released
 from helpers import TINY_VIT
 from test_prompt_condensation import batches
 
@@ -34,9 +35,6 @@ def _load(rel):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-gen = _load('tools/gen_configs.py')
 
 
 # ------------------------------------------------------- guided layers
@@ -141,12 +139,13 @@ def test_per_layer_prompt_configs_and_l2_prompts():
 def test_released_prompt_init_bounds():
     """xavier_uniform_ of the released (layers, prompts, D) tensors."""
     v = dict(
-        gen.DAVPT_RELEASED_COMMON,
+        released.DAVPT_RELEASED_COMMON,
         proxy_prompt_start_idx=9,
         proxy_prompt_len=20,
         num_prompts=15,
         init_divide_by8=True)
-    guided, m, guided_bound, other_bound = gen.released_prompt_layout(v, 200)
+    guided, m, guided_bound, other_bound = released.released_prompt_layout(
+        v, 200)
     assert guided == [9, 10, 11] and m == 20
     for shape, bound in (((3, 20, 768), guided_bound), ((9, 15, 768),
                                                         other_bound)):
@@ -154,7 +153,7 @@ def test_released_prompt_init_bounds():
         fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(t)
         assert bound == pytest.approx(math.sqrt(6 / (fan_in + fan_out)) / 8)
     # fewer classes than guided prompts: one prompt per class
-    assert gen.released_prompt_layout(v, 5)[1] == 5
+    assert released.released_prompt_layout(v, 5)[1] == 5
 
 
 # --------------------------------------------- prompts see patches only
@@ -301,10 +300,10 @@ RELEASED_DIR = osp.join(ROOT, 'configs', 'davpt', 'released')
 
 def released_leaves():
     out = []
-    for name, values in gen.DAVPT_RELEASED.items():
-        v = dict(gen.DAVPT_RELEASED_COMMON, **values)
-        tag = gen.DAVPT_RELEASED_PRETRAINS[v['model_name']][0]
-        task_tag = gen.released_task(v['dataset'])[0]
+    for name, values in released.DAVPT_RELEASED.items():
+        v = dict(released.DAVPT_RELEASED_COMMON, **values)
+        tag = released.DAVPT_RELEASED_PRETRAINS[v['model_name']][0]
+        task_tag = released.released_task(v['dataset'])[0]
         out.append((name, v,
                     osp.join(RELEASED_DIR,
                              f'davpt-released_{tag}_{task_tag}.py')))
@@ -326,7 +325,7 @@ def test_every_released_config_has_a_leaf():
 def test_released_leaf_honours_every_value(name, values, path):
     v = values
     cfg = Config.fromfile(path)
-    _, _, _, num_classes = gen.released_task(v['dataset'])
+    _, _, _, num_classes = released.released_task(v['dataset'])
     bb = cfg.model.backbone
     m = min(v['proxy_prompt_len'], num_classes)
     start, end = v['proxy_prompt_start_idx'], v['proxy_prompt_end_idx']

@@ -13,6 +13,7 @@ from PIL import Image
 
 import mmprompt  # noqa: F401
 from mmprompt.datasets import ClassBalancedSubset, class_balanced_subset
+from mmprompt.methods.bpt import recipe as bpt_recipe
 from mmprompt.registry import DATASETS
 from helpers import bad_input_params, check_bad_input, text
 
@@ -94,16 +95,11 @@ def test_fraction_outside_the_unit_interval(imagenet, fraction):
 
 
 def test_imagenet_recipes_per_fraction(imagenet):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'gen', osp.join(REPO, 'tools', 'gen_configs.py'))
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
     files = sorted(glob.glob(osp.join(REPO, 'configs', 'imagenet', '*.py')))
-    assert len(files) == len(gen.IMAGENET_METHODS) * len(
-        gen.IMAGENET_FRACTIONS)
-    for method in gen.IMAGENET_METHODS:
-        for fraction, head_wd in gen.IMAGENET_FRACTIONS.items():
+    assert len(files) == len(bpt_recipe.IMAGENET_METHODS) * len(
+        bpt_recipe.IMAGENET_FRACTIONS)
+    for method in bpt_recipe.IMAGENET_METHODS:
+        for fraction, head_wd in bpt_recipe.IMAGENET_FRACTIONS.items():
             cfg = Config.fromfile(
                 osp.join(
                     REPO, 'configs', 'imagenet',
@@ -120,8 +116,8 @@ def test_imagenet_recipes_per_fraction(imagenet):
             if method == 'bpt-shallow-bilinear':
                 assert (bb.variant, bb.width) == ('bilinear', 25)
     # the official scripts' head weight decay per data size
-    assert gen.IMAGENET_FRACTIONS[0.01] == 0.5
-    assert gen.IMAGENET_FRACTIONS[1.0] == 0.01
+    assert bpt_recipe.IMAGENET_FRACTIONS[0.01] == 0.5
+    assert bpt_recipe.IMAGENET_FRACTIONS[1.0] == 0.01
     # the subset of a recipe builds on the ImageNet layout
     cfg = Config.fromfile(
         osp.join(REPO, 'configs', 'imagenet',

@@ -104,7 +104,8 @@ def test_no_import_cycles():
     packages is left out, as Python does it before any statement runs."""
     modules = _package_modules()
     graph = {
-        name: set().union(*([
+        name:
+        set().union(*([
             _imported(name, n, modules) for n in ast.walk(tree)
             if isinstance(n, (ast.Import, ast.ImportFrom))
         ] or [set()]))
@@ -114,8 +115,9 @@ def test_no_import_cycles():
 
     def visit(name):
         if name in stack:
-            raise AssertionError('import cycle: ' + ' -> '.join(
-                stack[stack.index(name):] + [name]))
+            raise AssertionError('import cycle: ' +
+                                 ' -> '.join(stack[stack.index(name):] +
+                                             [name]))
         if name in done:
             return
         stack.append(name)
@@ -128,9 +130,10 @@ def test_no_import_cycles():
         visit(name)
 
 
-# Imported inside functions or guarded blocks only: what a user may lack.
+# Imported inside functions or guarded blocks only: what a user may lack
+# (yapf: the lint tools, which only writing configs needs).
 OPTIONAL_IMPORTS = ('mmcv', 'mmseg', 'mmdet', 'onnx', 'onnxruntime',
-                    'safetensors')
+                    'safetensors', 'yapf')
 
 
 def test_deferred_imports_are_optional_dependencies_and_say_so():
@@ -142,9 +145,10 @@ def test_deferred_imports_are_optional_dependencies_and_say_so():
         with open(path, encoding='utf-8') as f:
             lines = f.read().splitlines()
         top = set(tree.body)  # module level, a try/except fallback too
-        top.update(n for t in tree.body if isinstance(t, ast.Try)
-                   for block in [t.body] + [h.body for h in t.handlers]
-                   for n in block)
+        top.update(
+            n for t in tree.body if isinstance(t, ast.Try)
+            for block in [t.body] + [h.body for h in t.handlers]
+            for n in block)
         for node in ast.walk(tree):
             if not isinstance(node, (ast.Import, ast.ImportFrom)) \
                     or node in top:
@@ -154,8 +158,9 @@ def test_deferred_imports_are_optional_dependencies_and_say_so():
             said = '\n'.join(lines[max(0, node.lineno - 4):node.lineno])
             optional = module.split('.')[0] in OPTIONAL_IMPORTS or (
                 node.level and 'dense_library_ready' in said)
-            if not (optional and ('optional' in said or 'dense_library_ready'
-                                  in said or 'placeholder' in said)):
+            if not (optional and
+                    ('optional' in said or 'dense_library_ready' in said
+                     or 'placeholder' in said)):
                 offenders.append(f'{osp.relpath(path, REPO)}:'
                                  f'{node.lineno} {module}')
     assert offenders == []

@@ -82,6 +82,18 @@ class BasePromptGenerator(nn.Module, metaclass=ABCMeta):
     def forward(self) -> torch.Tensor:
         """Return the prompt tokens, shape (num_tokens, embed_dims)."""
 
+    def per_image(self, tokens: torch.Tensor, dropout: nn.Module,
+                  batch_size: int) -> torch.Tensor:
+        """Every image's copy of this layer's prompts, (B, M, D), each
+        with its own prompt-dropout mask (VPT's semantics), where prompts
+        do not run as a shared prefix.
+
+        ``tokens`` is this generator's output in the forward's dtype. A
+        generator whose tokens transform learnt ones overrides this to drop
+        out before its transform, where its paper's code does (VFPT).
+        """
+        return dropout(tokens.unsqueeze(0).expand(batch_size, -1, -1))
+
     def _keep_rows(self, index: torch.Tensor) -> None:
         """Keep the per-token parameters at ``index`` (sorted, unique)."""
         raise NotImplementedError(

@@ -162,7 +162,8 @@ class PromptSwin(PromptedBackboneMixin, SwinTransformer):
         self._record_prompts_tap(block, prompts)
         if self.prompt_mode == 'deep' and self.shares_prompt_prefix():
             return prompts
-        return self.prompt_dropout(prompts.unsqueeze(0).expand(batch, -1, -1))
+        return self.prompts[block].per_image(prompts, self.prompt_dropout,
+                                             batch)
 
     def shares_prompt_prefix(self) -> bool:
         """As :meth:`PromptViT.shares_prompt_prefix` (deep mode only)."""

@@ -335,8 +335,8 @@ class PromptViT(PromptedLayerMixin, PromptedBackboneMixin, VisionTransformer):
                 x = torch.cat([x[:, :n], x[:, n + num_old:]], dim=1)
             shared = prompts.to(x.dtype) if prompts.shape[0] else None
             return x, shared
-        prompts = self.prompt_dropout(
-            prompts.to(x.dtype).unsqueeze(0).expand(x.shape[0], -1, -1))
+        prompts = self.prompts[layer].per_image(
+            prompts.to(x.dtype), self.prompt_dropout, x.shape[0])
         return torch.cat([x[:, :n], prompts, x[:, n + num_old:]], dim=1), None
 
     def shares_prompt_prefix(self) -> bool:

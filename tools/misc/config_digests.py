@@ -1,5 +1,5 @@
-"""Digest of what every config resolves to, so a refactoring of configs/
-can show that each leaf still builds the same model, data and schedule.
+"""Compare every config with the record of what it resolves to
+(:mod:`mmprompt.recipes.digests`), or rewrite the record.
 
     python tools/misc/config_digests.py            # print differences
     python tools/misc/config_digests.py --update   # rewrite the record
@@ -14,53 +14,10 @@ hashed under their new names, so a config that only uses an old name has the
 digest of the same config with the new one.
 """
 import argparse
-import glob
-import hashlib
 import json
-import os.path as osp
-import re
 import sys
 
-from mmengine.config import Config
-
-from mmprompt.registry import RENAMED_TYPES
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-RECORD = osp.join(ROOT, 'tests', 'records', 'config_digests.json')
-FIELDS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
-          'optim_wrapper', 'param_scheduler', 'train_cfg', 'val_cfg',
-          'test_cfg', 'val_evaluator', 'test_evaluator', 'data_preprocessor')
-
-
-def leaf_configs():
-    """Every config a user runs: not under ``_base_`` nor named
-    ``_base_*``."""
-    paths = glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-    return sorted(
-        osp.relpath(p, ROOT) for p in paths
-        if '_base_' not in osp.relpath(p, ROOT).split(osp.sep)[:-1]
-        and not osp.basename(p).startswith('_base_'))
-
-
-def digest(rel_path):
-    cfg = Config.fromfile(osp.join(ROOT, rel_path))
-    resolved = {f: cfg.get(f) for f in FIELDS}
-    text = json.dumps(resolved, sort_keys=True, default=repr)
-    for old, new in RENAMED_TYPES.items():
-        text = re.sub(rf"(['\"])mmprompt\.{old}\1", rf'\1mmprompt.{new}\1',
-                      text)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def digests(configs=None):
-    return {c: digest(c) for c in (configs or leaf_configs())}
-
-
-def differences(record, current):
-    changed = sorted(c for c in record.keys() & current.keys()
-                     if record[c] != current[c])
-    return (changed, sorted(current.keys() - record.keys()),
-            sorted(record.keys() - current.keys()))
+from mmprompt.recipes.digests import RECORD, differences, digests
 
 
 def main(argv=None):
