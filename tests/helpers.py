@@ -3,12 +3,21 @@ tools/ (an image folder, a hooks module and a config, used by the fixtures
 in conftest.py), subprocess and checkpoint helpers, the tiny models unit
 tests build (``TINY_VIT``, :func:`tiny_vit`, :func:`tiny_classifier`, ...)
 and the bad-input checks every module's ``BAD_INPUT`` table uses."""
+import gzip
 import importlib.util
+import json
+import os
 import os.path as osp
 import socket
 import subprocess
 
+import numpy as np
 import torch
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+from PIL import Image
+
+from mmprompt.datasets import FGVC_DATASETS, VTAB1K_TASKS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(REPO, 'tools', 'train.py')
@@ -340,3 +349,105 @@ def touch(path):
     import os
     os.makedirs(osp.dirname(path), exist_ok=True)
     open(path, 'wb').close()
+
+
+# ------------------------------------------------------- data for tests
+# Fake datasets in the real formats (an image's colour encodes its label),
+# and labelled batches for the classifier-level tests.
+def colour(label):
+    """A flat colour that encodes a label (read back from the pixels)."""
+    return (10 * label + 5, 200 - 10 * label, 77)
+
+
+def write_image(path, label, size=12):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    Image.fromarray(np.full((size, size, 3), colour(label),
+                            np.uint8)).save(path)
+
+
+def label_of(img_rgb):
+    """The label whose colour an RGB image has (JPEG-tolerant)."""
+    return int(round((float(img_rgb[..., 0].mean()) - 5) / 10))
+
+
+def make_fgvc(root, name, class_ids=(12, 3, 7), per_split=None, indent=None):
+    """VPT's layout: ``{train,val,test}.json`` + images in the dataset's
+    image folder; the image colour encodes the contiguous label."""
+    per_split = per_split or dict(train=3, val=1, test=2)
+    img_dir = osp.join(root, FGVC_DATASETS[name][1])
+    to_label = {c: i for i, c in enumerate(sorted(class_ids))}
+    for split, n in per_split.items():
+        anno = {}
+        for cid in class_ids:
+            for i in range(n):
+                rel = f'class_{cid}/{split}_{i}.png'
+                write_image(osp.join(img_dir, rel), to_label[cid])
+                anno[rel] = cid
+        with open(osp.join(root, f'{split}.json'), 'w') as f:
+            json.dump(anno, f, indent=indent)
+    return root
+
+
+def make_vtab(root, task, counts=None, num_images=None, folder=None):
+    """``<root>/<task>/{split}.txt`` lines ``images/i.png label``. Lines may
+    share images (``num_images``) so that full-size lists stay cheap."""
+    counts = counts or dict(train800=8, val200=4, train800val200=12, test=6)
+    num_classes = VTAB1K_TASKS[task]
+    task_dir = osp.join(root, folder or task)
+    num_images = num_images or max(counts.values())
+    labels = [i % min(num_classes, 5) for i in range(num_images)]
+    for i, label in enumerate(labels):
+        write_image(osp.join(task_dir, 'images', f'{i}.png'), label)
+    lists = {}
+    for split in ('train800', 'val200', 'test'):
+        lists[split] = [
+            f'images/{i % num_images}.png {labels[i % num_images]}'
+            for i in range(counts[split])
+        ]
+    lists['train800val200'] = lists['train800'] + lists['val200']
+    for split, lines in lists.items():
+        with open(osp.join(task_dir, f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    return root
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + b''.join(
+        int(d).to_bytes(4, 'big') for d in array.shape)
+    with gzip.open(path, 'wb') as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def classifier(num_prompts=5, **kwargs):
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(
+            type='ImageClassifier',
+            data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
+            backbone=dict(
+                type='mmprompt.PromptViT',
+                arch=TINY_VIT,
+                img_size=32,
+                patch_size=8,
+                num_prompts=num_prompts,
+                **kwargs),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
+    model.init_weights()
+    return model
+
+
+def batches(num, size=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [
+        dict(
+            inputs=[
+                torch.randint(
+                    0, 256, (3, 32, 32), generator=g, dtype=torch.uint8)
+                for _ in range(size)
+            ],
+            data_samples=[
+                DataSample().set_gt_label(
+                    int(torch.randint(0, 3, (1, ), generator=g)))
+                for _ in range(size)
+            ]) for _ in range(num)
+    ]

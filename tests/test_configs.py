@@ -28,7 +28,7 @@ from mmprompt.methods.bpt import recipe as bpt_recipe
 from mmprompt.methods.davpt import recipe as davpt_recipe
 from mmprompt.recipes import VIT_PRETRAINS, digests, generate, tasks
 from mmprompt.registry import MODELS as PROMPT_MODELS
-from helpers import TINY_VIT
+from helpers import TINY_VIT, make_fgvc, make_vtab, write_idx
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = dict(TINY_VIT, num_layers=2)
@@ -42,8 +42,6 @@ def _load(rel):
     spec.loader.exec_module(module)
     return module
 
-
-fakes = _load('tests/test_fgvc_vtab.py')
 
 ALL_CONFIGS = sorted(
     osp.relpath(p, ROOT) for p in glob.glob(
@@ -136,14 +134,14 @@ class FakeData:
             name = cfg['name']
             key = (kind, name)
             if key not in self.made:
-                self.made[key] = fakes.make_fgvc(
+                self.made[key] = make_fgvc(
                     osp.join(self.root, 'fgvc', name), name)
             cfg['data_root'] = self.made[key]
             expected = FGVC_DATASETS[name][0]
         elif kind == 'VTAB1kDataset':
             key = (kind, cfg['task'])
             if key not in self.made:
-                self.made[key] = fakes.make_vtab(
+                self.made[key] = make_vtab(
                     osp.join(self.root, 'vtab'), cfg['task'])
             cfg['data_root'] = self.made[key]
             expected = VTAB1K_TASKS[cfg['task']]
@@ -183,7 +181,6 @@ class FakeData:
         import os
 
         import numpy as np
-        write_idx = _load('tests/test_datasets.py').write_idx
         root = osp.join(self.root, 'fmnist')
         os.makedirs(root, exist_ok=True)
         rng = np.random.default_rng(0)

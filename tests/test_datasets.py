@@ -1,4 +1,3 @@
-import gzip
 import importlib.util
 import os.path as osp
 
@@ -8,16 +7,9 @@ from mmpretrain.registry import DATASETS
 
 import mmprompt  # noqa: F401
 from mmprompt.datasets import FashionMNISTSubset, balanced_subset
-from helpers import bad_input_params, check_bad_input, text
+from helpers import bad_input_params, check_bad_input, text, write_idx
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def write_idx(path, array):
-    header = bytes([0, 0, 0x08, array.ndim]) + b''.join(
-        int(d).to_bytes(4, 'big') for d in array.shape)
-    with gzip.open(path, 'wb') as f:
-        f.write(header + array.astype(np.uint8).tobytes())
 
 
 @pytest.fixture

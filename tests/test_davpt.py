@@ -14,9 +14,8 @@ from mmprompt.methods.davpt import (DAVPTLoss, DAVPTMappingHook,
                                     initial_mapping, update_mapping)
 from mmprompt.registry import HOOKS
 from helpers import (REPO, TINY_VIT, TRAIN, assert_same, bad_input_params,
-                     call, check_bad_input, fake_runner, free_port, load,
-                     load_module, run, text, tiny_davpt)
-from test_prompt_condensation import batches
+                     batches, call, check_bad_input, fake_runner, free_port,
+                     load, load_module, run, text, tiny_davpt)
 
 TINY = TINY_VIT
 

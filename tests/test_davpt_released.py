@@ -21,8 +21,7 @@ from mmprompt.datasets.samplers import ClassSampledBatchSampler
 from mmprompt.engine.schedulers import WarmupCosineLR
 from mmprompt.methods.davpt import DAVPTLoss, guided_anchors_and_proxies
 from mmprompt.methods.davpt import recipe as released
-from helpers import TINY_VIT
-from test_prompt_condensation import batches
+from helpers import TINY_VIT, batches
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = TINY_VIT

@@ -2,7 +2,7 @@
 
 Every test builds a tiny fake folder in the real format and reads it through
 the dataset classes (and mmpretrain's pipelines) or the tools' functions.
-The fake-folder writers are reused by tests/test_configs.py.
+The fake-folder writers live in helpers.py.
 """
 import argparse
 import importlib.util
@@ -12,13 +12,12 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import mmprompt  # noqa: F401
-from mmprompt.datasets import (FGVC_DATASETS, VTAB1K_TASKS, FGVCDataset,
-                               VTAB1kDataset)
+from mmprompt.datasets import VTAB1K_TASKS, FGVCDataset, VTAB1kDataset
 from mmprompt.registry import DATASETS
-from helpers import bad_input_params, check_bad_input, text, touch
+from helpers import (bad_input_params, check_bad_input, label_of, make_fgvc,
+                     make_vtab, text, touch, write_image)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -36,63 +35,6 @@ def load_tool(rel):
 # ---------------------------------------------------------------------------
 # fake folders
 # ---------------------------------------------------------------------------
-def colour(label):
-    """A flat colour that encodes a label (read back from the pixels)."""
-    return (10 * label + 5, 200 - 10 * label, 77)
-
-
-def write_image(path, label, size=12):
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    Image.fromarray(np.full((size, size, 3), colour(label),
-                            np.uint8)).save(path)
-
-
-def label_of(img_rgb):
-    """The label whose colour an RGB image has (JPEG-tolerant)."""
-    return int(round((float(img_rgb[..., 0].mean()) - 5) / 10))
-
-
-def make_fgvc(root, name, class_ids=(12, 3, 7), per_split=None, indent=None):
-    """VPT's layout: ``{train,val,test}.json`` + images in the dataset's
-    image folder; the image colour encodes the contiguous label."""
-    per_split = per_split or dict(train=3, val=1, test=2)
-    img_dir = osp.join(root, FGVC_DATASETS[name][1])
-    to_label = {c: i for i, c in enumerate(sorted(class_ids))}
-    for split, n in per_split.items():
-        anno = {}
-        for cid in class_ids:
-            for i in range(n):
-                rel = f'class_{cid}/{split}_{i}.png'
-                write_image(osp.join(img_dir, rel), to_label[cid])
-                anno[rel] = cid
-        with open(osp.join(root, f'{split}.json'), 'w') as f:
-            json.dump(anno, f, indent=indent)
-    return root
-
-
-def make_vtab(root, task, counts=None, num_images=None, folder=None):
-    """``<root>/<task>/{split}.txt`` lines ``images/i.png label``. Lines may
-    share images (``num_images``) so that full-size lists stay cheap."""
-    counts = counts or dict(train800=8, val200=4, train800val200=12, test=6)
-    num_classes = VTAB1K_TASKS[task]
-    task_dir = osp.join(root, folder or task)
-    num_images = num_images or max(counts.values())
-    labels = [i % min(num_classes, 5) for i in range(num_images)]
-    for i, label in enumerate(labels):
-        write_image(osp.join(task_dir, 'images', f'{i}.png'), label)
-    lists = {}
-    for split in ('train800', 'val200', 'test'):
-        lists[split] = [
-            f'images/{i % num_images}.png {labels[i % num_images]}'
-            for i in range(counts[split])
-        ]
-    lists['train800val200'] = lists['train800'] + lists['val200']
-    for split, lines in lists.items():
-        with open(osp.join(task_dir, f'{split}.txt'), 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-    return root
-
-
 PIPELINE = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(16, 16)),

@@ -8,7 +8,6 @@ import pytest
 import torch
 from mmengine.runner import load_checkpoint, save_checkpoint
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
 
 import mmprompt  # noqa: F401
 from mmprompt.methods.pc import (PromptCondensationHook, condense_prompts,
@@ -16,46 +15,11 @@ from mmprompt.methods.pc import (PromptCondensationHook, condense_prompts,
                                  select_prompts)
 from mmprompt.registry import HOOKS
 from helpers import (REPO, TEST, TINY_VIT, TRAIN, assert_same,
-                     bad_input_params, call, check_bad_input, fake_runner,
-                     free_port, load, load_module, run, text, tiny_classifier,
-                     tiny_vit)
+                     bad_input_params, batches, call, check_bad_input,
+                     classifier, fake_runner, free_port, load, load_module,
+                     run, text, tiny_classifier, tiny_vit)
 
 TINY = TINY_VIT
-
-
-def classifier(num_prompts=5, **kwargs):
-    torch.manual_seed(0)
-    model = MODELS.build(
-        dict(
-            type='ImageClassifier',
-            data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=3),
-            backbone=dict(
-                type='mmprompt.PromptViT',
-                arch=TINY,
-                img_size=32,
-                patch_size=8,
-                num_prompts=num_prompts,
-                **kwargs),
-            head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
-    model.init_weights()
-    return model
-
-
-def batches(num, size=4, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [
-        dict(
-            inputs=[
-                torch.randint(
-                    0, 256, (3, 32, 32), generator=g, dtype=torch.uint8)
-                for _ in range(size)
-            ],
-            data_samples=[
-                DataSample().set_gt_label(
-                    int(torch.randint(0, 3, (1, ), generator=g)))
-                for _ in range(size)
-            ]) for _ in range(num)
-    ]
 
 
 def test_taylor_scores_equal_direct_gradients():
@@ -304,7 +268,7 @@ import sys
 import torch
 import torch.distributed as dist
 sys.path.insert(0, {tests!r})
-from test_prompt_condensation import batches, classifier
+from helpers import batches, classifier
 from mmprompt.methods.pc import score_prompts
 from mmprompt.utils.compat import shutdown_distributed
 
