@@ -10,6 +10,12 @@ import torch
 
 import mmprompt  # noqa: F401
 from mmprompt.core import PromptViT
+from mmprompt.evaluation.benchmark import Bench, parse_args, ratio
+from mmprompt.evaluation.benchmark_models import ReferenceVPTDeep
+from mmprompt.evaluation.lockstep import (TakeTurns, best_of_round,
+                                          lockstep_round, median)
+from mmprompt.evaluation.timing import (peak_allocated, ratio_interval,
+                                        round_order)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # a tiny ViT and batch for runs of the whole tool
@@ -26,24 +32,14 @@ def run_benchmark(*args, env=None):
                           env=env)
 
 
-def load_benchmark():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'benchmark', osp.join(REPO, 'tools', 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_reference_vpt_deep_equals_prompt_vit():
-    bench = load_benchmark()
     torch.manual_seed(0)
     kw = dict(arch='deit-tiny', img_size=32, patch_size=8)
     model = PromptViT(**kw, num_prompts=5).eval()
     from mmpretrain.models import VisionTransformer
     vit = VisionTransformer(**kw)
     vit.load_state_dict(model.state_dict(), strict=False)
-    reference = bench.ReferenceVPTDeep(vit, 5)
+    reference = ReferenceVPTDeep(vit, 5)
     with torch.no_grad():
         reference.prompts.copy_(torch.stack([g.tokens for g in model.prompts]))
     x = torch.randn(2, 3, 32, 32)
@@ -53,31 +49,29 @@ def test_reference_vpt_deep_equals_prompt_vit():
 
 
 def test_ratios_pair_the_times_of_one_round():
-    bench = load_benchmark()
     # a slow third round (both methods 4x slower) moves the medians of the
     # times, not the per-round ratios: 2/1, 8/8, 3/1 -> median 2 (the
     # ratio of the medians would be 3 / 1)
     row = dict(step_s=3., step_rounds_s=[2., 8., 3.])
     ref = dict(step_s=1., step_rounds_s=[1., 8., 1.])
-    assert bench.ratio(row, ref, 'step_s') == 2.
+    assert ratio(row, ref, 'step_s') == 2.
     # the interval: geometric mean of the ratios 2, 1, 3 and a t interval
     # of their logs over 3 rounds (t quantile 4.303 at 2 degrees of freedom)
     import math
     logs = [math.log(2), 0., math.log(3)]
     mean = sum(logs) / 3
     sem = math.sqrt(sum((v - mean)**2 for v in logs) / 2 / 3)
-    got = bench.ratio_interval([2., 8., 3.], [1., 8., 1.])
+    got = ratio_interval([2., 8., 3.], [1., 8., 1.])
     expected = [math.exp(mean + k * 4.302653 * sem) for k in (0, -1, 1)]
     assert got == pytest.approx(expected, rel=1e-5)
-    assert math.isnan(bench.ratio_interval([2.], [1.])[0])
+    assert math.isnan(ratio_interval([2.], [1.])[0])
     # memory has no rounds: a plain ratio
-    assert bench.ratio(
+    assert ratio(
         dict(peak_memory_mb=3.), dict(peak_memory_mb=4.),
         'peak_memory_mb') == 0.75
 
 
 def test_peak_allocated_is_the_running_peak_above_the_start():
-    bench = load_benchmark()
     before = torch.empty(1 << 20)  # 4 MiB held before: not counted
 
     def run(free_before):
@@ -90,20 +84,18 @@ def test_peak_allocated_is_the_running_peak_above_the_start():
         c = torch.empty(3 << 20)  # 20 MiB: the peak
         del b, c
 
-    assert bench.peak_allocated(lambda: run(False)) == 20 << 20
+    assert peak_allocated(lambda: run(False)) == 20 << 20
     # a block from before freed within reads as still held: an upper bound
-    assert bench.peak_allocated(lambda: run(True)) == 20 << 20
+    assert peak_allocated(lambda: run(True)) == 20 << 20
 
 
 def test_rounds_alternate_the_order_of_the_methods():
-    bench = load_benchmark()
-    assert [bench.round_order('abc', i) for i in range(3)] == \
+    assert [round_order('abc', i) for i in range(3)] == \
         [list('abc'), list('cba'), list('abc')]
-    assert bench.median([]) != bench.median([])  # NaN
+    assert median([]) != median([])  # NaN
 
 
 def test_best_of_round_keeps_each_methods_fastest_try():
-    bench = load_benchmark()
     calls = []
     times = iter([5., 1., 2., 4., 3., 6.])
 
@@ -112,7 +104,7 @@ def test_best_of_round_keeps_each_methods_fastest_try():
         return next(times)
 
     # round 1 starts reversed; the passes alternate: b a, a b, b a
-    assert bench.best_of_round('ab', 1, 3, run) == {
+    assert best_of_round('ab', 1, 3, run) == {
         'b': [5., 4., 3.],
         'a': [1., 2., 6.]
     }
@@ -369,7 +361,6 @@ def test_stage_minima(tmp_path, lockstep):
 
 
 def test_take_turns_runs_one_call_at_a_time_in_order():
-    bench = load_benchmark()
     log = []
 
     def stages(count, turns):
@@ -384,7 +375,7 @@ def test_take_turns_runs_one_call_at_a_time_in_order():
 
         return call
 
-    turns = bench.TakeTurns(3)
+    turns = TakeTurns(3)
     threads = set()
 
     def thread_of(k):
@@ -422,21 +413,20 @@ def test_take_turns_runs_one_call_at_a_time_in_order():
 
 
 def test_lockstep_interleaves_the_stages_of_the_methods(monkeypatch):
-    bench = load_benchmark()
     monkeypatch.setattr(sys, 'argv', [
         'benchmark.py', *TINY, '--num-prompts', '4', '--measure', 'latency',
         '--best-of', '2', '--lockstep'
     ])
-    args = bench.parse_args()
+    args = parse_args()
     x, y = torch.randn(2, 3, 32, 32), torch.tensor([0, 1])
-    benches = [bench.Bench(m, args, x, y) for m in ('linear', 'vpt-deep')]
-    turns = bench.TakeTurns(2)
+    benches = [Bench(m, args, x, y) for m in ('linear', 'vpt-deep')]
+    turns = TakeTurns(2)
     try:
-        times = bench.lockstep_round(benches, 1, 2, turns)
+        times = lockstep_round(benches, 1, 2, turns)
     finally:
         turns.close()
     for j in range(2):  # round 1: vpt-deep first, then linear first
-        first = bench.round_order(benches, 1 + j)[0]
+        first = round_order(benches, 1 + j)[0]
         spans = sorted((start, end, b) for b in benches
                        for start, end in b.round_spans[j])
         assert len(spans) == 2 * 13

@@ -430,14 +430,13 @@ def whitenings(state, prefix='backbone.'):
 def test_hook_in_runner_resume_keeps_matrix(config_file, tmp_path,
                                             monkeypatch):
     calls = []
-    real = bpt_whitening_hook.compute_whitening_statistics
+    real = bpt_whitening_hook.fit_whitening
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bpt_whitening_hook, 'compute_whitening_statistics',
-                        counting)
+    monkeypatch.setattr(bpt_whitening_hook, 'fit_whitening', counting)
     work = tmp_path / 'A'
     runner = run_runner(config_file, work, 'bpt_a')
     assert calls == [1]

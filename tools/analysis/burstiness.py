@@ -37,8 +37,7 @@ from mmprompt.core.data_init import prompted_backbone, sample_indices
 from mmprompt.methods.bpt import BURSTINESS_QUANTITIES  # noqa: E402
 from mmprompt.methods.bpt import QK_PRODUCTS  # noqa: E402
 from mmprompt.methods.bpt import (QUANTITY_LABELS, burstiness_stats,
-                                  compute_whitening_statistics,
-                                  layer_burstiness_values, whitening_matrix)
+                                  fit_whitening, layer_burstiness_values)
 from mmprompt.utils import build_model  # noqa: E402
 
 
@@ -144,13 +143,10 @@ def main(argv=None):
                 sources[l] = 'checkpoint'
         missing = [l for l in layers if l not in whitenings]
         if missing:
-            stats = compute_whitening_statistics(backbone, batches(), missing,
-                                                 average_images, qk_product)
-            for l in missing:
-                whitenings[l] = whitening_matrix(stats[l].covariance(), eps,
-                                                 stats[l].num_token_vectors,
-                                                 f'Sigma of layer {l}')
-                sources[l] = f'computed (eps={eps:g})'
+            fitted, _ = fit_whitening(backbone, batches(), missing, eps,
+                                      average_images, qk_product)
+            whitenings.update(fitted)
+            sources.update({l: f'computed (eps={eps:g})' for l in missing})
         values = layer_burstiness_values(backbone, batches(), layers,
                                          whitenings, qk_product)
 

@@ -9,7 +9,7 @@ from .burstiness import (BURSTINESS_QUANTITIES, QUANTITY_LABELS,
 from .factored_prompt import FactoredPrompt
 from .whitened_prompt import WhitenedPrompt
 from .whitening import (QK_PRODUCTS, WhiteningStatistics,
-                        compute_whitening_statistics, qk_matrix,
+                        compute_whitening_statistics, fit_whitening, qk_matrix,
                         qk_token_product, whitening_matrix)
 
 __all__ = [
@@ -17,6 +17,6 @@ __all__ = [
     'BilinearPromptViT', 'BPTWhiteningHook', 'BURSTINESS_QUANTITIES',
     'QUANTITY_LABELS', 'burstiness_stats', 'layer_burstiness_values',
     'FactoredPrompt', 'WhitenedPrompt', 'QK_PRODUCTS', 'WhiteningStatistics',
-    'compute_whitening_statistics', 'qk_matrix', 'qk_token_product',
-    'whitening_matrix'
+    'compute_whitening_statistics', 'fit_whitening', 'qk_matrix',
+    'qk_token_product', 'whitening_matrix'
 ]

@@ -8,8 +8,7 @@ from mmprompt.core.data_init import (eval_mode, input_batches,
                                      preserved_rng_state, prompted_backbone,
                                      sample_indices)
 from mmprompt.registry import HOOKS
-from .whitening import (QK_PRODUCTS, WhiteningStatistics,
-                        compute_whitening_statistics, whitening_matrix)
+from .whitening import QK_PRODUCTS, WhiteningStatistics, fit_whitening
 
 
 @HOOKS.register_module()
@@ -89,21 +88,19 @@ class BPTWhiteningHook(Hook):
         indices = sample_indices(len(dataset), self.num_images, self.seed)
         rank, world_size = get_dist_info()
         with preserved_rng_state(), eval_mode(model):
-            stats = compute_whitening_statistics(
+            matrices, stats = fit_whitening(
                 backbone,
                 input_batches(model, dataset, indices[rank::world_size],
-                              self.batch_size), todo, self.average_images,
-                self.qk_product)
-        for layer in sorted(todo):
-            stats[layer].all_reduce()
-            whitening = whitening_matrix(
-                stats[layer].covariance(),
+                              self.batch_size),
+                todo,
                 self.eps,
-                stats[layer].num_token_vectors,
-                name=f'Sigma of layer {layer}')
+                self.average_images,
+                self.qk_product,
+                all_reduce=True)
+        for layer in sorted(todo):
             gen = todo[layer]
             ref = gen.shared_factor
-            whitening = whitening.to(ref.device, ref.dtype)
+            whitening = matrices[layer].to(ref.device, ref.dtype)
             broadcast(whitening, 0)
             gen.set_whitening(whitening)
         self.last_stats = stats

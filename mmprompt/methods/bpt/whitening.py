@@ -190,3 +190,29 @@ def whitening_matrix(sigma: torch.Tensor,
     s, u = torch.linalg.eigh(sigma)
     s = s.clamp(min=0.)
     return (u * (s + eps).rsqrt()) @ u.t()
+
+
+def fit_whitening(backbone,
+                  batches: Iterable[torch.Tensor],
+                  layers: Iterable[int],
+                  eps: float,
+                  average_images: bool = False,
+                  qk_product: str = 'row_vector',
+                  all_reduce: bool = False):
+    """BPT's whitening matrix of each of ``layers``, fitted on ``batches``
+    through the prompt-free model: ``({layer: W (float64)}, {layer:
+    statistics})``. The one fit the hook, the benchmark and the analysis
+    tools share; ``all_reduce`` sums the statistics over the processes of
+    a distributed run first."""
+    stats = compute_whitening_statistics(backbone, batches, layers,
+                                         average_images, qk_product)
+    matrices = {}
+    for layer in sorted(stats):
+        if all_reduce:
+            stats[layer].all_reduce()
+        matrices[layer] = whitening_matrix(
+            stats[layer].covariance(),
+            eps,
+            stats[layer].num_token_vectors,
+            name=f'Sigma of layer {layer}')
+    return matrices, stats
