@@ -2,6 +2,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 
 import mmprompt  # noqa: F401
@@ -65,6 +66,7 @@ def test_cumulative_eigenvalues_and_effective_rank():
     assert 1 <= summary['rank_mean'] <= 21
 
 
+@pytest.mark.slow
 def test_attention_rank_tool(setup, tmp_path):
     proc = subprocess.run([
         sys.executable,
@@ -82,6 +84,7 @@ def test_attention_rank_tool(setup, tmp_path):
     assert (tmp_path / 'attention_rank.png').stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_attention_rank_tool_on_trained_checkpoints(setup, trained, tmp_path):
     proc = subprocess.run([
         sys.executable,

@@ -111,12 +111,14 @@ def test_best_of_round_keeps_each_methods_fastest_try():
     assert calls == list('baabba')
 
 
+@pytest.mark.slow
 def test_best_of_must_be_positive():
     proc = run_benchmark('--best-of', '0')
     assert proc.returncode == 2
     assert '--best-of must be at least 1, got 0' in proc.stderr
 
 
+@pytest.mark.slow
 def test_latency_only_run_has_no_steps(tmp_path):
     import onnxruntime
     out = tmp_path / 'bench.json'
@@ -166,6 +168,7 @@ def test_latency_only_run_has_no_steps(tmp_path):
         in proc.stdout
 
 
+@pytest.mark.slow
 def test_benchmark_table_and_json(tmp_path):
     out = tmp_path / 'bench.json'
     proc = run_benchmark(*TINY, '--num-prompts', '10', '--repeats', '1',
@@ -266,6 +269,7 @@ def run_cuda_script(*args, **env):
                           })
 
 
+@pytest.mark.slow
 def test_cuda_script_runs_its_benchmarks(tmp_path):
     """tools/benchmark_cuda.sh's commands, on the CPU (DEVICE=cpu) and
     with a tiny model appended (the last value of an option wins): every
@@ -314,6 +318,7 @@ def test_cuda_script_runs_its_benchmarks(tmp_path):
     assert '| vpt-deep-swin |' in (tmp_path / 'swin-b.log').read_text()
 
 
+@pytest.mark.slow
 def test_cuda_script_bad_input(tmp_path):
     # without a GPU it stops at once, naming why
     if not torch.cuda.is_available():
@@ -333,6 +338,7 @@ def test_cuda_script_bad_input(tmp_path):
     assert "unknown argument '--batch'" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('lockstep', [[], ['--lockstep']])
 def test_stage_minima(tmp_path, lockstep):
     out = tmp_path / 'bench.json'
@@ -449,6 +455,7 @@ def test_lockstep_interleaves_the_stages_of_the_methods(monkeypatch):
       ], "--stage-minima times ViT layers (each with ln1); method 'swin' "
      'has none'),
 ])
+@pytest.mark.slow
 def test_stage_minima_bad_input(extra, message):
     proc = run_benchmark(*TINY, '--repeats', '1', '--measure', 'latency',
                          '--stage-minima', *extra)
@@ -462,6 +469,7 @@ def test_stage_minima_bad_input(extra, message):
     (['--methods', 'swin', '--swin-arch', 'tiny'],
      "--lockstep times ViT layers (each with ln1); method 'swin' has none"),
 ])
+@pytest.mark.slow
 def test_lockstep_bad_input(extra, message):
     proc = run_benchmark(*TINY, '--repeats', '1', '--lockstep', *extra)
     assert proc.returncode != 0

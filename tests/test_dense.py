@@ -405,6 +405,7 @@ custom_hooks = [
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('method', ['vpt-deep', 'davpt'])
 def test_setr_trains_evaluates_and_resumes(tmp_path, method):
     data = tmp_path / 'ade'
@@ -451,6 +452,7 @@ def test_dominant_label_ignores_the_ignore_index():
      'vpt-shallow_vit-b16-in21k_cascade-mask-rcnn_coco-1x.py',
      CASCADE_BBOX_HEADS),
 ])
+@pytest.mark.slow
 def test_detectors_train_evaluate_with_coco_metric_and_resume(
         tmp_path, detector, leaf, bbox_head):
     data = tmp_path / 'coco'

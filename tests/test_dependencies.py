@@ -103,6 +103,7 @@ def run_without_ops(code, *args, cwd=REPO, env=None):
         timeout=300)
 
 
+@pytest.mark.slow
 def test_classification_imports_and_runs_without_mmcv_ops():
     proc = run_without_ops('''
         import sys
@@ -142,6 +143,7 @@ def test_classification_imports_and_runs_without_mmcv_ops():
     assert 'classification ok' in proc.stdout
 
 
+@pytest.mark.slow
 def test_train_tool_without_mmcv_ops(setup):  # noqa: F811
     train = f'''
         import runpy, sys

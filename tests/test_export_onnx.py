@@ -176,6 +176,7 @@ def test_exported_prefix_adds_no_layout_work(tmp_path):
     assert deep['Expand'] - free['Expand'] == 2 * 3  # 3 layers
 
 
+@pytest.mark.slow
 def test_export_prompt_only_checkpoint(tmp_path):
     """A prompt-only file (tools/export_prompts.py) goes over the config's
     pretrained backbone."""

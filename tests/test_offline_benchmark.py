@@ -39,6 +39,7 @@ def test_every_method_has_a_config():
     assert tool.run_options('vpt-deep', 3, False) == ['randomness.seed=3']
 
 
+@pytest.mark.slow
 def test_read_run_of_a_condensing_run(setup):
     cfg = setup['root'] / 'tiny_pc_params.py'
     cfg.write_text(PC_CONFIG)

@@ -190,6 +190,7 @@ def pc_run(setup):
     return dict(cfg=str(cfg), work=work, log=proc.stdout + proc.stderr)
 
 
+@pytest.mark.slow
 def test_hook_condenses_during_training_and_resumes(setup, pc_run):
     work = pc_run['work']
     assert ('Prompt condensation (taylor, keep_ratio=0.5): 8 -> 4 prompt '
@@ -232,6 +233,7 @@ def test_hook_condenses_during_training_and_resumes(setup, pc_run):
     assert_same(final['optimizer'], resumed['optimizer'], 'optimizer')
 
 
+@pytest.mark.slow
 def test_condensed_checkpoint_in_test_py(setup, pc_run, tmp_path):
     ckpt = str(pc_run['work'] / 'epoch_3.pth')
     out = str(tmp_path / 'metrics.json')
@@ -290,6 +292,7 @@ shutdown_distributed()
 '''
 
 
+@pytest.mark.slow
 def test_two_process_scores_equal_one_process(tmp_path):
     script = tmp_path / 'score.py'
     script.write_text(SCORE_SCRIPT.format(tests=osp.join(REPO, 'tests')))
@@ -310,6 +313,7 @@ def test_two_process_scores_equal_one_process(tmp_path):
         select_prompts(two, 0.3)[0].tolist()
 
 
+@pytest.mark.slow
 def test_condense_tool_offline(setup, pc_run, tmp_path):
     source = str(pc_run['work'] / 'epoch_1.pth')  # before the hook ran
     out = tmp_path / 'condensed'
@@ -353,6 +357,7 @@ def test_condense_tool_offline(setup, pc_run, tmp_path):
     assert '--num-batches must be > 0, got 0' in bad.stderr
 
 
+@pytest.mark.slow
 def test_check_condensation_tool(setup, pc_run, monkeypatch):
     """The removal test keeps equal-sized token sets (the best-scored, the
     worst-scored, seeded random draws) and its top-1 of the best-scored set
@@ -419,6 +424,7 @@ def test_check_condensation_tool(setup, pc_run, monkeypatch):
     assert row['score_beats_every_random'] == (row['score'] > max(rand))
 
 
+@pytest.mark.slow
 def test_hook_under_two_process_ddp(setup, pc_run):
     """Both ranks keep the same tokens (scores are all-reduced) and, with
     DDP rebuilt around the new parameters, train them identically."""

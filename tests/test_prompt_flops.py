@@ -17,6 +17,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PAPER_GFLOPS = {0: 17.6, 50: 22.2, 100: 26.9, 150: 31.8, 200: 36.7}
 
 
+@pytest.mark.slow
 def test_vit_b16_gflops_match_the_paper_within_2_percent():
     # The papers count every prompt output; a PromptViT whose outputs show
     # the prompts at every layer computes them all.
@@ -38,6 +39,7 @@ def test_vit_b16_gflops_match_the_paper_within_2_percent():
     (dict(embed_dims=32, num_layers=4, num_heads=4,
           feedforward_channels=48), 4, 32, 8),
 ])
+@pytest.mark.slow
 def test_deep_vpt_skips_exactly_the_discarded_prompt_rows(
         arch, num_layers, img, patch):
     """Outputs that nothing reads are not computed (deep: every layer's
@@ -113,6 +115,7 @@ def test_condensed_model_has_the_flops_of_its_kept_prompts():
     assert measure_latency(model, x[0], repeats=2, warmup=1) > 0
 
 
+@pytest.mark.slow
 def test_prompt_flops_tool_writes_table_json_and_png(tmp_path):
     proc = subprocess.run([
         sys.executable, 'tools/analysis/prompt_flops.py', '--arch',

@@ -156,8 +156,8 @@ def test_deferred_imports_are_optional_dependencies_and_say_so():
             module = node.names[0].name if isinstance(
                 node, ast.Import) else node.module or ''
             said = '\n'.join(lines[max(0, node.lineno - 4):node.lineno])
-            optional = module.split('.')[0] in OPTIONAL_IMPORTS or (
-                node.level and 'dense_library_ready' in said)
+            optional = module.split('.')[0] in OPTIONAL_IMPORTS or (getattr(
+                node, 'level', 0) and 'dense_library_ready' in said)
             if not (optional and
                     ('optional' in said or 'dense_library_ready' in said
                      or 'placeholder' in said)):

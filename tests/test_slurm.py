@@ -127,6 +127,7 @@ def slurm(tmp_path_factory):
             _stop(str(root / f'{daemon}.pid'))
 
 
+@pytest.mark.slow
 def test_slurm_train_two_tasks_to_the_end(setup, slurm):
     work = setup['root'] / 'SLURM'
     env = dict(setup['env'], **slurm['env'])

@@ -57,6 +57,7 @@ def test_build_model_takes_the_top_level_data_preprocessor(setup, monkeypatch):
     assert other.data_preprocessor.mean.flatten().tolist() == [10., 20., 30.]
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(setup, trained):
     env, cfg = setup['env'], setup['cfg']
     work_b = setup['root'] / 'B'
@@ -97,6 +98,7 @@ def test_resume_equals_uninterrupted(setup, trained):
     assert info['force_env'] == {}
 
 
+@pytest.mark.slow
 def test_allow_list_is_what_makes_loading_work(trained):
     ckpt = str(trained / 'epoch_2.pth')
     # Without mmprompt (mmengine imported, nothing registered): refused.
@@ -134,6 +136,7 @@ def test_allow_list_is_what_makes_loading_work(trained):
         _history_buffer_getattr(np.ndarray, 'tofile')
 
 
+@pytest.mark.slow
 def test_load_from_and_cpu_amp(setup, trained):
     """A fresh run with ``load_from`` starts from the checkpoint's weights.
 
@@ -165,6 +168,7 @@ def test_load_from_and_cpu_amp(setup, trained):
     assert all(torch.isfinite(v).all() for v in out['state_dict'].values())
 
 
+@pytest.mark.slow
 def test_test_py_metrics(setup, trained, monkeypatch):
     from mmengine.config import Config
     from mmengine.runner import Runner
@@ -195,6 +199,7 @@ def test_test_py_metrics(setup, trained, monkeypatch):
     assert 0. <= dumped['accuracy/top1'] <= 100.
 
 
+@pytest.mark.slow
 def test_dist_train_two_cpu_processes(setup):
     env = dict(setup['env'], PORT=str(free_port()), OMP_NUM_THREADS='1')
     work = setup['root'] / 'E'
@@ -331,6 +336,7 @@ def test_dist_scripts_build_torchrun_command(tmp_path):
 EXPORT = osp.join(REPO, 'tools', 'export_prompts.py')
 
 
+@pytest.mark.slow
 def test_export_prompts_round_trip(setup, trained, tmp_path, monkeypatch):
     """Prompt-only file = what was tuned; pretrained backbone + that file
     gives the same logits and test accuracy as the full checkpoint."""

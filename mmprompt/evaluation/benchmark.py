@@ -95,6 +95,7 @@ import os.path as osp
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -272,7 +273,7 @@ class Bench:
     def onnx_session(self, folder):
         """Export backbone + head (the shared prefix folded into constants)
         and open it in onnxruntime: (session, feed, max |diff|)."""
-        import onnxruntime as ort
+        import onnxruntime as ort  # optional: the onnx extra
         module = ScoresModule(self).cpu().eval()
         x = self.x.cpu()
         path = osp.join(folder, f'{self.method}.onnx')
@@ -600,9 +601,7 @@ def main(argv=None):
                 f'training): {b.whitening_s:.3f} s')
     onnx_rows = {}
     if args.onnx_methods:
-        import tempfile
-
-        import onnxruntime
+        import onnxruntime  # optional: the onnx extra
         env['onnxruntime'] = onnxruntime.__version__
         with tempfile.TemporaryDirectory() as folder:
             onnx_rows = onnx_latencies(
