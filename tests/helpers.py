@@ -4,7 +4,6 @@ in conftest.py), subprocess and checkpoint helpers, the tiny models unit
 tests build (``TINY_VIT``, :func:`tiny_vit`, :func:`tiny_classifier`, ...)
 and the bad-input checks every module's ``BAD_INPUT`` table uses."""
 import gzip
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -200,16 +199,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-def load_module(rel_path, name=None):
-    """A module of the repository by its path (a tool script, a test)."""
-    path = osp.join(REPO, rel_path)
-    name = name or osp.splitext(osp.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------------ tiny models

@@ -1,7 +1,6 @@
 """BPT: generators, BilinearPromptViT, BPTWhiteningHook,
 parameter counts, burstiness analysis."""
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -22,8 +21,9 @@ from mmprompt.core import PromptViT
 from mmprompt.core.data_init import sample_indices
 from mmprompt.methods.bpt import (BilinearPrompt, BilinearPromptViT,
                                   BPTWhiteningHook, WhitenedPrompt,
-                                  bpt_whitening_hook, burstiness_stats,
-                                  compute_whitening_statistics,
+                                  bpt_whitening_hook, burstiness_stats)
+from mmprompt.methods.bpt import check as bpt_check
+from mmprompt.methods.bpt import (compute_whitening_statistics,
                                   layer_burstiness_values)
 from mmprompt.methods.bpt import recipe as bpt_recipe
 from mmprompt.methods.bpt import whitening_matrix
@@ -692,7 +692,7 @@ def test_check_whitening_tool(config_file, tmp_path):
     one and W Sigma W has the eigenvalues s / (s + eps) of ZCA."""
     work = tmp_path / 'run'
     run_runner(config_file, work, 'bpt_check')
-    tool = _load_tool(osp.join('analysis', 'check_whitening'))
+    tool = bpt_check
     cfg = Config.fromfile(config_file)
     report = tool.check(cfg, str(work / 'epoch_1.pth'))
     assert sorted(report) == [0, 1]
@@ -711,14 +711,6 @@ def test_check_whitening_tool(config_file, tmp_path):
 
 
 # ---------------------------------------------------------------- recipes
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        osp.basename(name), osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _recipe_files(folder):
     root = osp.join(REPO, 'configs', folder)
     return sorted(

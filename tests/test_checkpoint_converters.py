@@ -29,8 +29,9 @@ from timm.models.vision_transformer import VisionTransformer as TimmViT
 from timm.models.vision_transformer import _load_weights as timm_load_npz
 from transformers import Dinov2Config, Dinov2Model
 
-from mmprompt.utils.checkpoint_converters import (SUPPORTED_FORMATS,
-                                                  convert_vit_state_dict,
+from mmprompt.utils.checkpoint_converters import SUPPORTED_FORMATS
+from mmprompt.utils.checkpoint_converters import convert_vit_file as vit_tool
+from mmprompt.utils.checkpoint_converters import (convert_vit_state_dict,
                                                   detect_vit_format,
                                                   load_vit_checkpoint,
                                                   vit_arch_from_state_dict)
@@ -551,21 +552,13 @@ def test_onnx_real_dinov2_small(logger):
 # ---------------------------------------------------------------------------
 # the command-line tool
 # ---------------------------------------------------------------------------
-def _tool():
-    path = osp.join(REPO, 'tools', 'model_converters', 'convert_vit.py')
-    spec = importlib.util.spec_from_file_location('convert_vit_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_convert_vit_tool(tmp_path, capsys):
     from mmengine.runner import load_checkpoint
 
     ref = _timm_vit(seed=11, init_values=1e-5)
     src = tmp_path / 'timm.pth'
     torch.save(ref.state_dict(), src)
-    tool = _tool()
+    tool = vit_tool
 
     # plain conversion
     dst = tmp_path / 'out' / 'vit.pth'

@@ -9,9 +9,8 @@ import sys
 
 import pytest
 
-from helpers import REPO, load_module
-
-claims = load_module('tools/claims.py', 'claims_tool')
+from mmprompt.evaluation import claims
+from helpers import REPO
 
 
 def test_paired_interval_and_verdicts():

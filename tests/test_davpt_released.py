@@ -4,7 +4,6 @@ inits, L2-normalised prompts, prompts that see only the patches, the MAE
 pooling, the class-sampled batches, timm's warm-up cosine), each against a
 hand-written reference of the released behaviour, and the 61 leaves against
 the table of released values."""
-import importlib.util
 import math
 import os.path as osp
 
@@ -26,14 +25,6 @@ from helpers import TINY_VIT, batches
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = TINY_VIT
 KW = dict(arch=TINY, img_size=32, patch_size=8)
-
-
-def _load(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.basename(rel)[:-3], osp.join(ROOT, rel))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------- guided layers

@@ -16,12 +16,11 @@ from mmpretrain.registry import MODELS
 
 import mmprompt  # noqa: F401
 from mmprompt.methods.pc import condense_prompts
+from mmprompt.utils import export_onnx_file as export_onnx
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 EXPORT = osp.join(REPO, 'tools', 'deployment', 'export_onnx.py')
 EXPORT_PROMPTS = osp.join(REPO, 'tools', 'export_prompts.py')
-sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
-import export_onnx  # noqa: E402
 
 CONFIG = '''
 custom_imports = dict(imports=['mmprompt'], allow_failed_imports=False)

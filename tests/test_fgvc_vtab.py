@@ -5,7 +5,6 @@ the dataset classes (and mmpretrain's pipelines) or the tools' functions.
 The fake-folder writers live in helpers.py.
 """
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,23 +13,16 @@ import numpy as np
 import pytest
 
 import mmprompt  # noqa: F401
-from mmprompt.datasets import VTAB1K_TASKS, FGVCDataset, VTAB1kDataset
+from mmprompt.datasets import (VTAB1K_TASKS, FGVCDataset, VTAB1kDataset,
+                               check_vtab)
+from mmprompt.datasets import prepare_fgvc as prepare_fgvc_module
+from mmprompt.evaluation import summarize_results
+from mmprompt.methods.vpt import sweep as sweep_vpt
 from mmprompt.registry import DATASETS
 from helpers import (bad_input_params, check_bad_input, label_of, make_fgvc,
                      make_vtab, text, touch, write_image)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def load_tool(rel):
-    """Import a script of tools/ by path."""
-    path = osp.join(ROOT, rel)
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(path))[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 # ---------------------------------------------------------------------------
 # fake folders
@@ -234,7 +226,7 @@ def test_fgvc_bad_inputs(tmp_path):
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def prepare_fgvc():
-    return load_tool('tools/dataset_converters/prepare_fgvc.py')
+    return prepare_fgvc_module
 
 
 def test_val_split_sizes_match_vpt(prepare_fgvc):
@@ -354,7 +346,7 @@ def test_prepare_fgvc_mat_layouts(tmp_path, prepare_fgvc):
 
 
 def test_check_vtab_reports_each_problem(tmp_path, capsys):
-    check = load_tool('tools/dataset_converters/check_vtab.py')
+    check = check_vtab
     full = dict(train800=800, val200=200, train800val200=1000, test=30)
     root = str(tmp_path)
     make_vtab(root, 'kitti', counts=full, num_images=6)
@@ -407,8 +399,8 @@ def _options_to_cfg(config, options):
 
 
 def test_sweep_and_summary(tmp_path, capsys):
-    sweep = load_tool('tools/sweep_vpt.py')
-    summarize = load_tool('tools/summarize_results.py')
+    sweep = sweep_vpt
+    summarize = summarize_results
     config = osp.join(ROOT, 'configs', 'vpt', 'vpt-deep',
                       'vpt-deep_vit-b16-in21k_vtab1k-dtd.py')
     work = str(tmp_path / 'sweep')

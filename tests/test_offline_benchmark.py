@@ -1,7 +1,6 @@
 """tools/offline_benchmark.py: what it reads from a real run (validation
 top-1, trainable parameters before and after a condensing run) and how it
 summarises seeds (mean, sample std, table, plot)."""
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -9,6 +8,7 @@ import sys
 
 import pytest
 
+from mmprompt.evaluation import offline_benchmark
 from helpers import REPO, TRAIN, run
 
 PC_CONFIG = '''
@@ -22,16 +22,8 @@ custom_hooks = [
 '''
 
 
-def _tool():
-    path = osp.join(REPO, 'tools', 'offline_benchmark.py')
-    spec = importlib.util.spec_from_file_location('offline_benchmark', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_every_method_has_a_config():
-    tool = _tool()
+    tool = offline_benchmark
     for config, _ in tool.METHODS.values():
         assert osp.isfile(osp.join(REPO, tool.CONFIG_DIR, config)), config
     # the quick run condenses within its 2 epochs
@@ -47,7 +39,7 @@ def test_read_run_of_a_condensing_run(setup):
     run([sys.executable, TRAIN,
          str(cfg), '--work-dir',
          str(work)], setup['env'])
-    top1, start, end = _tool().read_run(str(work))
+    top1, start, end = offline_benchmark.read_run(str(work))
     # 2 layers x 4 prompts x 32 dims, then half of the 8 tokens; head 4x32+4
     head = 4 * 32 + 4
     assert (start, end) == (2 * 4 * 32 + head, 4 * 32 + head)
@@ -68,13 +60,13 @@ def test_read_run_refuses_an_unfinished_run(tmp_path):
          'step': 1
      }) + '\n')
     with pytest.raises(ValueError, match='did not log its validation'):
-        _tool().read_run(str(tmp_path))
+        offline_benchmark.read_run(str(tmp_path))
     with pytest.raises(FileNotFoundError, match='no log or scalars.json'):
-        _tool().read_run(str(tmp_path / 'nothing'))
+        offline_benchmark.read_run(str(tmp_path / 'nothing'))
 
 
 def test_summary_table_and_plot(tmp_path):
-    tool = _tool()
+    tool = offline_benchmark
     args = tool.parse_args(['--methods', 'linear', 'vpt-deep', 'pc'])
     assert args.seeds == [0, 1, 2]
     results = [

