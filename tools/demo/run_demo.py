@@ -1,9 +1,7 @@
 """The offline demo: VPT-Deep against the linear probe on Fashion-MNIST:
 ``python tools/demo/run_demo.py --help``; the logic is
 :mod:`mmprompt.utils.demo`."""
-import sys
-
 from mmprompt.utils.demo import main
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()
