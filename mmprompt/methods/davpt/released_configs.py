@@ -1,6 +1,6 @@
 """The 61 configs the released DA-VPT code ships (Noahsark/DA-VPT,
 ``configs/fgvc/*.yaml`` and ``configs/vtab/*.yaml``), as the values its
-training script runs with: ``tools/gen_configs.py`` writes one leaf per entry
+training script runs with: its recipe (:mod:`.recipe`) writes one leaf per entry
 under ``configs/davpt/released/`` (``configs/davpt/README.md`` maps every
 option to its mmprompt field).
 
