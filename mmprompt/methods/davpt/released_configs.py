@@ -1,8 +1,8 @@
 """The 61 configs the released DA-VPT code ships (Noahsark/DA-VPT,
 ``configs/fgvc/*.yaml`` and ``configs/vtab/*.yaml``), as the values its
-training script runs with: its recipe (:mod:`.recipe`) writes one leaf per entry
-under ``configs/davpt/released/`` (``configs/davpt/README.md`` maps every
-option to its mmprompt field).
+training script runs with: its recipe (:mod:`.recipe`) writes one leaf
+per entry under ``configs/davpt/released/`` (``configs/davpt/README.md``
+maps every option to its mmprompt field).
 
 Values only. Each entry holds the options that differ from :data:`COMMON`;
 both hold what the released loader (``params.update_args_from_file_colon``)
