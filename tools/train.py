@@ -29,6 +29,8 @@ The CLI is mmpretrain 1.2.0's. Differences:
 - A checkpoint file that cannot be read (``load_from``, ``--resume PATH``)
   and a checkpoint that cannot be written (a full disk) end the run with one
   line naming the file and what is wrong.
+
+The logic is :func:`mmprompt.apis.train`; this file parses the arguments.
 """
 import argparse
 import os
@@ -42,17 +44,11 @@ except ImportError:  # a source checkout that is not installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmprompt  # noqa: F401
 
-from mmengine.config import ConfigDict, DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
+from mmprompt.apis import train  # noqa: E402
 from mmprompt.engine import CheckpointFileError  # noqa: E402
-from mmprompt.engine import (CheckpointWriteError, add_run_hooks,
-                             choose_start_checkpoint)
-from mmprompt.utils.compat import CPU_AMP_OPTIM_WRAPPER  # noqa: E402
-from mmprompt.utils.compat import (configure_cpu_distributed, has_amp_device,
-                                   shutdown_distributed)
-from mmprompt.utils.dependencies import load_config  # noqa: E402
+from mmprompt.engine import CheckpointWriteError  # noqa: E402
 
 
 def parse_args():
@@ -123,113 +119,8 @@ def parse_args():
     return args
 
 
-def set_default_dataloader_cfg(cfg,
-                               field,
-                               no_pin_memory=False,
-                               no_persistent_workers=False,
-                               persistent_workers=True):
-    """Fill mmpretrain's dataloader defaults into ``cfg[field]``."""
-    if cfg.get(field, None) is None:
-        return
-    dataloader_cfg = ConfigDict(
-        pin_memory=True, collate_fn=dict(type='default_collate'))
-    if persistent_workers and cfg[field].get('num_workers', 0) > 0:
-        dataloader_cfg.persistent_workers = True
-    dataloader_cfg.update(cfg[field])
-    cfg[field] = dataloader_cfg
-    if no_pin_memory:
-        cfg[field]['pin_memory'] = False
-    if no_persistent_workers and 'persistent_workers' in cfg[field]:
-        cfg[field]['persistent_workers'] = False
-
-
-def merge_args(cfg, args):
-    """Merge CLI arguments to config."""
-    if args.no_validate:
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
-
-    cfg.launcher = args.launcher
-
-    # work_dir is determined in this priority: CLI > segment in file > filename
-    if args.work_dir is not None:
-        # update configs according to CLI args if args.work_dir is not None
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        # use config filename as default work_dir if cfg.work_dir is None
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
-    # enable automatic-mixed-precision training
-    if args.amp is True:
-        if has_amp_device():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        else:
-            cfg.optim_wrapper.type = CPU_AMP_OPTIM_WRAPPER
-            cfg.optim_wrapper.dtype = 'bfloat16'
-
-    # resume training
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-
-    # enable auto scale learning rate
-    if args.auto_scale_lr:
-        if cfg.get('auto_scale_lr', None) is None:
-            raise ValueError('--auto-scale-lr needs `auto_scale_lr = dict('
-                             'base_batch_size=...)` in the config')
-        cfg.auto_scale_lr.enable = True
-
-    # set dataloader args
-    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        set_default_dataloader_cfg(cfg, field, args.no_pin_memory,
-                                   args.no_persistent_workers)
-
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    add_run_hooks(cfg)
-    return cfg
-
-
 def main():
-    args = parse_args()
-
-    # load config
-    cfg = load_config(args.config)
-
-    # merge cli arguments to config
-    cfg = merge_args(cfg, args)
-    # the checkpoint it starts from, checked (or, --resume: the newest that
-    # loads) before anything is built
-    choose_start_checkpoint(
-        cfg,
-        args.resume == 'auto',
-        log=lambda line: print(line, file=sys.stderr))
-
-    # Without CUDA: gloo, DDP without device_ids, and the process group
-    # initialised here (mmengine's init_dist needs a GPU).
-    configure_cpu_distributed(cfg)
-
-    # build the runner from config
-    if 'runner_type' not in cfg:
-        # build the default runner
-        runner = Runner.from_cfg(cfg)
-    else:
-        # build customized runner from the registry
-        # if 'runner_type' is set in the cfg
-        runner = RUNNERS.build(cfg)
-
-    # start training
-    runner.train()
-
-    # Every rank waits for the others before the process group goes.
-    shutdown_distributed()
+    return train(parse_args())
 
 
 if __name__ == '__main__':
