@@ -52,16 +52,12 @@ def test_read_run_of_a_condensing_run(setup):
 
 def test_read_run_refuses_an_unfinished_run(tmp_path):
     (tmp_path / '20260101_000000' / 'vis_data').mkdir(parents=True)
-    (tmp_path / '20260101_000000' / '20260101_000000.log'
-     ).write_text('trainable params: 10 (1.00% of 1000)\n')
-    (tmp_path / '20260101_000000' / 'vis_data' /
-     'scalars.json').write_text(json.dumps({
-         'loss': 1.0,
-         'step': 1
-     }) + '\n')
+    (tmp_path / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
+        json.dumps(dict(trainable_params=10, total_params=1000, step=0)) +
+        '\n' + json.dumps(dict(loss=1.0, step=1)) + '\n')
     with pytest.raises(ValueError, match='did not log its validation'):
         offline_benchmark.read_run(str(tmp_path))
-    with pytest.raises(FileNotFoundError, match='no log or scalars.json'):
+    with pytest.raises(FileNotFoundError, match='no <timestamp>/vis_data'):
         offline_benchmark.read_run(str(tmp_path / 'nothing'))
 
 

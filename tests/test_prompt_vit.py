@@ -430,9 +430,13 @@ def test_classifier_and_trainable_params_log():
             type='ImageClassifier',
             backbone=dict(type='mmprompt.PromptViT', **KW, num_prompts=5),
             head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
-    messages = []
+    messages, scalars = [], []
     runner = SimpleNamespace(
-        model=model, logger=SimpleNamespace(info=messages.append))
+        model=model,
+        iter=0,
+        logger=SimpleNamespace(info=messages.append),
+        visualizer=SimpleNamespace(
+            add_scalars=lambda d, step: scalars.append((d, step))))
     TrainableParamsHook().before_train(runner)
     total = sum(p.numel() for p in model.parameters())
     trainable = 4 * 5 * 32 + 32 * 3 + 3
@@ -440,6 +444,8 @@ def test_classifier_and_trainable_params_log():
         f'trainable params: {trainable} '
         f'({100 * trainable / total:.2f}% of {total})'
     ]
+    assert scalars == [(dict(trainable_params=trainable,
+                             total_params=total), 0)]
     data = dict(inputs=torch.randn(2, 3, 32, 32))
     model.eval()
     assert model(data['inputs'], mode='tensor').shape == (2, 3)

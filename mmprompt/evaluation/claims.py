@@ -54,7 +54,6 @@ import json
 import math
 import os
 import os.path as osp
-import re
 import subprocess
 import sys
 import time
@@ -63,6 +62,7 @@ import torch
 from matplotlib.figure import Figure
 from scipy import stats
 
+from mmprompt.evaluation import run_results
 from mmprompt.utils.demo import prepare_assets
 from mmprompt.utils.paths import REPO_ROOT
 
@@ -262,26 +262,6 @@ def tag(setting):
     return '_'.join(f'{k}{v:g}' for k, v in sorted(setting.items()))
 
 
-def read_curve(work_dir):
-    """Validation top-1 after every epoch, from mmengine's scalars."""
-    files = sorted(
-        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
-    with open(files[-1]) as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    return [r['accuracy/top1'] for r in records if 'accuracy/top1' in r]
-
-
-def trainable_params(work_dir):
-    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
-    with open(logs[-1]) as f:
-        found = re.findall(
-            r'trainable params( at the end of training)?: '
-            r'(\d+) ', f.read())
-    return int(found[-1][1])
-
-
 def run(cmd, log):
     print('+', ' '.join(cmd), flush=True)
     with open(log, 'a') as f:
@@ -314,8 +294,8 @@ def train(method, setting, seed, args):
         seed=seed,
         config=config,
         options=options,
-        val_curve=read_curve(work_dir),
-        trainable_params=trainable_params(work_dir),
+        val_curve=[v for _, v in run_results.metric_curve(work_dir)],
+        trainable_params=run_results.trainable_params(work_dir)[1],
         train_seconds=time.time() - start)
     with open(result_file, 'w') as f:
         json.dump(result, f, indent=2)
@@ -770,7 +750,3 @@ def main(argv=None):
     report = write_report(finals, *report_args)
     print(markdown(report))
     return report
-
-
-if __name__ == '__main__':
-    main()

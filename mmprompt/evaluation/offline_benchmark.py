@@ -24,18 +24,17 @@ Condensation after the first), one seed unless given: a smoke run of every
 code path in a few minutes; its table is no result.
 """
 import argparse
-import glob
 import json
 import math
 import os
 import os.path as osp
-import re
 import subprocess
 import sys
 import time
 
 from matplotlib.figure import Figure
 
+from mmprompt.evaluation import run_results
 from mmprompt.utils.demo import prepare_assets
 from mmprompt.utils.paths import REPO_ROOT
 
@@ -67,7 +66,6 @@ QUICK_OPTIONS = [
     'train_cfg.val_interval=2',
     'default_hooks.checkpoint.interval=2',
 ]
-_PARAMS = re.compile(r'trainable params( at the end of training)?: (\d+) ')
 
 
 def parse_args(argv=None):
@@ -123,23 +121,11 @@ def run_options(method, seed, quick):
 
 def read_run(work_dir):
     """``(top1, params_start, params_end)`` of a finished run's files."""
-    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
-    scalars = sorted(
-        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not logs or not scalars:
-        raise FileNotFoundError(f'no log or scalars.json under {work_dir}')
-    with open(logs[-1]) as f:
-        found = {
-            bool(m.group(1)): int(m.group(2))
-            for m in _PARAMS.finditer(f.read())
-        }
-    with open(scalars[-1]) as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    accuracies = [r['accuracy/top1'] for r in records if 'accuracy/top1' in r]
-    if not accuracies or False not in found or True not in found:
+    curve = run_results.metric_curve(work_dir)  # no folder: FileNotFound
+    if not curve:
         raise ValueError(f'{work_dir}: the run did not log its validation '
-                         'accuracy and both trainable-parameter lines')
-    return accuracies[-1], found[False], found[True]
+                         'accuracy')
+    return (curve[-1][1], ) + run_results.trainable_params(work_dir)
 
 
 def train(method, seed, args):
@@ -276,7 +262,3 @@ def main(argv=None):
     print(table)
     print(f'Wrote {args.out_dir}/results.md, results.json and '
           'accuracy_vs_params.png')
-
-
-if __name__ == '__main__':
-    main()

@@ -31,12 +31,12 @@ import numpy as np
 # one source of truth for the tasks and the VTAB-1k groups
 from mmprompt.datasets.fgvc import FGVC_DATASETS
 from mmprompt.datasets.vtab1k import VTAB1K_GROUPS
+from mmprompt.evaluation.run_results import METRIC, last_metric
 from mmprompt.utils.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
 
 RUN_FILE = 'sweep_run.json'
-METRIC = 'accuracy/top1'
 
 FGVC_TASKS = tuple(FGVC_DATASETS)
 VTAB_GROUPS = VTAB1K_GROUPS
@@ -48,21 +48,7 @@ TASK_SUFFIX = re.compile(r'^(?P<recipe>.+)_(?P<task>(fgvc|vtab1k)-\w+)$')
 
 def read_result(run_dir):
     """The last ``accuracy/top1`` logged in a run folder, or ``None``."""
-    files = sorted(
-        glob.glob(osp.join(run_dir, '*', 'vis_data', 'scalars.json')))
-    for path in reversed(files):  # the latest timestamp first
-        value = None
-        with open(path, encoding='utf-8') as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                record = json.loads(line)
-                if METRIC in record:
-                    value = float(record[METRIC])
-        if value is not None:
-            return value
-    return None
+    return last_metric(run_dir, METRIC)
 
 
 def collect_runs(work_root):
@@ -180,7 +166,3 @@ def main(argv=None):
         with open(args.json, 'w', encoding='utf-8') as f:
             json.dump(summary, f, indent=1)
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
