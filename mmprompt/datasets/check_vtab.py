@@ -14,7 +14,6 @@ with file and line) and exits with 1 if anything is wrong.
 """
 import argparse
 import os.path as osp
-import sys
 
 from mmprompt.datasets.vtab1k import (VTAB1K_SPLITS, VTAB1K_TASKS,
                                       read_split_list, vtab_task_dir)
@@ -81,7 +80,3 @@ def main(argv=None):
                                               for k, v in sizes.items()) + ')')
     print(f'{len(args.tasks) - num_bad}/{len(args.tasks)} tasks OK')
     return 1 if num_bad else 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -32,7 +32,6 @@ import json
 import math
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 from scipy.io import loadmat
@@ -200,7 +199,3 @@ def main(argv=None):
                                        for k, v in splits.items()) +
           f' images, {len(classes)} classes -> {out_dir}')
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -132,7 +132,3 @@ def main():
     out = osp.join(args.out_dir, 'attention_rank.png')
     fig.savefig(out, dpi=120)
     print(f'Wrote {out} and attention_rank.json')
-
-
-if __name__ == '__main__':
-    main()

@@ -118,7 +118,3 @@ def main():
     out = osp.join(args.out_dir, 'prompt_flops.png')
     fig.savefig(out, dpi=120)
     print(f'Wrote {out} and prompt_flops.json')
-
-
-if __name__ == '__main__':
-    main()

@@ -149,7 +149,3 @@ def main():
     print(f'bundle: {bundle} ({osp.getsize(bundle) / 1024:.0f} KiB)')
     if any(r['agree'] != r['n'] for r in rows.values()):
         sys.exit('error: the bundle and a task model disagree')
-
-
-if __name__ == '__main__':
-    main()

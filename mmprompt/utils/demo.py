@@ -127,7 +127,3 @@ def main():
             else 'does NOT beat'
         print(f"VPT-Deep {verdict} the linear probe: "
               f"{by_name['vpt-deep']:.2f} vs {by_name['linear']:.2f}")
-
-
-if __name__ == '__main__':
-    main()

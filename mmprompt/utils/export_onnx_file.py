@@ -19,7 +19,6 @@ check succeed.
 import argparse
 import os
 import os.path as osp
-import sys
 
 import torch
 import torch.nn as nn
@@ -29,8 +28,7 @@ from mmpretrain.registry import MODELS
 
 from mmprompt.core import find_prompted_backbone
 from mmprompt.methods.pc import condense_prompts, kept_positions
-from mmprompt.utils.checkpoint_files import (CheckpointFileError,
-                                             load_checkpoint_file)
+from mmprompt.utils.checkpoint_files import load_checkpoint_file
 from mmprompt.utils.dependencies import load_config
 from mmprompt.utils.onnx_export import ExportError, export_onnx
 from mmprompt.utils.prompt_checkpoint import (init_pretrained_for_prompt_only,
@@ -154,10 +152,3 @@ def main(argv=None):
     print(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB; prompts '
           f'{prompts}); max |onnxruntime - PyTorch| = {diff:.3g}')
     return diff
-
-
-if __name__ == '__main__':
-    try:
-        main()
-    except (ExportError, CheckpointFileError) as e:
-        sys.exit(f'error: {e}')

@@ -172,7 +172,3 @@ def main(argv=None):
             f,
             indent=1)
     print(f'Histograms and burstiness.json written to {out_dir}')
-
-
-if __name__ == '__main__':
-    main()

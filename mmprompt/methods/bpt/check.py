@@ -141,7 +141,3 @@ def main(argv=None):
         with open(args.out, 'w') as f:
             json.dump({str(k): v for k, v in report.items()}, f, indent=2)
     return report
-
-
-if __name__ == '__main__':
-    main()

@@ -122,7 +122,3 @@ def main(argv=None):
         with open(args.out, 'w') as f:
             json.dump(reports, f, indent=2)
     return reports
-
-
-if __name__ == '__main__':
-    main()

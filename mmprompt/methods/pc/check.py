@@ -164,7 +164,3 @@ def main(argv=None):
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=2)
     return report
-
-
-if __name__ == '__main__':
-    main()

@@ -120,7 +120,3 @@ def main():
     print(f'Backbone GFLOPs at {img_size[0]}x{img_size[1]}: '
           f'{flops_before / 1e9:.3f} -> {flops_after / 1e9:.3f}')
     print(f'Wrote {checkpoint}, {config_out} and condense_report.json')
-
-
-if __name__ == '__main__':
-    main()

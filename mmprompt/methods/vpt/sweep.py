@@ -291,7 +291,3 @@ def main(argv=None):
         failed += sum(p.wait() != 0 for p in running)
     print(f'{len(planned)} run(s), {failed} failed')
     return 1 if failed else 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

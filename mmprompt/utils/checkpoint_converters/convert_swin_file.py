@@ -58,7 +58,3 @@ def main(argv=None):
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(out, args.dst)
     print(f'Saved {len(out["state_dict"])} tensors to {args.dst}')
-
-
-if __name__ == '__main__':
-    main()
