@@ -88,3 +88,84 @@ class ClassBalancedSubset:
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+def _balanced_counts(num_classes: int, total: int,
+                     rng: np.random.Generator) -> np.ndarray:
+    """``total`` split over the classes as evenly as possible; which classes
+    get one more is drawn with ``rng``."""
+    counts = np.full(num_classes, total // num_classes)
+    counts[rng.choice(num_classes, total % num_classes, replace=False)] += 1
+    return counts
+
+
+def vtab1k_draw(labels: np.ndarray,
+                seed: int,
+                num_train: int = 800,
+                num_val: int = 200):
+    """``(train, val)``: sorted indices of a class-balanced draw of
+    ``num_train`` + ``num_val`` disjoint items of ``labels``.
+
+    VTAB-1k's form with a fresh draw per seed: each class gets
+    ``num // C`` items of each part, and the remainder goes one each to
+    classes drawn with ``seed``. The draw depends only on ``seed`` and the
+    labels.
+    """
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    rng = np.random.default_rng(seed)
+    val_counts = _balanced_counts(len(classes), num_val, rng)
+    train_counts = _balanced_counts(len(classes), num_train, rng)
+    train, val = [], []
+    for c, n_val, n_train in zip(classes, val_counts, train_counts):
+        idx = np.flatnonzero(labels == c)
+        if n_val + n_train > len(idx):
+            raise ValueError(
+                f'class {c} has {len(idx)} items; the draw needs '
+                f'{n_train} + {n_val} of it (num_train={num_train}, '
+                f'num_val={num_val})')
+        chosen = rng.choice(idx, n_val + n_train, replace=False)
+        val.append(chosen[:n_val])
+        train.append(chosen[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+@DATASETS.register_module()
+class VTAB1kDraw(ClassBalancedSubset):
+    """VTAB-1k's training splits drawn from any labelled dataset.
+
+    ``train800``, ``val200`` and ``train800val200`` of a class-balanced
+    draw of 1,000 items (:func:`vtab1k_draw`), fresh for every ``seed``:
+    offline tasks get VTAB-1k's form, and the seed spread of a study covers
+    the choice of training images as well as the training itself.
+
+    Args:
+        dataset (dict | BaseDataset): The labelled pool to draw from (its
+            training split).
+        split (str): ``'train800'``, ``'val200'`` or ``'train800val200'``.
+        seed (int): Seed of the draw. Defaults to 0.
+        num_train (int): Size of the training part. Defaults to 800.
+        num_val (int): Size of the validation part. Defaults to 200.
+    """
+    SPLITS = ('train800', 'val200', 'train800val200')
+
+    def __init__(self,
+                 dataset,
+                 split: str = 'train800',
+                 seed: int = 0,
+                 num_train: int = 800,
+                 num_val: int = 200):
+        if split not in self.SPLITS:
+            raise ValueError(
+                f'split must be one of {self.SPLITS}, got {split!r}')
+        for name, value in (('num_train', num_train), ('num_val', num_val)):
+            if isinstance(value,
+                          bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name} must be an int >= 1, got {value!r}')
+        super().__init__(dataset, fraction=1, seed=seed)
+        train, val = vtab1k_draw(self.dataset.get_gt_labels(), seed, num_train,
+                                 num_val)
+        self.split = split
+        self.indices = dict(
+            train800=train, val200=val, train800val200=np.union1d(train,
+                                                                  val))[split]
