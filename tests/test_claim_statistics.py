@@ -45,6 +45,24 @@ def test_bootstrap_resamples_images_within_each_seed():
         assert np.mean(samples == 25. * k) == pytest.approx(share, abs=.01)
 
 
+def test_pooled_bootstrap_averages_independent_tasks():
+    # task 1: the 2-seed case above (100 / 50 / 0 with 1/4, 1/2, 1/4);
+    # task 2: no difference at all. The pooled difference is half of
+    # task 1's: 50 / 25 / 0 with the same shares.
+    one = ([[1], [0]], [[0], [0]])
+    two = ([[1, 0], [0, 1]], [[1, 0], [0, 1]])
+    result = cs.pooled_bootstrap([one, two], num_samples=20000, seed=5)
+    assert result['mean'] == 25.
+    for value, share in ((50., .25), (25., .5), (0., .25)):
+        assert np.mean(result['samples'] == value) == pytest.approx(
+            share, abs=.01)
+    # per seed: task 1 gives 100 then 0, task 2 gives 0 and 0: 50 and 0
+    assert result['seed_sd'] == pytest.approx(np.std([50, 0], ddof=1))
+    assert result['num_seeds'] == 2
+    with pytest.raises(ValueError, match='at least one task'):
+        cs.pooled_bootstrap([])
+
+
 def test_shapes_are_checked():
     with pytest.raises(ValueError, match='same shape'):
         cs.paired_bootstrap([[1, 0]], [[1]])

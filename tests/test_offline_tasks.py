@@ -101,8 +101,8 @@ def test_bad_arguments_name_the_field():
         StructuredShapes('size')
     with pytest.raises(ValueError, match="split must be .* 'val'"):
         StructuredShapes('count', split='val')
-    with pytest.raises(ValueError, match='img_size must be an int >= 32'):
-        StructuredShapes('count', img_size=16)
+    with pytest.raises(ValueError, match='img_size must be an int >= 16'):
+        StructuredShapes('count', img_size=8)
 
 
 def test_vtab1k_draw_is_balanced_disjoint_and_fresh_per_seed():

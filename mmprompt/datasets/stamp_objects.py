@@ -137,7 +137,7 @@ class StampObjects(BaseDataset):
         num_images = 2000 if num_images is None else num_images
         for name, value, low in (('num_classes', num_classes,
                                   2), ('num_images', num_images, 1),
-                                 ('img_size', img_size, 32)):
+                                 ('img_size', img_size, 16)):
             if isinstance(value,
                           bool) or not isinstance(value, int) or value < low:
                 raise ValueError(

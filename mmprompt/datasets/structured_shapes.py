@@ -186,8 +186,8 @@ class StructuredShapes(BaseDataset):
             raise ValueError(
                 f'num_images must be an int >= 1, got {num_images!r}')
         if isinstance(img_size,
-                      bool) or not isinstance(img_size, int) or img_size < 32:
-            raise ValueError(f'img_size must be an int >= 32, got '
+                      bool) or not isinstance(img_size, int) or img_size < 16:
+            raise ValueError(f'img_size must be an int >= 16, got '
                              f'{img_size!r}')
         self.task, self.split, self.seed = task, split, seed
         self.num_images, self.img_size = num_images, img_size

@@ -10,6 +10,8 @@ shape ``(seeds, images)``: 1 where that seed's model got that image right.
   resample the seeds, then within each drawn seed the test images; both
   methods keep the same draws (paired). Both sources of variance (training
   seed, finite test set) are in the interval.
+- :func:`pooled_bootstrap`: the same for a claim over several tasks (the
+  mean of the tasks' differences, each task resampled on its own).
 - :func:`tost`: two one-sided tests for "within ``margin`` points", from the
   same bootstrap distribution: equivalent when the ``1 - 2 alpha`` interval
   lies inside ``[-margin, margin]``.
@@ -87,6 +89,37 @@ def paired_bootstrap(correct_a,
         high=float(high),
         p=two_sided_p(samples),
         se=float(samples.std(ddof=1)),
+        samples=samples)
+
+
+def pooled_bootstrap(pairs, alpha=ALPHA, num_samples=10000, seed=0):
+    """:func:`paired_bootstrap` of a claim over several tasks: the mean over
+    tasks of each task's difference. ``pairs`` is a list of
+    ``(correct_a, correct_b)``, one per task; each task is resampled on
+    its own (its seeds are its own runs). Adds ``seed_sd``: the SD over
+    seeds of the per-seed difference averaged over the tasks (the seeds
+    every task has), for :func:`min_detectable_difference`."""
+    if not pairs:
+        raise ValueError('pooled_bootstrap needs at least one task')
+    pairs = [_as_pair(a, b) for a, b in pairs]
+    samples = np.mean([
+        bootstrap_differences(a, b, num_samples, seed + k)
+        for k, (a, b) in enumerate(pairs)
+    ],
+                      axis=0)
+    low, high = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
+    num_seeds = min(a.shape[0] for a, _ in pairs)
+    per_seed = np.mean(
+        [100. * (a[:num_seeds] - b[:num_seeds]).mean(1) for a, b in pairs],
+        axis=0)
+    return dict(
+        mean=float(np.mean([100. * (a - b).mean() for a, b in pairs])),
+        low=float(low),
+        high=float(high),
+        p=two_sided_p(samples),
+        se=float(samples.std(ddof=1)),
+        seed_sd=float(per_seed.std(ddof=1)),
+        num_seeds=int(num_seeds),
         samples=samples)
 
 
