@@ -8,6 +8,7 @@ with ``--resume``, the newest one that loads) before anything is built.
 import os.path as osp
 import sys
 
+import torch
 from mmengine.config import ConfigDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -17,6 +18,7 @@ from ..utils.checkpoint_files import choose_start_checkpoint
 from ..utils.compat import (CPU_AMP_OPTIM_WRAPPER, configure_cpu_distributed,
                             has_amp_device, shutdown_distributed)
 from ..utils.dependencies import load_config
+from ..utils.quiet_log import quiet
 
 
 def set_default_dataloader_cfg(cfg,
@@ -27,12 +29,15 @@ def set_default_dataloader_cfg(cfg,
     """Fill mmpretrain's dataloader defaults into ``cfg[field]``.
 
     ``persistent_workers`` is set only for dataloaders with workers: torch
-    rejects it for ``num_workers=0``.
+    rejects it for ``num_workers=0``; ``pin_memory`` only with CUDA.
     """
     if cfg.get(field, None) is None:
         return
+    # pinned memory needs an accelerator: without one torch warns for
+    # every dataloader and pins nothing
     dataloader_cfg = ConfigDict(
-        pin_memory=True, collate_fn=dict(type='default_collate'))
+        pin_memory=torch.cuda.is_available(),
+        collate_fn=dict(type='default_collate'))
     if persistent_workers and cfg[field].get('num_workers', 0) > 0:
         dataloader_cfg.persistent_workers = True
     dataloader_cfg.update(cfg[field])
@@ -59,8 +64,13 @@ def build_runner(cfg):
     # the process group initialised here.
     configure_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    # the optimizer and checkpoint hook log through the runner's logger:
+    # their per-frozen-parameter and deprecation lines go
+    quiet(runner.logger)
+    return runner
 
 
 def merge_train_args(cfg, args):
