@@ -167,3 +167,99 @@ def test_quick_study_end_to_end(tmp_path, capsys):
     ])
     assert [r['mean']
             for r in again['claims']] == [r['mean'] for r in report['claims']]
+
+
+VTAB_BASE = '''
+custom_imports = dict(imports=['mmprompt'], allow_failed_imports=False)
+default_scope = 'mmpretrain'
+model = dict(
+    type='ImageClassifier',
+    data_preprocessor=dict(num_classes=4, mean=[127.5] * 3, std=[127.5] * 3,
+                           to_rgb=True),
+    backbone=dict(type='mmprompt.PromptViT',
+                  arch=dict(embed_dims=32, num_layers=2, num_heads=4,
+                            feedforward_channels=64),
+                  img_size=32, patch_size=8, num_prompts=4,
+                  prompt_mode='deep', prompt_dropout=0.1,
+                  out_type='cls_token'),
+    neck=None,
+    head=dict(type='LinearClsHead', num_classes=4, in_channels=32,
+              loss=dict(type='CrossEntropyLoss')))
+pipeline = [dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(32, 32)), dict(type='PackInputs')]
+dataset = dict(type='mmprompt.VTAB1kDataset', data_root='nowhere',
+               task='{task}', split='train800val200', pipeline=pipeline)
+train_dataloader = dict(batch_size=8, num_workers=0, dataset=dataset,
+                        sampler=dict(type='DefaultSampler', shuffle=True))
+val_dataloader = dict(batch_size=8, num_workers=0,
+                      dataset=dict(dataset, split='val200'),
+                      sampler=dict(type='DefaultSampler', shuffle=False))
+test_dataloader = dict(val_dataloader, dataset=dict(dataset, split='test'))
+val_evaluator = test_evaluator = dict(type='Accuracy', topk=(1, ))
+optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3,
+                                    weight_decay=1e-4))
+train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=10)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(timer=dict(type='IterTimerHook'),
+                     logger=dict(type='LoggerHook', interval=10),
+                     param_scheduler=dict(type='ParamSchedulerHook'),
+                     checkpoint=dict(type='CheckpointHook', interval=1))
+custom_hooks = []
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+visualizer = dict(type='UniversalVisualizer',
+                  vis_backends=[dict(type='LocalVisBackend')])
+log_level = 'INFO'
+load_from = None
+resume = False
+'''
+
+
+@pytest.mark.slow
+def test_vtab1k_suite_on_tiny_folders(tmp_path):
+    """The same study on VTAB-1k folders: every method is the VPT-Deep
+    base of the task with the method's difference applied (a tiny ViT
+    stands in for ViT-B/16 here)."""
+    from PIL import Image
+    root = tmp_path / 'vtab-1k' / 'kitti'
+    rng = np.random.default_rng(0)
+    colours = [(220, 40, 40), (40, 220, 40), (40, 40, 220), (220, 220, 40)]
+    lines = []
+    for i in range(40):
+        label = i % 4
+        img = np.array(colours[label]) + rng.uniform(-30, 30, (16, 16, 3))
+        (root / 'images').mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(
+            root / 'images' / f'{i}.png')
+        lines.append(f'images/{i}.png {label}')
+    for split, part in (('train800', lines[:16]), ('val200', lines[16:24]),
+                        ('train800val200', lines[:24]), ('test', lines[24:])):
+        (root / f'{split}.txt').write_text('\n'.join(part) + '\n')
+    (tmp_path / 'base_kitti.py').write_text(
+        VTAB_BASE.replace('{task}', 'kitti'))
+    report = claims.main([
+        '--suite', 'vtab1k', '--base',
+        str(tmp_path / 'base_{task}.py'), '--data-root',
+        str(tmp_path / 'vtab-1k'), '--tasks', 'kitti', '--claims', 'sanity',
+        'linear-vs-logreg', '--lrs', '1e-2', '--seeds', '2', '--epochs', '2',
+        '--device', 'cpu', '--work-dir',
+        str(tmp_path / 'work'), '--out-dir',
+        str(tmp_path / 'report')
+    ])
+    assert report['tasks'] == {
+        'kitti': dict(group='structured', num_classes=4)
+    }
+    rows = {r['name']: r for r in report['claims']}
+    assert rows['sanity']['tasks'] == ['kitti']
+    assert rows['sanity']['seeds'] == 2
+    methods = {m['method']: m for m in report['methods']}
+    # the linear probe is the base without prompts; VPT-Deep keeps its 4
+    head = 32 * 4 + 4
+    assert methods['linear']['trainable_params'] == [head, head]
+    assert methods['vpt-deep']['trainable_params'][0] == 2 * 4 * 32 + head
+    run = tmp_path / 'work' / 'kitti' / 'vpt-deep' / 'lr0.01' / 'seed0'
+    cfg = (run / 'config.py').read_text()
+    assert "split='train800'" in cfg and "split='val200'" in cfg
+    result = json.loads((run / 'result.json').read_text())
+    assert len(result['test_correct']) == 16 and len(result['val_curve']) == 2
+    assert methods['logreg']['seeds'] == 2

