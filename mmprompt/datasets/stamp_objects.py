@@ -13,15 +13,14 @@ import os.path as osp
 from typing import List, Optional
 
 import numpy as np
-from mmpretrain.datasets import BaseDataset
 from PIL import Image, ImageEnhance
 
 from mmprompt.registry import DATASETS
+from .generated_task import GeneratedTask, check_int
 
 DEBIAN_STAMPS = '/usr/share/tuxpaint/stamps'
 # drawings, letters and symbols rather than photographs of things
 _LEFT_OUT = ('symbols', 'cartoon', 'seasonal')
-_SPLIT_CODES = {'train': 0, 'test': 1}
 
 
 def list_stamps(root: str, num_classes: int, min_side: int = 150) -> list:
@@ -101,14 +100,11 @@ def render(stamps: list, label: int, rng: np.random.Generator,
 
 
 @DATASETS.register_module()
-class StampObjects(BaseDataset):
+class StampObjects(GeneratedTask):
     """Which photo stamp is in the image, among ``num_classes``.
 
-    Image ``i`` of a split is drawn from
-    ``np.random.default_rng([seed, split, i])``: deterministic, and the
-    train and test splits never share an image. Labels cycle through the
-    classes (``i % C``), so every split is class-balanced. Draw VTAB-1k's
-    training splits from the ``'train'`` pool with
+    Deterministic and class-balanced (:class:`GeneratedTask`). Draw
+    VTAB-1k's training splits from the ``'train'`` pool with
     :class:`mmprompt.VTAB1kDraw`.
 
     Args:
@@ -131,44 +127,35 @@ class StampObjects(BaseDataset):
                  img_size: int = 84,
                  seed: int = 0,
                  **kwargs):
-        if split not in _SPLIT_CODES:
-            raise ValueError(f'split must be one of {tuple(_SPLIT_CODES)}, '
-                             f'got {split!r}')
-        num_images = 2000 if num_images is None else num_images
-        for name, value, low in (('num_classes', num_classes,
-                                  2), ('num_images', num_images, 1),
-                                 ('img_size', img_size, 16)):
-            if isinstance(value,
-                          bool) or not isinstance(value, int) or value < low:
-                raise ValueError(
-                    f'{name} must be an int >= {low}, got {value!r}')
-        self.split, self.seed = split, seed
-        self.num_classes, self.num_images = num_classes, num_images
-        self.img_size = img_size
-        self.stamp_files = list_stamps(data_root, num_classes)
+        # the classes are listed before the base checks the rest
+        self.stamp_files = list_stamps(
+            data_root, check_int('num_classes', num_classes, 2))
         kwargs.setdefault(
             'metainfo',
             dict(
                 classes=tuple(
                     osp.splitext(osp.basename(p))[0]
                     for p in self.stamp_files)))
-        super().__init__(ann_file='', data_root=data_root, **kwargs)
+        super().__init__(
+            num_classes,
+            split,
+            num_images,
+            img_size,
+            seed,
+            data_root=data_root,
+            **kwargs)
+
+    def render(self, label: int, rng: np.random.Generator) -> np.ndarray:
+        return render(self._stamps, label, rng, self.img_size)
 
     def load_data_list(self) -> List[dict]:
-        stamps = []
+        self._stamps = []
         for path in self.stamp_files:
             with Image.open(path) as img:
                 stamp = img.convert('RGBA')
             # at most twice the canvas: rendering cost, not detail
             stamp.thumbnail((2 * self.img_size, 2 * self.img_size))
-            stamps.append(stamp)
-        items = []
-        for i in range(self.num_images):
-            rng = np.random.default_rng(
-                [self.seed, _SPLIT_CODES[self.split], i])
-            label = i % self.num_classes
-            items.append(
-                dict(
-                    img=render(stamps, label, rng, self.img_size),
-                    gt_label=label))
+            self._stamps.append(stamp)
+        items = super().load_data_list()
+        del self._stamps  # the images are drawn: the stamps are not needed
         return items

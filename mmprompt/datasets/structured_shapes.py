@@ -8,13 +8,13 @@ questions of images drawn here, deterministically from a seed, so that a
 study of prompt tuning can run where no dataset can be downloaded.
 """
 import math
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
-from mmpretrain.datasets import BaseDataset
 from PIL import Image, ImageDraw
 
 from mmprompt.registry import DATASETS
+from .generated_task import GeneratedTask
 
 # task: (number of classes, what a label means)
 STRUCTURED_TASKS = {
@@ -27,7 +27,6 @@ STRUCTURED_TASKS = {
                  'seen in perspective (CLEVR distance)'),
 }
 SHAPES = ('circle', 'square', 'triangle')
-_SPLIT_CODES = {'train': 0, 'test': 1}
 # lowest point of an upright shape below its centre, in radii
 _BOTTOM = {'circle': 1., 'square': math.sqrt(.5), 'triangle': .5}
 _TASK_CODES = {task: i for i, task in enumerate(STRUCTURED_TASKS)}
@@ -136,15 +135,12 @@ def render(task: str, label: int, rng: np.random.Generator,
 
 
 @DATASETS.register_module()
-class StructuredShapes(BaseDataset):
+class StructuredShapes(GeneratedTask):
     """A generated structured task (count, location, orientation, distance).
 
-    Image ``i`` of a split is drawn from
-    ``np.random.default_rng([seed, split, task, i])``: the same arguments
-    give the same images on every machine, and the train and test splits
-    never share an image. Labels cycle through the classes (``i % C``), so
-    every split is class-balanced. Draw VTAB-1k's training splits from the
-    ``'train'`` pool with :class:`mmprompt.VTAB1kDraw`.
+    Deterministic and class-balanced (:class:`GeneratedTask`; the task's
+    code is in the generator's seed). Draw VTAB-1k's training splits from
+    the ``'train'`` pool with :class:`mmprompt.VTAB1kDraw`.
 
     Tasks (:data:`STRUCTURED_TASKS`):
 
@@ -176,37 +172,13 @@ class StructuredShapes(BaseDataset):
         if task not in STRUCTURED_TASKS:
             raise ValueError(f'task must be one of '
                              f'{tuple(STRUCTURED_TASKS)}, got {task!r}')
-        if split not in _SPLIT_CODES:
-            raise ValueError(f'split must be one of {tuple(_SPLIT_CODES)}, '
-                             f'got {split!r}')
-        num_images = 2000 if num_images is None else num_images
-        if isinstance(
-                num_images,
-                bool) or not isinstance(num_images, int) or num_images < 1:
-            raise ValueError(
-                f'num_images must be an int >= 1, got {num_images!r}')
-        if isinstance(img_size,
-                      bool) or not isinstance(img_size, int) or img_size < 16:
-            raise ValueError(f'img_size must be an int >= 16, got '
-                             f'{img_size!r}')
-        self.task, self.split, self.seed = task, split, seed
-        self.num_images, self.img_size = num_images, img_size
+        self.task = task
         num_classes = STRUCTURED_TASKS[task][0]
         kwargs.setdefault(
             'metainfo',
             dict(classes=tuple(f'{task}_{c}' for c in range(num_classes))))
-        super().__init__(ann_file='', **kwargs)
+        super().__init__(num_classes, split, num_images, img_size, seed,
+                         (_TASK_CODES[task], ), **kwargs)
 
-    def load_data_list(self) -> List[dict]:
-        num_classes = STRUCTURED_TASKS[self.task][0]
-        items = []
-        for i in range(self.num_images):
-            rng = np.random.default_rng([
-                self.seed, _SPLIT_CODES[self.split], _TASK_CODES[self.task], i
-            ])
-            label = i % num_classes
-            items.append(
-                dict(
-                    img=render(self.task, label, rng, self.img_size),
-                    gt_label=label))
-        return items
+    def render(self, label: int, rng: np.random.Generator) -> np.ndarray:
+        return render(self.task, label, rng, self.img_size)
