@@ -109,3 +109,12 @@ class BPTWhiteningHook(Hook):
             f'{sorted(todo)} from {self.num_images} images '
             f'({world_size} process(es)), eps={self.eps:g}, qk_product='
             f"'{self.qk_product}', average_images={self.average_images}")
+
+
+def whitening_hook_cfg(cfg) -> Optional[dict]:
+    """The :class:`BPTWhiteningHook` entry of ``cfg.custom_hooks`` (with or
+    without its ``mmprompt.`` scope), or None."""
+    for hook in cfg.get('custom_hooks', []) or []:
+        if str(hook.get('type', '')).split('.')[-1] == 'BPTWhiteningHook':
+            return dict(hook)
+    return None

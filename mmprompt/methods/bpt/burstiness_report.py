@@ -31,6 +31,7 @@ from mmprompt.core.data_init import (input_batches, prompted_backbone,
 from mmprompt.methods.bpt import (BURSTINESS_QUANTITIES, QK_PRODUCTS,
                                   QUANTITY_LABELS, burstiness_stats,
                                   fit_whitening, layer_burstiness_values)
+from mmprompt.methods.bpt.bpt_whitening_hook import whitening_hook_cfg
 from mmprompt.utils import build_model
 
 
@@ -68,13 +69,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def whitening_hook_cfg(cfg) -> dict:
-    for hook in cfg.get('custom_hooks', []) or []:
-        if str(hook.get('type', '')).split('.')[-1] == 'BPTWhiteningHook':
-            return dict(hook)
-    return {}
-
-
 def plot_layer(values, layer, path, bins):
     names = [n for n in BURSTINESS_QUANTITIES if n in values]
     fig = Figure(figsize=(4 * len(names), 3.2))
@@ -101,7 +95,7 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    hook_cfg = whitening_hook_cfg(cfg)
+    hook_cfg = whitening_hook_cfg(cfg) or {}
     eps = args.eps if args.eps is not None else hook_cfg.get('eps', 1e-5)
     qk_product = args.qk_product or hook_cfg.get('qk_product', 'row_vector')
     average_images = hook_cfg.get('average_images', False)

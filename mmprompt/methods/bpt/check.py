@@ -26,6 +26,7 @@ from mmprompt.core.data_init import (input_batches, prompted_backbone,
                                      sample_indices)
 from mmprompt.methods.bpt import compute_whitening_statistics  # noqa
 from mmprompt.methods.bpt import WhitenedPrompt, whitening_matrix
+from mmprompt.methods.bpt.bpt_whitening_hook import whitening_hook_cfg
 from mmprompt.utils import build_model
 
 
@@ -45,14 +46,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def whitening_hook_cfg(cfg) -> dict:
-    for hook in cfg.get('custom_hooks', []) or []:
-        if str(hook.get('type', '')).split('.')[-1] == 'BPTWhiteningHook':
-            return dict(hook)
-    raise ValueError(f'{cfg.filename}: no BPTWhiteningHook in '
-                     'custom_hooks: the model has no fitted whitening')
-
-
 def spectrum(w, sigma):
     """Eigenvalues of ``W Sigma W`` (ascending) and max |W Sigma W - I|."""
     m = w @ sigma @ w
@@ -64,6 +57,9 @@ def spectrum(w, sigma):
 def check(cfg, checkpoint, num_images=None, batch_size=16, split='train'):
     """``{layer: report}`` of every fixed whitening matrix of the model."""
     hook = whitening_hook_cfg(cfg)
+    if hook is None:
+        raise ValueError(f'{cfg.filename}: no BPTWhiteningHook in '
+                         'custom_hooks: the model has no fitted whitening')
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model = build_model(cfg)
     load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
