@@ -102,3 +102,9 @@ def test_verdicts():
     assert cs.verdict(1, -0.5, 2.0, 0.04) == 'not shown'
     with pytest.raises(ValueError, match='expected_sign'):
         cs.verdict(0, 0.5, 2.0, 0.01)
+    # within 1 point: TOST decides holds; an interval beyond the margin
+    # contradicts
+    assert cs.equivalence_verdict(-0.4, 0.5, 1., 0.01) == 'holds'
+    assert cs.equivalence_verdict(1.2, 3.0, 1., 0.9) == 'contradicted'
+    assert cs.equivalence_verdict(-3.0, -1.1, 1., 0.9) == 'contradicted'
+    assert cs.equivalence_verdict(-0.5, 1.5, 1., 0.2) == 'not shown'

@@ -22,7 +22,8 @@ shape ``(seeds, images)``: 1 where that seed's model got that image right.
   design over seeds; the bootstrap SE when it is larger).
 - :func:`seeds_needed`: the seeds a claim needs to detect a target
   difference, sized from a pilot's per-seed SD.
-- :func:`verdict`: holds / contradicted / not shown.
+- :func:`verdict` and :func:`equivalence_verdict`: holds / contradicted /
+  not shown.
 """
 import math
 
@@ -189,5 +190,16 @@ def verdict(expected_sign, low, high, p_adjusted, alpha=ALPHA):
     if (low > 0 and expected_sign == 1) or (high < 0 and expected_sign == -1):
         return 'holds'
     if (low > 0) or (high < 0):
+        return 'contradicted'
+    return 'not shown'
+
+
+def equivalence_verdict(low, high, margin, p_adjusted, alpha=ALPHA):
+    """``'holds'`` when the Holm-adjusted TOST p is below ``alpha``;
+    ``'contradicted'`` when the (95 %) interval ``[low, high]`` lies
+    entirely beyond ``+-margin``; else ``'not shown'``."""
+    if p_adjusted < alpha:
+        return 'holds'
+    if low > margin or high < -margin:
         return 'contradicted'
     return 'not shown'

@@ -478,12 +478,8 @@ def evaluate(claims, results, args):
         for r, p in zip(done, cs.holm([r['p'] for r in done])):
             r['p_holm'] = p
             if r['kind'] == 'equivalence':
-                if p < cs.ALPHA:
-                    r['verdict'] = 'holds'
-                elif r['low'] > r['margin'] or r['high'] < -r['margin']:
-                    r['verdict'] = 'contradicted'
-                else:
-                    r['verdict'] = 'not shown'
+                r['verdict'] = cs.equivalence_verdict(r['low'], r['high'],
+                                                      r['margin'], p)
             else:
                 r['verdict'] = cs.verdict(1, r['low'], r['high'], p)
     return rows
