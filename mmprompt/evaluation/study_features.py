@@ -9,27 +9,23 @@ import os.path as osp
 
 import numpy as np
 import torch
-from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmpretrain.registry import DATASETS, MODELS
 
+from mmprompt.core.data_init import input_batches
 from mmprompt.datasets import vtab1k_draw
 
 
 @torch.no_grad()
 def _features(model, dataset, batch_size=100):
-    feats, labels = [], []
-    for start in range(0, len(dataset), batch_size):
-        batch = pseudo_collate([
-            dataset[i]
-            for i in range(start, min(start + batch_size, len(dataset)))
-        ])
-        data = model.data_preprocessor(batch, False)
-        feats.append(
-            model.head.pre_logits(model.extract_feat(
-                data['inputs'])).float().numpy())
-        labels += [int(s.gt_label) for s in data['data_samples']]
-    return np.concatenate(feats), np.array(labels)
+    """The head's input features of every item, and the labels."""
+    batches = input_batches(model, dataset, list(range(len(dataset))),
+                            batch_size)
+    feats = [
+        model.head.pre_logits(model.extract_feat(x)).float().numpy()
+        for x in batches
+    ]
+    return np.concatenate(feats), np.asarray(dataset.get_gt_labels())
 
 
 def cached_features(cfg, work_dir, num_seeds):
