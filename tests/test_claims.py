@@ -67,6 +67,40 @@ def test_a_choice_at_the_edge_widens_the_grid(monkeypatch, tmp_path):
     # 2 tuning seeds per lr, then the finals at the chosen lr
     assert runs[-3:] == [(0.3, 0), (0.3, 1), (0.3, 2)]
     assert len(runs) == 4 * 2 + 3
+    # the budget counts each run once: seeds 0 and 1 of the chosen lr are
+    # tuning and final runs
+    assert result['train_seconds'] == 60. * (4 * 2 + 1)
+
+
+def test_method_rows_flag_a_curve_still_rising(tmp_path):
+    args = claims.parse_args(['--work-dir', str(tmp_path)])
+
+    def run(curve):
+        return dict(fake(0.), val_curve=curve)
+
+    results = {
+        ('linear', 'count'):
+        dict(
+            finals=[run([10., 20., 30., 31.]),
+                    run([10., 20., 32., 33.])],
+            grid={},
+            chosen_lr=1e-2,
+            lr_at_edge=False),
+        ('vpt-deep', 'count'):
+        dict(
+            finals=[run([50., 60., 60.5, 60.5]),
+                    run([50., 60., 61., 61.])],
+            grid={},
+            chosen_lr=1e-2,
+            lr_at_edge=False),
+    }
+    rows = {r['method']: r for r in claims.method_rows(args, results)}
+    # mean curves [10, 20, 31, 32] and [50, 60, 60.75, 60.75]
+    assert rows['linear']['late_gain'] == pytest.approx(12.)
+    assert rows['linear']['plateaued'] is False
+    assert rows['vpt-deep']['late_gain'] == pytest.approx(.75)
+    assert rows['vpt-deep']['plateaued'] is True
+    assert claims.late_gain([40., 41.]) is None
 
 
 def test_evaluate_pools_tasks_applies_holm_and_says_not_run(tmp_path):

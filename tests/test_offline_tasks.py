@@ -148,6 +148,12 @@ def test_vtab1k_draw_dataset_splits():
     assert np.array_equal(
         np.bincount(parts['train800'].get_gt_labels()), [4] * 16)
     assert parts['val200'][0]['img'].shape == (32, 32, 3)
+    # one pool per config: the splits share it, another config builds its own
+    assert parts['train800'].dataset is parts['val200'].dataset
+    other = VTAB1kDraw(
+        dict(pool, seed=1), split='val200', seed=2, num_train=64, num_val=32)
+    assert other.dataset is not parts['val200'].dataset
+    assert not np.array_equal(other[0]['img'], parts['val200'][0]['img'])
     with pytest.raises(ValueError, match="split must be one of .* 'test'"):
         VTAB1kDraw(pool, split='test')
 

@@ -59,15 +59,19 @@ def _paste(canvas: Image.Image,
            size: float,
            rng: np.random.Generator,
            centre=None) -> None:
+    """``stamp`` with its longer side ``size`` of the canvas, rotated,
+    maybe flipped, pasted at ``centre`` (default: anywhere)."""
     s = canvas.size[0]
-    stamp = stamp.rotate(
-        rng.uniform(-25, 25), expand=True, resample=Image.BILINEAR)
-    if rng.random() < .5:
-        stamp = stamp.transpose(Image.FLIP_LEFT_RIGHT)
+    angle, flip = rng.uniform(-25, 25), rng.random() < .5
+    # scaled before it is rotated: rotating the small stamp is what keeps
+    # drawing a pool of 2,000 images to a few seconds
     scale = size * s / max(stamp.size)
     stamp = stamp.resize((max(1, round(
         stamp.size[0] * scale)), max(1, round(stamp.size[1] * scale))),
                          Image.BILINEAR)
+    stamp = stamp.rotate(angle, expand=True, resample=Image.BILINEAR)
+    if flip:
+        stamp = stamp.transpose(Image.FLIP_LEFT_RIGHT)
     w, h = stamp.size
     if centre is None:
         centre = rng.uniform(0, s, 2)
@@ -75,19 +79,18 @@ def _paste(canvas: Image.Image,
                  stamp)
 
 
-def render(stamps: list, label: int, rng: np.random.Generator,
+def render(stamps: list, clutter: list, label: int, rng: np.random.Generator,
            img_size: int) -> np.ndarray:
     """One image of stamp ``label`` over a clutter of 3 to 5 other stamps
-    (each half-transparent, small or cut by the border)."""
+    (``clutter``: the stamps half-transparent; each small or cut by the
+    border)."""
     s = img_size
     canvas = Image.new('RGB', (s, s),
                        tuple(int(v) for v in rng.integers(0, 256, 3)))
     others = [i for i in range(len(stamps)) if i != label]
     num_clutter = min(int(rng.integers(3, 6)), len(others))
     for i in rng.choice(others, num_clutter, replace=False):
-        clutter = stamps[i].copy()
-        clutter.putalpha(clutter.getchannel('A').point(lambda a: a // 2))
-        _paste(canvas, clutter, rng.uniform(.3, .6), rng)
+        _paste(canvas, clutter[i], rng.uniform(.3, .6), rng)
     _paste(
         canvas,
         stamps[label],
@@ -146,7 +149,7 @@ class StampObjects(GeneratedTask):
             **kwargs)
 
     def render(self, label: int, rng: np.random.Generator) -> np.ndarray:
-        return render(self._stamps, label, rng, self.img_size)
+        return render(self._stamps, self._clutter, label, rng, self.img_size)
 
     def load_data_list(self) -> List[dict]:
         self._stamps = []
@@ -156,6 +159,12 @@ class StampObjects(GeneratedTask):
             # at most twice the canvas: rendering cost, not detail
             stamp.thumbnail((2 * self.img_size, 2 * self.img_size))
             self._stamps.append(stamp)
+        self._clutter = []
+        for stamp in self._stamps:
+            half = stamp.copy()
+            half.putalpha(half.getchannel('A').point(lambda a: a // 2))
+            self._clutter.append(half)
         items = super().load_data_list()
-        del self._stamps  # the images are drawn: the stamps are not needed
+        # the images are drawn: the stamps are not needed
+        del self._stamps, self._clutter
         return items

@@ -1,4 +1,5 @@
 import copy
+import json
 from typing import Optional
 
 import numpy as np
@@ -130,6 +131,22 @@ def vtab1k_draw(labels: np.ndarray,
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
+_POOL = {}
+
+
+def _shared_pool(dataset):
+    """``dataset`` built, or the pool the previous draw built from the same
+    config: a run's train800 and val200 come from one pool, and a generated
+    pool costs seconds to draw. Only the latest pool is kept."""
+    if not isinstance(dataset, dict):
+        return dataset
+    key = json.dumps(dataset, sort_keys=True, default=repr)
+    if key not in _POOL:
+        _POOL.clear()
+        _POOL[key] = DATASETS.build(dataset)
+    return _POOL[key]
+
+
 @DATASETS.register_module()
 class VTAB1kDraw(ClassBalancedSubset):
     """VTAB-1k's training splits drawn from any labelled dataset.
@@ -162,7 +179,7 @@ class VTAB1kDraw(ClassBalancedSubset):
             if isinstance(value,
                           bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be an int >= 1, got {value!r}')
-        super().__init__(dataset, fraction=1, seed=seed)
+        super().__init__(_shared_pool(dataset), fraction=1, seed=seed)
         train, val = vtab1k_draw(self.dataset.get_gt_labels(), seed, num_train,
                                  num_val)
         self.split = split
