@@ -72,10 +72,13 @@ if __name__ == '__main__':
             parse_requirements('det.txt'),
             'convert':
             parse_requirements('convert.txt'),
+            'vtab':
+            parse_requirements('vtab.txt'),
             'tests':
             parse_requirements('tests.txt'),
             'all':
             (parse_requirements('seg.txt') + parse_requirements('det.txt') +
-             parse_requirements('convert.txt')),
+             parse_requirements('convert.txt') +
+             parse_requirements('vtab.txt')),
         },
         zip_safe=False)

@@ -16,7 +16,9 @@ import mmprompt  # noqa: F401
 from mmprompt.datasets import (VTAB1K_TASKS, FGVCDataset, VTAB1kDataset,
                                check_vtab)
 from mmprompt.datasets import prepare_fgvc as prepare_fgvc_module
+from mmprompt.datasets.vtab1k import VTAB1K_GROUPS
 from mmprompt.evaluation import summarize_results
+from mmprompt.evaluation.references import REFERENCES
 from mmprompt.methods.vpt import sweep as sweep_vpt
 from mmprompt.registry import DATASETS
 from helpers import (bad_input_params, check_bad_input, label_of, make_fgvc,
@@ -476,6 +478,29 @@ def test_sweep_and_summary(tmp_path, capsys):
     assert 'test 72.00 ± 1.63 over 3 seed(s)' in out
     assert '| recipe | vtab1k-dtd | FGVC mean |' in out
     assert '| vpt-deep_vit-b16-in21k | 72.0 |' in out
+    assert 'VTAB mean of groups | VTAB mean of 19 tasks |' in out
+    # the published rows of the recipe's pretraining, with their source:
+    # VPT-Deep's DTD, its three group means as printed, their mean
+    # (78.48 + 82.43 + 54.98) / 3 and the mean of its 19 tasks 1319.1 / 19
+    assert ('| VPT-Deep, vit-b16-in21k (published [1]) | 65.8 |  | 78.48 | '
+            '82.43 | 54.98 | 71.96 | 69.43 |') in out
+    assert '[1] Jia et al., Visual Prompt Tuning, ECCV 2022' in out
+    assert out.count('(published [1])') == 4
+
+
+def test_published_rows_agree_with_their_group_means():
+    assert {r['method']
+            for r in REFERENCES} >= {
+                'VPT-Deep', 'VPT-Shallow', 'Linear probe', 'Full fine-tuning'
+            }
+    for ref in REFERENCES:
+        assert set(ref['vtab1k']) == set(VTAB1K_TASKS)
+        for group, tasks in VTAB1K_GROUPS.items():
+            mean = np.mean([ref['vtab1k'][t] for t in tasks])
+            # the papers average unrounded numbers: to rounding
+            assert abs(mean -
+                       ref['group_means'][group]) < 0.03, (ref['method'],
+                                                           group)
 
 
 # ------------------------------------------------------------ bad input

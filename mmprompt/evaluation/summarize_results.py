@@ -15,7 +15,10 @@ smaller lr as VPT does) and the test accuracy, mean ± std over the final
 seeds; then a Markdown table with one row per recipe (the config name
 without its ``_<benchmark>-<task>`` suffix) and one column per task, with the
 mean of each VTAB-1k group (natural, specialized, structured) and of FGVC
-where all of its tasks are present.
+where all of its tasks are present, and both VTAB-1k averages (the mean of
+the three group means, and the mean over the 19 tasks). Below, the published
+rows for the recipes' pretraining (:mod:`mmprompt.evaluation.references`),
+each with its source.
 """
 import argparse
 import glob
@@ -31,6 +34,7 @@ import numpy as np
 # one source of truth for the tasks and the VTAB-1k groups
 from mmprompt.datasets.fgvc import FGVC_DATASETS
 from mmprompt.datasets.vtab1k import VTAB1K_GROUPS
+from mmprompt.evaluation.references import REFERENCES, references
 from mmprompt.evaluation.run_results import METRIC, last_metric
 from mmprompt.utils.paths import REPO_ROOT
 
@@ -101,7 +105,10 @@ def summarize(runs):
 
 
 def table(summary):
-    """Markdown table: recipes x tasks (test mean), with group means."""
+    """Markdown table: recipes x tasks (test mean), with group means and
+    both VTAB-1k averages; below them the published rows for the
+    pretrainings of the recipes (:mod:`mmprompt.evaluation.references`),
+    each with its source."""
     rows = defaultdict(dict)
     extra_cols = []
     for name, s in summary.items():
@@ -112,21 +119,64 @@ def table(summary):
         rows[recipe][task] = s['test_mean']
         if task not in COLUMNS and task not in extra_cols:
             extra_cols.append(task)
+    published = [
+        r for pretrain in sorted({ref['pretrain']
+                                  for ref in REFERENCES}) if any(
+                                      recipe.endswith('_' + pretrain)
+                                      for recipe in rows)
+        for r in references(pretrain)
+    ]
     present = [c for c in COLUMNS if any(c in r for r in rows.values())]
     groups = [('FGVC mean', [f'fgvc-{t}' for t in FGVC_TASKS])
               ] + [(f'VTAB {g} mean', [f'vtab1k-{t}' for t in ts])
                    for g, ts in VTAB_GROUPS.items()]
-    header = ['recipe'] + present + extra_cols + [g for g, _ in groups]
+    vtab = [f'vtab1k-{t}' for ts in VTAB_GROUPS.values() for t in ts]
+    header = ['recipe'] + present + extra_cols + [g for g, _ in groups] + [
+        'VTAB mean of groups', 'VTAB mean of 19 tasks'
+    ]
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    for recipe, values in sorted(rows.items()):
-        cells = [recipe] + [
+
+    def cells_of(label, values, group_means=None):
+        cells = [label] + [
             f'{values[c]:.1f}' if c in values else ''
             for c in present + extra_cols
         ]
-        for _, cols in groups:
-            cells.append(f'{np.mean([values[c] for c in cols]):.1f}' if all(
-                c in values for c in cols) else '')
-        lines.append('| ' + ' | '.join(cells) + ' |')
+        means = []
+        for g, cols in groups:
+            name = g[len('VTAB '):-len(' mean')] if g.startswith('VTAB') \
+                else None
+            if group_means and name in group_means:
+                means.append(group_means[name])  # as published
+            elif all(c in values for c in cols):
+                means.append(float(np.mean([values[c] for c in cols])))
+            else:
+                means.append(None)
+            cells.append('' if means[-1] is None else f'{means[-1]:.2f}')
+        vtab_means = means[1:]
+        cells.append(f'{np.mean(vtab_means):.2f}' if all(
+            m is not None for m in vtab_means) else '')
+        cells.append(f'{np.mean([values[c] for c in vtab]):.2f}' if all(
+            c in values for c in vtab) else '')
+        return '| ' + ' | '.join(cells) + ' |'
+
+    for recipe, values in sorted(rows.items()):
+        lines.append(cells_of(recipe, values))
+    sources = []
+    for ref in published:
+        if ref['source'] not in sources:
+            sources.append(ref['source'])
+        mark = sources.index(ref['source']) + 1
+        lines.append(
+            cells_of(
+                f"{ref['method']}, {ref['pretrain']} (published [{mark}])", {
+                    f'vtab1k-{t}': v
+                    for t, v in ref['vtab1k'].items()
+                }, ref['group_means']))
+    lines += [''] + [f'[{i}] {s}' for i, s in enumerate(sources, 1)] + [
+        '', 'VTAB mean of groups: the mean of the three group means (the VPT '
+        'paper\'s average); VTAB mean of 19 tasks: the plain mean over the '
+        'tasks, which some papers report instead.'
+    ]
     return '\n'.join(lines)
 
 
