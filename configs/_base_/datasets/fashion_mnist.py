@@ -2,7 +2,7 @@
 # A fixed, class-balanced subset keeps the offline demo within ~20 minutes on
 # 2 CPU cores; the same images for every method (seeded choice).
 data_root = '/usr/share/datasets/fashion-mnist'
-img_size = 112  # 8 x 8 patches of 14 px
+img_size = 84  # 6 x 6 patches of 14 px (3x the 28 px images)
 
 data_preprocessor = dict(
     num_classes=10,
