@@ -297,3 +297,45 @@ def test_vtab1k_suite_on_tiny_folders(tmp_path):
     result = json.loads((run / 'result.json').read_text())
     assert len(result['test_correct']) == 16 and len(result['val_curve']) == 2
     assert methods['logreg']['seeds'] == 2
+
+
+def test_seeds_sized_from_the_pilot_extend_the_finals(monkeypatch, tmp_path):
+    args = claims.parse_args([
+        '--work-dir',
+        str(tmp_path), '--tasks', 'count', '--claims', 'sanity', '--max-seeds',
+        '12', '--target-mdd', '3'
+    ])
+    rng = np.random.default_rng(1)
+
+    def run(p):  # 200 test images, accuracy p
+        return fake(0., ''.join(str(int(x)) for x in rng.random(200) < p))
+
+    # per-seed differences of about +-10 points: a 3-point MDD needs more
+    # than 8 seeds, so the finals grow to the cap of 12
+    results = {
+        ('linear', 'count'):
+        dict(finals=[run(.3) for _ in range(8)], chosen_lr=1e-2),
+        ('vpt-deep', 'count'):
+        dict(
+            finals=[run(.6 + .2 * (-1)**s) for s in range(8)], chosen_lr=3e-3),
+    }
+    chosen = claims.selected_claims(args)
+    row = claims.evaluate(chosen, results, args)[0]
+    sd = row['seed_sd']
+    assert row['seeds_needed'] == cs.seeds_needed(sd, 3., minimum=8)
+    assert row['seeds_needed'] > 12
+    runs = []
+
+    def ensure_run(args, method, task, lr, seed):
+        runs.append((method, lr, seed))
+        return run(.5)
+
+    monkeypatch.setattr(claims, 'ensure_run', ensure_run)
+    assert claims.add_seeds(args, chosen, results)
+    assert sorted(runs) == sorted([('linear', 1e-2, s) for s in range(8, 12)] +
+                                  [('vpt-deep', 3e-3, s)
+                                   for s in range(8, 12)])
+    assert claims.evaluate(chosen, results, args)[0]['seeds'] == 12
+    # by default the need is reported, nothing is run
+    args = claims.parse_args(['--work-dir', str(tmp_path)])
+    assert args.max_seeds == args.seeds == 8

