@@ -5,6 +5,11 @@ from .version import __version__  # noqa: F401
 
 check_mmcv_version()
 
+# before mmpretrain imports it: mmcv-lite's notice of a missing compiled op
+from .utils.quiet_log import import_mmcv_bricks_quietly  # noqa: E402
+
+import_mmcv_bricks_quietly()
+
 # Registered classes are imported so that ``custom_imports=['mmprompt']``
 # makes every ``mmprompt.*`` type of a config available.
 from . import core, datasets, engine, methods, models  # noqa: F401,E402

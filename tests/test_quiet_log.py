@@ -3,6 +3,7 @@ parameter, no deprecation notices mmengine owes itself; every other warning
 stays."""
 import logging
 import re
+import subprocess
 import sys
 
 import pytest
@@ -57,3 +58,27 @@ def test_a_tiny_training_run_logs_no_warning(setup, tmp_path):
     assert re.search(r'trainable params: \d+ \(', out)
     for epoch in (1, 2):  # a progress line per epoch remains
         assert f'Epoch(train) [{epoch}]' in out
+
+
+MMCV_LITE = '''
+import sys, warnings
+sys.modules['mmcv.ops.multi_scale_deform_attn'] = None  # mmcv-lite: no op
+warnings.simplefilter('always')
+with warnings.catch_warnings(record=True) as caught:
+    import {first}
+    import mmpretrain.models
+print(sum('MultiScaleDeformableAttention' in str(w.message) for w in caught))
+'''
+
+
+@pytest.mark.parametrize('first, notices', [('mmcv', 1), ('mmprompt', 0)])
+def test_mmcv_lite_notice_is_silenced_at_its_source(first, notices):
+    """Without mmcv's deformable-attention op (as with mmcv-lite), importing
+    mmpretrain warns once; importing mmprompt first imports that module
+    with exactly that notice ignored."""
+    out = subprocess.run([sys.executable, '-c',
+                          MMCV_LITE.format(first=first)],
+                         capture_output=True,
+                         text=True,
+                         check=True).stdout
+    assert out.split()[-1] == str(notices)

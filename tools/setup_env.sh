@@ -126,7 +126,7 @@ if [ ! -f "$FMNIST/t10k-labels-idx1-ubyte.gz" ]; then
 fi
 
 # (an assignment, so that set -e stops here if mmprompt does not import)
-READY=$("$PY" -c 'import torch, mmcv, mmengine, mmpretrain, mmprompt
+READY=$("$PY" -c 'import mmprompt, torch, mmcv, mmengine, mmpretrain
 from mmprompt.utils.dependencies import mmcv_ops_import_error as e
 ops = "without" if e() else "with"
 print(f"torch {torch.__version__}, mmcv {mmcv.__version__} ({ops} ops), "

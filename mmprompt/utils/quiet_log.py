@@ -8,8 +8,17 @@ deprecated (legacy calls it makes itself, whatever the config). None of it
 is something the user did or can change; the trainable-parameter line of
 :class:`mmprompt.TrainableParamsHook` says what the first ones meant. Only
 these exact messages are dropped: every other warning stays.
+
+mmcv-lite (the light profile's mmcv, without compiled ops) warns at every
+start that ``MultiScaleDeformableAttention`` is missing, when mmpretrain
+imports ``mmcv.cnn.bricks.transformer``. Classification never uses it, and
+mmprompt's dense parts check for mmcv's ops themselves, with an error that
+names the fix; :func:`import_mmcv_bricks_quietly` imports that module once
+with exactly that warning ignored, before anything else imports it.
 """
+import importlib
 import logging
+import warnings
 
 # (message start, message end) of each known line
 KNOWN_NOISE = (
@@ -37,3 +46,16 @@ def quiet(logger: logging.Logger) -> logging.Logger:
     if not any(isinstance(f, KnownNoiseFilter) for f in logger.filters):
         logger.addFilter(KnownNoiseFilter())
     return logger
+
+
+MMCV_LITE_NOTICE = 'Fail to import ``MultiScaleDeformableAttention``'
+
+
+def import_mmcv_bricks_quietly() -> None:
+    """Import ``mmcv.cnn.bricks.transformer`` without mmcv-lite's notice
+    that its compiled deformable attention is missing (nothing else is
+    silenced; with mmcv's ops there is no notice)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            'ignore', message=MMCV_LITE_NOTICE, category=UserWarning)
+        importlib.import_module('mmcv.cnn.bricks.transformer')
