@@ -1,5 +1,5 @@
 # A short AdamW schedule for prompt tuning: linear warm-up, cosine decay.
-max_epochs = 6
+max_epochs = 5
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-2, weight_decay=1e-4),
     # No weight decay on prompts' bias-like 1-D tensors and norms.
