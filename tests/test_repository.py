@@ -131,9 +131,10 @@ def test_no_import_cycles():
 
 
 # Imported inside functions or guarded blocks only: what a user may lack
-# (yapf: the lint tools, which only writing configs needs).
+# (yapf: the lint tools, which only writing configs needs; tensorflow_datasets:
+# prepare_vtab's [vtab] extra).
 OPTIONAL_IMPORTS = ('mmcv', 'mmseg', 'mmdet', 'onnx', 'onnxruntime',
-                    'safetensors', 'yapf')
+                    'safetensors', 'yapf', 'tensorflow_datasets')
 
 
 def test_deferred_imports_are_optional_dependencies_and_say_so():

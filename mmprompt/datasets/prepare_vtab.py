@@ -32,6 +32,7 @@ finished task is skipped when run again, an interrupted one starts over,
 and a partly written task never looks complete.
 """
 import argparse
+import io
 import json
 import os
 import os.path as osp
@@ -287,7 +288,7 @@ class TFDSSource:
     def __init__(self,
                  data_dir: Optional[str] = None,
                  manual_dir: Optional[str] = None):
-        try:
+        try:  # optional: the [vtab] extra
             import tensorflow_datasets as tfds
         except ImportError as e:
             raise ImportError(
@@ -351,7 +352,6 @@ def read_manifest(task_dir: str) -> Optional[dict]:
 
 
 def _png(img: np.ndarray) -> bytes:
-    import io
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format='PNG', compress_level=6)
     return buf.getvalue()
