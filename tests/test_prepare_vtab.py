@@ -254,3 +254,10 @@ def test_tfds_mock_data_through_the_real_reader(tmp_path):
     with pytest.raises(
             FileNotFoundError, match=r'resisc45: .*NWPU-RESISC45 in .*manual'):
         source.open('resisc45')
+    # the command skips a finished task and refuses, before any download, a
+    # task folder holding another task's files
+    out = str(tmp_path / 'out')
+    assert pv.main([out, '--tasks', 'eurosat']) == 0
+    os.rename(task_dir, osp.join(out, 'dtd'))
+    with pytest.raises(FileExistsError, match="dtd: .* of task 'eurosat'"):
+        pv.main([out, '--tasks', 'dtd'])

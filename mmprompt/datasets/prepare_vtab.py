@@ -145,9 +145,21 @@ def _in_train(percent, builder, **kwargs):
                     whole('test'), **kwargs)
 
 
-def _in_validation(builder, test='test', **kwargs):
+def _in_validation(builder, **kwargs):
+    """val200 the first 200 of TFDS's validation split, test the TFDS
+    test."""
     return TaskSpec(builder, head('train'), head('validation', 200),
-                    whole(test), **kwargs)
+                    whole('test'), **kwargs)
+
+
+def _clevr(label):
+    """CLEVR's test is TFDS's validation split."""
+    return TaskSpec(
+        'clevr:3.*.*',
+        head('train'),
+        after_percent('train', 90),
+        whole('validation'),
+        label=label)
 
 
 def _dsprites(key, num_values):
@@ -200,19 +212,9 @@ TASKS: Dict[str, TaskSpec] = {
         'diabetic_retinopathy_detection/btgraham-300:3.*.*',
         manual=('train', 'test', 'sample', 'trainLabels.csv')),
     'clevr_count':
-    TaskSpec(
-        'clevr:3.*.*',
-        head('train'),
-        after_percent('train', 90),
-        whole('validation'),
-        label=clevr_count),
+    _clevr(clevr_count),
     'clevr_dist':
-    TaskSpec(
-        'clevr:3.*.*',
-        head('train'),
-        after_percent('train', 90),
-        whole('validation'),
-        label=clevr_distance),
+    _clevr(clevr_distance),
     'dmlab':
     _in_validation('dmlab:2.0.1'),
     'kitti':
@@ -351,6 +353,23 @@ def read_manifest(task_dir: str) -> Optional[dict]:
         return json.load(f)
 
 
+def is_finished(task: str, out: str) -> bool:
+    """Whether ``out/<task>`` is that task, written whole; an error when
+    the folder exists but holds anything else."""
+    task_dir = osp.join(out, task)
+    if not osp.exists(task_dir):
+        return False
+    manifest = read_manifest(task_dir)
+    if manifest is None or manifest.get('task') != task:
+        found = 'no ' + MANIFEST if manifest is None else \
+            f"{MANIFEST} of task {manifest.get('task')!r}"
+        raise FileExistsError(
+            f'{task}: {task_dir} exists but was not written by '
+            f'prepare_vtab for {task} ({found}); move it away or choose '
+            'another output folder')
+    return True
+
+
 def _png(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format='PNG', compress_level=6)
@@ -364,15 +383,7 @@ def prepare_task(task: str, out: str, sources: Dict[str, Sequence],
     finished task is left as it is."""
     check_tasks([task])
     task_dir = osp.join(out, task)
-    if osp.exists(task_dir):
-        manifest = read_manifest(task_dir)
-        if manifest is None or manifest.get('task') != task:
-            found = 'no ' + MANIFEST if manifest is None else \
-                f"{MANIFEST} of task {manifest.get('task')!r}"
-            raise FileExistsError(
-                f'{task}: {task_dir} exists but was not written by '
-                f'prepare_vtab for {task} ({found}); move it away or choose '
-                'another output folder')
+    if is_finished(task, out):
         return task_dir
     counts = {name: len(source) for name, source in sources.items()}
     splits = resolve_splits(task, counts)
@@ -448,7 +459,7 @@ def main(argv=None):
     source = TFDSSource(args.tfds_dir, args.manual_dir)
     for task in args.tasks:
         task_dir = osp.join(args.out, task)
-        if read_manifest(task_dir) is not None:
+        if is_finished(task, args.out):  # before TFDS downloads anything
             print(f'{task}: done before ({task_dir})')
             continue
         prepare_task(task, args.out, *source.open(task))
