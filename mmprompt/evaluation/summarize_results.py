@@ -127,11 +127,12 @@ def table(summary):
         for r in references(pretrain)
     ]
     present = [c for c in COLUMNS if any(c in r for r in rows.values())]
-    groups = [('FGVC mean', [f'fgvc-{t}' for t in FGVC_TASKS])
-              ] + [(f'VTAB {g} mean', [f'vtab1k-{t}' for t in ts])
+    # (column, VTAB-1k group or None, tasks)
+    groups = [('FGVC mean', None, [f'fgvc-{t}' for t in FGVC_TASKS])
+              ] + [(f'VTAB {g} mean', g, [f'vtab1k-{t}' for t in ts])
                    for g, ts in VTAB_GROUPS.items()]
     vtab = [f'vtab1k-{t}' for ts in VTAB_GROUPS.values() for t in ts]
-    header = ['recipe'] + present + extra_cols + [g for g, _ in groups] + [
+    header = ['recipe'] + present + extra_cols + [g for g, _, _ in groups] + [
         'VTAB mean of groups', 'VTAB mean of 19 tasks'
     ]
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
@@ -142,11 +143,9 @@ def table(summary):
             for c in present + extra_cols
         ]
         means = []
-        for g, cols in groups:
-            name = g[len('VTAB '):-len(' mean')] if g.startswith('VTAB') \
-                else None
-            if group_means and name in group_means:
-                means.append(group_means[name])  # as published
+        for _, group, cols in groups:
+            if group_means and group in group_means:
+                means.append(group_means[group])  # as published
             elif all(c in values for c in cols):
                 means.append(float(np.mean([values[c] for c in cols])))
             else:
