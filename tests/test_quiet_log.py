@@ -71,6 +71,7 @@ print(sum('MultiScaleDeformableAttention' in str(w.message) for w in caught))
 '''
 
 
+@pytest.mark.slow  # a Python process each
 @pytest.mark.parametrize('first, notices', [('mmcv', 1), ('mmprompt', 0)])
 def test_mmcv_lite_notice_is_silenced_at_its_source(first, notices):
     """Without mmcv's deformable-attention op (as with mmcv-lite), importing
