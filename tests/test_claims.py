@@ -103,6 +103,35 @@ def test_method_rows_flag_a_curve_still_rising(tmp_path):
     assert claims.late_gain([40., 41.]) is None
 
 
+def test_a_longer_schedule_reruns_the_chosen_lr_for_more_epochs(
+        monkeypatch, tmp_path):
+    args = claims.parse_args(['--work-dir', str(tmp_path)])
+    assert claims.split_arm('vpt-deep@2x') == ('vpt-deep', 2)
+    assert claims.split_arm('linear') == ('linear', 1)
+    with pytest.raises(ValueError, match="'vpt-deep@twice'"):
+        claims.split_arm('vpt-deep@twice')
+    # the study's schedule doubled: 12 epochs, the cosine over 11 of them
+    cfg = claims.config_of(args, 'vpt-deep@2x', 'count', 3e-3, 1)
+    assert cfg.train_cfg.max_epochs == 12
+    assert cfg.param_scheduler[1]['T_max'] == 11
+    assert cfg.optim_wrapper.optimizer.lr == 3e-3
+    assert claims.run_dir(args, 'vpt-deep@2x', 'count', 3e-3,
+                          1).endswith('count/vpt-deep@2x/lr0.003/seed1')
+    runs = []
+
+    def ensure_run(args, method, task, lr, seed):
+        runs.append((method, task, lr, seed))
+        return fake(50.)
+
+    monkeypatch.setattr(claims, 'ensure_run', ensure_run)
+    results = {('vpt-deep', 'count'): dict(chosen_lr=3e-3, lr_at_edge=False)}
+    result = claims.longer_schedule(args, 'vpt-deep@2x', 'count', results)
+    # seeds 0 and 1 at the lr chosen for the 6-epoch schedule
+    assert runs == [('vpt-deep@2x', 'count', 3e-3, 0),
+                    ('vpt-deep@2x', 'count', 3e-3, 1)]
+    assert result['chosen_lr'] == 3e-3 and result['train_seconds'] == 120.
+
+
 def test_evaluate_pools_tasks_applies_holm_and_says_not_run(tmp_path):
     args = claims.parse_args(
         ['--work-dir',
@@ -163,7 +192,8 @@ def test_run_config_swaps_in_the_task_and_nothing_else():
 def test_quick_study_end_to_end(tmp_path, capsys):
     report = claims.main([
         '--quick', '--claims', 'sanity', 'pc-equivalent', 'linear-vs-logreg',
-        '--lrs', '1e-2', '--tasks', 'count', 'fashion-mnist', '--work-dir',
+        'schedule-vpt-deep', '--lrs', '1e-2', '--tasks', 'count',
+        'fashion-mnist', '--work-dir',
         str(tmp_path / 'work')
     ])
     written = json.loads((tmp_path / 'work' / 'claims.json').read_text())
@@ -173,7 +203,8 @@ def test_quick_study_end_to_end(tmp_path, capsys):
         'fashion-mnist': dict(group='natural', num_classes=10)
     }
     rows = {r['name']: r for r in written['claims']}
-    for name in ('sanity', 'pc-equivalent', 'linear-vs-logreg'):
+    for name in ('sanity', 'pc-equivalent', 'linear-vs-logreg',
+                 'schedule-vpt-deep'):
         for key in ('primary', 'seeds', 'mean', 'low', 'high', 'p_holm', 'mdd',
                     'verdict'):
             assert key in rows[name], (name, key)
@@ -192,11 +223,18 @@ def test_quick_study_end_to_end(tmp_path, capsys):
         100 * result['test_correct'].count('1') / 40)
     assert not list(run.glob('*.pth'))  # checkpoints go once tested
     assert (tmp_path / 'work' / 'validation_per_epoch.png').is_file()
+    # the schedule check: VPT-Deep's seeds 0 and 1 again for 4 epochs, paired
+    # with the 2-epoch runs of the same seeds
+    longer = methods[('vpt-deep@2x', 'count')]
+    assert longer['seeds'] == 2 and len(longer['val_curve_mean']) == 4
+    assert longer['chosen_lr'] == methods[('vpt-deep', 'count')]['chosen_lr']
+    assert rows['schedule-vpt-deep']['seeds'] == 2
+    assert rows['schedule-vpt-deep']['tasks'] == ['count', 'fashion-mnist']
     # the report alone, from the runs on disk: the same claims
     again = claims.main([
         '--quick', '--report-only', '--claims', 'sanity', 'pc-equivalent',
-        'linear-vs-logreg', '--lrs', '1e-2', '--tasks', 'count',
-        'fashion-mnist', '--work-dir',
+        'linear-vs-logreg', 'schedule-vpt-deep', '--lrs', '1e-2', '--tasks',
+        'count', 'fashion-mnist', '--work-dir',
         str(tmp_path / 'work')
     ])
     assert [r['mean']
@@ -275,8 +313,8 @@ def test_vtab1k_suite_on_tiny_folders(tmp_path):
         '--suite', 'vtab1k', '--base',
         str(tmp_path / 'base_{task}.py'), '--data-root',
         str(tmp_path / 'vtab-1k'), '--tasks', 'kitti', '--claims', 'sanity',
-        'linear-vs-logreg', '--lrs', '1e-2', '--seeds', '2', '--epochs', '2',
-        '--device', 'cpu', '--work-dir',
+        'linear-vs-logreg', 'schedule-linear', '--lrs', '1e-2', '--seeds', '2',
+        '--epochs', '2', '--device', 'cpu', '--work-dir',
         str(tmp_path / 'work'), '--out-dir',
         str(tmp_path / 'report')
     ])
@@ -297,6 +335,9 @@ def test_vtab1k_suite_on_tiny_folders(tmp_path):
     result = json.loads((run / 'result.json').read_text())
     assert len(result['test_correct']) == 16 and len(result['val_curve']) == 2
     assert methods['logreg']['seeds'] == 2
+    # the schedule check doubles the suite's epochs
+    assert len(methods['linear@2x']['val_curve_mean']) == 4
+    assert rows['schedule-linear']['seeds'] == 2
 
 
 def test_seeds_sized_from_the_pilot_extend_the_finals(monkeypatch, tmp_path):

@@ -24,6 +24,11 @@ Protocol, the same for every method on every task:
 3. Logistic regression on the frozen backbone's cached features
    (scikit-learn, C chosen the same way on validation): the strongest
    cheap baseline, reported beside the trained linear probe.
+4. Schedule check: the linear probe and VPT-Deep retrained at their chosen
+   lr for twice the epochs, seeds 0 and 1 (arms ``linear@2x`` and
+   ``vpt-deep@2x``), compared with the same seeds at the study's schedule:
+   whether the schedule has converged, as a claim (secondary, an
+   equivalence test) rather than a curve read by eye.
 
 Claims are fixed here, before any run: at most 8 primary ones
 (:data:`PRIMARY`) under Holm's correction, the rest secondary (per task, and
@@ -121,6 +126,24 @@ SECONDARY = [
         margin=1.0,
         text='The trained linear probe is within 1 point of logistic '
         'regression (it converged)'),
+    # Whether the schedule is long enough: the sanity pair retrained at its
+    # chosen lr for twice the epochs, seeds 0 and 1 (same draws and inits)
+    dict(
+        name='schedule-linear',
+        a='linear@2x',
+        b='linear',
+        kind='equivalence',
+        margin=1.0,
+        text='The linear probe has converged: twice the epochs moves it by '
+        'less than 1 point'),
+    dict(
+        name='schedule-vpt-deep',
+        a='vpt-deep@2x',
+        b='vpt-deep',
+        kind='equivalence',
+        margin=1.0,
+        text='VPT-Deep has converged: twice the epochs moves it by less '
+        'than 1 point'),
 ]
 LRS = (3e-3, 1e-2, 3e-2)
 # a mean validation curve that gains more over its last two epochs is
@@ -281,14 +304,34 @@ def num_classes(args, task):
     return TASKS[task][1] if args.suite == 'offline' else VTAB1K_TASKS[task]
 
 
-def config_of(args, method, task, lr, seed):
-    """The config of one run of the suite."""
+def split_arm(arm):
+    """``'vpt-deep@2x'`` -> ``('vpt-deep', 2)``: a method trained for a
+    multiple of the study's epochs (``'vpt-deep'``: factor 1)."""
+    method, _, factor = arm.partition('@')
+    if not factor:
+        return method, 1
+    if not (factor.endswith('x') and factor[:-1].isdigit()):
+        raise ValueError(f'arm {arm!r}: the schedule factor must read like '
+                         f"'@2x', got {factor!r}")
+    return method, int(factor[:-1])
+
+
+def config_of(args, arm, task, lr, seed):
+    """The config of one run of the suite (``arm``: a method, or a
+    method with a longer schedule, :func:`split_arm`)."""
+    method, factor = split_arm(arm)
     if args.suite == 'vtab1k':
-        cfg = vtab1k_config(method, task, lr, seed, args.epochs, args.pretrain,
-                            args.data_root, args.base)
+
+        def build(epochs):
+            return vtab1k_config(method, task, lr, seed, epochs, args.pretrain,
+                                 args.data_root, args.base)
+
+        cfg = build(args.epochs)
+        if factor != 1:
+            cfg = build(cfg.train_cfg.max_epochs * factor)
     else:
         setting = _setting(args)
-        epochs = setting.pop('epochs')
+        epochs = setting.pop('epochs') * factor
         cfg = run_config(method, task, lr, seed, epochs, **setting)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -390,6 +433,25 @@ def tune_and_run(args, method, task):
         chosen_lr=chosen,
         lr_at_edge=chosen is not None and len(lrs) > 1
         and chosen in (min(lrs), max(lrs)),
+        finals=finals)
+
+
+def longer_schedule(args, arm, task, results):
+    """``arm`` (a method with a longer schedule) at the lr chosen for its
+    method on ``task``, seeds 0 and 1: whether the study's schedule has
+    converged. Its method's result must be in ``results``."""
+    method, _ = split_arm(arm)
+    base = results[(method, task)]
+    lr = base['chosen_lr']
+    finals = None if lr is None else [
+        ensure_run(args, arm, task, lr, s) for s in TUNING_SEEDS[:args.seeds]
+    ]
+    return dict(
+        train_seconds=sum(r['train_seconds'] for r in finals or []
+                          if r is not None),
+        grid={},
+        chosen_lr=lr,
+        lr_at_edge=base['lr_at_edge'],
         finals=finals)
 
 
@@ -532,7 +594,9 @@ def add_seeds(args, claims, results):
         n = min(row['seeds_needed'], args.max_seeds)
         for task in row['tasks']:
             for method in (row['a'], row['b']):
-                if method != 'logreg':  # its fits cover --seeds
+                # logreg's fits cover --seeds; a longer schedule is a check
+                # on seeds 0 and 1
+                if method != 'logreg' and '@' not in method:
                     want[(method, task)] = max(want.get((method, task), 0), n)
     added = False
     for (method, task), n in want.items():
@@ -670,6 +734,11 @@ def write_report(args, claims, results, command):
     return report
 
 
+def _run_order(claim):
+    schedule = claim['name'].startswith('schedule')
+    return (claim['name'] != 'sanity', not schedule)
+
+
 def main(argv=None):
     args = parse_args(argv)
     command = 'python tools/claims.py ' + ' '.join(sys.argv[1:] if argv is
@@ -677,18 +746,23 @@ def main(argv=None):
     if not args.report_only and args.suite == 'offline':
         prepare_assets(args.onnx, FASHION_MNIST)
     claims = selected_claims(args)
-    # claim by claim (the sanity check first), so that a partial study
-    # answers its first claims
+    # claim by claim (the sanity check first, then whether its runs
+    # converged), so that a partial study answers its first claims
     needed = []
-    for c in claims:
+    for c in sorted(claims, key=_run_order):
         for task in c['task_list']:
             for method in (c['b'], c['a']):
                 if (method, task) not in needed:
                     needed.append((method, task))
     results = {}
     for method, task in needed:
-        results[(method, task)] = logreg(args, task) \
-            if method == 'logreg' else tune_and_run(args, method, task)
+        if method == 'logreg':
+            results[(method, task)] = logreg(args, task)
+        elif '@' in method:
+            results[(method, task)] = longer_schedule(args, method, task,
+                                                      results)
+        else:
+            results[(method, task)] = tune_and_run(args, method, task)
         write_report(args, claims, results, command)
     if args.max_seeds > args.seeds and not args.report_only:
         add_seeds(args, claims, results)
