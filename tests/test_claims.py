@@ -159,8 +159,16 @@ def test_evaluate_pools_tasks_applies_holm_and_says_not_run(tmp_path):
     assert rows['deep-vs-shallow']['tasks'] == ['count', 'stamps']
     assert rows['bpt']['verdict'] == 'not run'
     done = [r for r in rows.values() if r['primary'] and 'p' in r]
+    assert len(done) == 2
+    # Holm over the 7 primary claims fixed in the code, the 5 not run as
+    # p = 1: an upper bound of the final adjusted p-values
+    raw = [r['p'] for r in done]
     assert [r['p_holm']
-            for r in done] == pytest.approx(cs.holm([r['p'] for r in done]))
+            for r in done] == pytest.approx(cs.holm(raw + [1.] * 5)[:2])
+    # by hand: the sanity check's p is the smallest of 7, so times 7
+    assert rows['sanity']['p'] < rows['deep-vs-shallow']['p']
+    assert rows['sanity']['p_holm'] == pytest.approx(
+        min(1., 7 * rows['sanity']['p']))
     # a difference of 0 in truth: the minimum detectable difference is
     # what a "not shown" carries
     assert rows['deep-vs-shallow']['verdict'] in ('not shown', 'holds')
