@@ -388,3 +388,27 @@ def test_seeds_sized_from_the_pilot_extend_the_finals(monkeypatch, tmp_path):
     # by default the need is reported, nothing is run
     args = claims.parse_args(['--work-dir', str(tmp_path)])
     assert args.max_seeds == args.seeds == 8
+
+
+def test_the_report_says_what_the_schedule_check_found():
+
+    def report(*verdicts):
+        checks = [
+            dict(
+                name=f'schedule-{m}',
+                a=f'{m}@2x',
+                verdict=v,
+                mean=2.5,
+                low=1.25,
+                high=3.75) for m, v in zip(('linear', 'vpt-deep'), verdicts)
+        ]
+        return dict(setting=dict(epochs=6), claims=checks)
+
+    assert claims._schedule_note(report(
+        'holds', 'not run')).startswith('Convergence not checked yet')
+    assert '6 epochs have converged' in claims._schedule_note(
+        report('holds', 'holds'))
+    note = claims._schedule_note(report('holds', 'not shown'))
+    assert note.startswith('Not converged: the claims compare methods at a '
+                           'fixed budget of 6 epochs')
+    assert 'vpt-deep@2x +2.50 [+1.25, +3.75] points' in note

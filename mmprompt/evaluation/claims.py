@@ -647,6 +647,23 @@ def _fmt(x, spec='+.2f'):
     return '–' if x is None else format(x, spec)
 
 
+def _schedule_note(report):
+    """What the schedule check says about every other claim."""
+    checks = [c for c in report['claims'] if c['name'].startswith('schedule')]
+    epochs = report['setting']['epochs']
+    if not checks or any(c['verdict'] == 'not run' for c in checks):
+        return (f'Convergence not checked yet (the schedule claims): the '
+                f'claims compare methods after {epochs} epochs.')
+    if all(c['verdict'] == 'holds' for c in checks):
+        return (f'Twice the epochs moves neither the linear probe nor '
+                f'VPT-Deep by 1 point: {epochs} epochs have converged.')
+    moved = ', '.join(f"{c['a']} {c['mean']:+.2f} [{c['low']:+.2f}, "
+                      f"{c['high']:+.2f}]" for c in checks)
+    return (f'Not converged: the claims compare methods at a fixed budget of '
+            f'{epochs} epochs, not at convergence. Twice the epochs: '
+            f'{moved} points.')
+
+
 def markdown(report):
     lines = [
         '| claim | primary | tasks | a − b (points) | 95 % CI | seeds | '
@@ -661,6 +678,7 @@ def markdown(report):
             f"{c.get('seeds', 0)} | {_fmt(c.get('mdd'), '.2f')} | "
             f"{c.get('seeds_needed', '–')} | "
             f"{_fmt(c.get('p_holm'), '.3f')} | **{c['verdict']}** |")
+    lines += ['', _schedule_note(report)]
     lines += [
         '', '| task | method | test top-1 (%) mean ± std | seeds | chosen |'
         ' at grid edge | val gain, last 2 epochs | trainable params |'
