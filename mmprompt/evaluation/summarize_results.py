@@ -128,7 +128,7 @@ def table(summary):
     ]
     present = [c for c in COLUMNS if any(c in r for r in rows.values())]
     # (column, VTAB-1k group or None, tasks)
-    groups = [('FGVC mean', None, [f'fgvc-{t}' for t in FGVC_TASKS])
+    groups = [('FGVC mean', 'fgvc', [f'fgvc-{t}' for t in FGVC_TASKS])
               ] + [(f'VTAB {g} mean', g, [f'vtab1k-{t}' for t in ts])
                    for g, ts in VTAB_GROUPS.items()]
     vtab = [f'vtab1k-{t}' for ts in VTAB_GROUPS.values() for t in ts]
@@ -167,10 +167,14 @@ def table(summary):
         mark = sources.index(ref['source']) + 1
         lines.append(
             cells_of(
-                f"{ref['method']}, {ref['pretrain']} (published [{mark}])", {
+                f"{ref['method']}, {ref['pretrain']} (published [{mark}])",
+                dict({
                     f'vtab1k-{t}': v
                     for t, v in ref['vtab1k'].items()
-                }, ref['group_means']))
+                }, **{
+                    f'fgvc-{t}': v
+                    for t, v in ref['fgvc'].items()
+                }), ref['group_means']))
     lines += [''] + [f'[{i}] {s}' for i, s in enumerate(sources, 1)] + [
         '', 'VTAB mean of groups: the mean of the three group means (the VPT '
         'paper\'s average); VTAB mean of 19 tasks: the plain mean over the '
