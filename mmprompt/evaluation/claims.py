@@ -635,8 +635,9 @@ def method_rows(args, results):
                 mean=float(np.mean(accs)) if accs else None,
                 std=float(np.std(accs, ddof=1)) if len(accs) > 1 else None,
                 trainable_params=done[0]['trainable_params'] if done else None,
-                minutes=float(np.mean([f['train_seconds']
-                                       for f in done])) / 60 if done else None,
+                # the median: a run that shared the machine does not move it
+                minutes=float(np.median([f['train_seconds'] for f in done])) /
+                60 if done else None,
                 val_curve_mean=curve,
                 late_gain=gain,
                 plateaued=None if gain is None else gain <= PLATEAU_POINTS))
@@ -682,7 +683,7 @@ def markdown(report):
     lines += [
         '', '| task | method | test top-1 (%) mean ± std | seeds | chosen |'
         ' at grid edge | val gain, last 2 epochs | trainable params |'
-        ' train min / run |', '|---|---|---|---|---|---|---|---|---|'
+        ' train min / run (median) |', '|---|---|---|---|---|---|---|---|---|'
     ]
     for m in report['methods']:
         chosen = (f"lr {m['chosen_lr']:g}" if m['chosen_lr'] else
