@@ -64,7 +64,7 @@ from mmprompt.datasets.vtab1k import VTAB1K_GROUPS, VTAB1K_TASKS
 from mmprompt.evaluation import claim_statistics as cs
 from mmprompt.evaluation.study_features import cached_features
 from mmprompt.evaluation.study_run import read_result, write_json
-from mmprompt.evaluation.study_setting import (FASHION_MNIST, TASKS,
+from mmprompt.evaluation.study_setting import (FASHION_MNIST, METHODS, TASKS,
                                                VTAB1K_BASE, run_config,
                                                vtab1k_config)
 from mmprompt.utils.demo import prepare_assets
@@ -615,7 +615,15 @@ def add_seeds(args, claims, results):
 
 def method_rows(args, results):
     rows = []
-    for (method, task), r in sorted(results.items()):
+
+    def order(item):  # task by task; methods in the setting's order
+        (arm, task), _ = item
+        method, factor = split_arm(arm)
+        rank = list(METHODS).index(method) if method in METHODS else len(
+            METHODS)
+        return args.tasks.index(task), rank, factor
+
+    for (method, task), r in sorted(results.items(), key=order):
         done = [f for f in (r['finals'] or []) if f is not None]
         accs = [f['test_top1'] for f in done]
         curve = np.mean([f['val_curve'] for f in done],
@@ -686,6 +694,8 @@ def markdown(report):
         ' train min / run (median) |', '|---|---|---|---|---|---|---|---|---|'
     ]
     for m in report['methods']:
+        if not m['seeds']:
+            continue  # not run yet (claims.json keeps the row)
         chosen = (f"lr {m['chosen_lr']:g}" if m['chosen_lr'] else
                   f"C {m['chosen_c']:g}" if m['chosen_c'] else '–')
         params = m['trainable_params']
