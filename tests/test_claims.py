@@ -412,3 +412,7 @@ def test_the_report_says_what_the_schedule_check_found():
     assert note.startswith('Not converged: the claims compare methods at a '
                            'fixed budget of 6 epochs')
     assert 'vpt-deep@2x +2.50 [+1.25, +3.75] points' in note
+    # one check done and failed is enough to say so
+    note = claims._schedule_note(report('contradicted', 'not run'))
+    assert note.endswith('Twice the epochs: linear@2x +2.50 [+1.25, +3.75] '
+                         'points.')
