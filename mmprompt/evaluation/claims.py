@@ -601,7 +601,7 @@ def add_seeds(args, claims, results):
             for method in (row['a'], row['b']):
                 # logreg's fits cover --seeds; a longer schedule is a check
                 # on seeds 0 and 1
-                if method != 'logreg' and '@' not in method:
+                if method != 'logreg' and split_arm(method)[1] == 1:
                     want[(method, task)] = max(want.get((method, task), 0), n)
     added = False
     for (method, task), n in want.items():
@@ -793,7 +793,7 @@ def main(argv=None):
     for method, task in needed:
         if method == 'logreg':
             results[(method, task)] = logreg(args, task)
-        elif '@' in method:
+        elif split_arm(method)[1] != 1:
             results[(method, task)] = longer_schedule(args, method, task,
                                                       results)
         else:
