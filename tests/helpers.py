@@ -44,16 +44,25 @@ from mmengine.registry import HOOKS
 class ToolsTestHook(Hook):
     """Dumps each rank's prompts before/after training; can stop early or
     die by SIGKILL after iteration ``kill_at = (epoch, batch_idx)``
-    (0-based) as a crashed or preempted job does."""
+    (0-based), or in the validation after ``kill_in_val`` epochs, as a
+    crashed or preempted job does."""
     priority = 'VERY_LOW'
 
-    def __init__(self, stop_after=None, kill_at=None):
+    def __init__(self, stop_after=None, kill_at=None, kill_in_val=None):
         self.stop_after = stop_after
         self.kill_at = None if kill_at is None else tuple(kill_at)
+        self.kill_in_val = kill_in_val
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
         if self.kill_at == (runner.epoch, batch_idx):
+            import signal
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None,
+                       outputs=None):
+        # runner.epoch: the epochs done
+        if self.kill_in_val == runner.epoch:
             import signal
             os.kill(os.getpid(), signal.SIGKILL)
 

@@ -279,6 +279,43 @@ def test_checkpoint_hook_in_a_runner_full_disk_and_max_keep(
                                                              'epoch_2.pth')
 
 
+def test_train_time_adds_up_over_a_resume(setup, tmp_path, monkeypatch):
+    """TrainTimeHook: the seconds in epoch 1's checkpoint, plus those the
+    resumed run took, on a clock the test sets (0 at the first start, 10
+    afterwards; 100 at the second start, 130 afterwards)."""
+    from mmengine.runner import Runner
+
+    from mmprompt.engine.hooks import train_time_hook
+
+    monkeypatch.syspath_prepend(setup['hooks_dir'])
+    cfg = Config.fromfile(runtime_config(setup, tmp_path / 'cfg.py'))
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.custom_hooks = [
+        dict(type='ToolsTestHook', stop_after=1),
+        dict(type='mmprompt.TrainTimeHook')
+    ]
+
+    def clock(start, then):
+        ticks = iter([start])
+        return lambda: next(ticks, then)
+
+    monkeypatch.setattr(train_time_hook.time, 'perf_counter', clock(0., 10.))
+    cfg.experiment_name = 'first'  # a message hub of its own
+    Runner.from_cfg(cfg.copy()).train()
+    first = load(tmp_path / 'work' / 'epoch_1.pth')
+    assert first['message_hub']['runtime_info']['train_seconds'] == 10.
+
+    monkeypatch.setattr(train_time_hook.time, 'perf_counter',
+                        clock(100., 130.))
+    cfg.custom_hooks[0]['stop_after'] = None
+    cfg.experiment_name, cfg.resume = 'second', True
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.message_hub.get_info('train_seconds') == 40.
+    second = load(tmp_path / 'work' / 'epoch_2.pth')
+    assert second['message_hub']['runtime_info']['train_seconds'] == 40.
+
+
 # ------------------------------------------------------------ entry points
 def tool_error(args, env):
     proc = subprocess.run(
@@ -362,6 +399,7 @@ randomness = dict(seed=0, deterministic=True)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 '''
 DRIVER = '''
+import json
 import sys
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -370,7 +408,7 @@ cfg.work_dir = sys.argv[2]
 cfg.resume = sys.argv[3] == 'resume'
 for hook in cfg.custom_hooks:
     if hook['type'] == 'ToolsTestHook' and len(sys.argv) > 4:
-        hook['kill_at'] = [1, 1]
+        hook.update(json.loads(sys.argv[4]))  # where to die
 Runner.from_cfg(cfg).train()
 '''
 METHODS = {
@@ -410,7 +448,7 @@ def test_runner_from_cfg_killed_mid_epoch_resumes_exactly(
 
     full = start('full', 'fresh')
     assert full.returncode == 0, full.stderr[-3000:]
-    killed = start('killed', 'fresh', 'kill')
+    killed = start('killed', 'fresh', '{"kill_at": [1, 1]}')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert not (tmp_path / 'killed' / 'epoch_2.pth').exists()
     resumed = start('killed', 'resume')
@@ -423,3 +461,48 @@ def test_runner_from_cfg_killed_mid_epoch_resumes_exactly(
         assert_same(a[part], b[part], part)
     if method == 'davpt':
         assert 'class_to_prompt' in b['state_dict']
+
+
+@pytest.mark.slow
+def test_killed_during_validation_resumes_exactly(setup, tmp_path):
+    """Killed (SIGKILL) in the validation after epoch 2 of 2: no checkpoint
+    of epoch 2 exists, since it waits for its validation; resumed, the run
+    trains epoch 2 again from epoch 1's checkpoint, validates it, and ends
+    equal to the uninterrupted run, validation curve included. Training
+    draws random numbers (prompt dropout) and the validation's DataLoader draws
+    its seed from torch's RNG, so this holds only if epoch 1's checkpoint
+    has the RNG states after epoch 1's validation."""
+    from mmprompt.evaluation.run_results import metric_curve
+    cfg = runtime_config(setup, tmp_path / 'cfg.py',
+                         "model['backbone']['prompt_dropout'] = 0.5")
+    driver = tmp_path / 'driver.py'
+    driver.write_text(DRIVER)
+
+    def start(work, mode, *kill):
+        return subprocess.run([
+            sys.executable,
+            str(driver), cfg,
+            str(tmp_path / work), mode, *kill
+        ],
+                              cwd=REPO,
+                              env=setup['env'],
+                              capture_output=True,
+                              text=True,
+                              timeout=300)
+
+    full = start('full', 'fresh')
+    assert full.returncode == 0, full.stderr[-3000:]
+    killed = start('killed', 'fresh', '{"kill_in_val": 2}')
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert (tmp_path / 'killed' / 'epoch_1.pth').exists()
+    assert not (tmp_path / 'killed' / 'epoch_2.pth').exists()
+    resumed = start('killed', 'resume')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 'resumed epoch: 1' in resumed.stdout + resumed.stderr
+    a = load(tmp_path / 'full' / 'epoch_2.pth')
+    b = load(tmp_path / 'killed' / 'epoch_2.pth')
+    for part in ('state_dict', 'optimizer', 'param_schedulers'):
+        assert_same(a[part], b[part], part)
+    curve = metric_curve(str(tmp_path / 'full'))
+    assert [e for e, _ in curve] == [1, 2]
+    assert metric_curve(str(tmp_path / 'killed')) == curve

@@ -1,6 +1,8 @@
 """tools/claims.py: the tuning protocol, the claims' statistics and a quick
 study end to end."""
 import json
+import os
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -130,6 +132,26 @@ def test_a_longer_schedule_reruns_the_chosen_lr_for_more_epochs(
     assert runs == [('vpt-deep@2x', 'count', 3e-3, 0),
                     ('vpt-deep@2x', 'count', 3e-3, 1)]
     assert result['chosen_lr'] == 3e-3 and result['train_seconds'] == 120.
+
+
+def test_a_run_on_disk_with_a_short_curve_is_refused(tmp_path):
+    """A result whose validation curve misses an epoch of its schedule (as
+    a run resumed past an unvalidated epoch once wrote) stops the study
+    with the run named, rather than averaging curves of unequal length."""
+    args = claims.parse_args(['--work-dir', str(tmp_path), '--report-only'])
+    work = claims.run_dir(args, 'vpt-deep@2x', 'count', 1e-2, 0)
+    os.makedirs(work)
+    claims.write_json(
+        osp.join(work, 'result.json'), dict(fake(50.), val_curve=[1.] * 11))
+    with pytest.raises(ValueError) as info:
+        claims.ensure_run(args, 'vpt-deep@2x', 'count', 1e-2, 0)
+    assert str(info.value) == (
+        f'{work}: 11 validation results where its schedule validates 12 '
+        'times; delete the run directory to train it again')
+    claims.write_json(
+        osp.join(work, 'result.json'), dict(fake(50.), val_curve=[1.] * 12))
+    assert claims.ensure_run(args, 'vpt-deep@2x', 'count', 1e-2,
+                             0)['val_curve'] == [1.] * 12
 
 
 def test_evaluate_pools_tasks_applies_holm_and_says_not_run(tmp_path):

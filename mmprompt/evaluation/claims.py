@@ -63,7 +63,7 @@ from sklearn.preprocessing import StandardScaler
 from mmprompt.datasets.vtab1k import VTAB1K_GROUPS, VTAB1K_TASKS
 from mmprompt.evaluation import claim_statistics as cs
 from mmprompt.evaluation.study_features import cached_features
-from mmprompt.evaluation.study_run import read_result, write_json
+from mmprompt.evaluation.study_run import check_curve, read_result, write_json
 from mmprompt.evaluation.study_setting import (FASHION_MNIST, METHODS, TASKS,
                                                VTAB1K_BASE, run_config,
                                                vtab1k_config)
@@ -354,10 +354,12 @@ def ensure_run(args, method, task, lr, seed):
     ``--report-only``: then ``None``)."""
     work_dir = run_dir(args, method, task, lr, seed)
     result = read_result(work_dir)
+    cfg = config_of(args, method, task, lr, seed)
+    if result is not None:
+        check_curve(work_dir, result['val_curve'], cfg)
     if result is not None or args.report_only:
         return result
     os.makedirs(work_dir, exist_ok=True)
-    cfg = config_of(args, method, task, lr, seed)
     config_path = osp.join(work_dir, 'config.py')
     cfg.dump(config_path)
     print(f'+ {task} {method} lr={lr:g} seed={seed}', flush=True)
@@ -464,8 +466,13 @@ def logreg(args, task):
     if osp.isfile(out):
         with open(out) as f:
             return json.load(f)
-    if args.report_only:
-        return None
+    if args.report_only:  # not fitted yet: a row without results
+        return dict(grid={},
+                    chosen_lr=None,
+                    chosen_c=None,
+                    lr_at_edge=False,
+                    finals=None,
+                    train_seconds=0.)
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()  # feature extraction and fits
     feats = cached_features(

@@ -12,7 +12,8 @@ model is tested and ``result.json`` records:
   prediction was right, as a string of ``0``/``1`` in the test set's order
   (the paired bootstrap resamples these);
 - ``trainable_params`` (at the start and at the end of training) and
-  ``train_seconds``.
+  ``train_seconds`` (training and validation, summed over resumes:
+  :class:`~mmprompt.engine.hooks.TrainTimeHook`).
 
 ``result.json`` is written last, whole (a temporary file renamed), so a run
 with one is finished; its checkpoints are then deleted (the frozen backbone
@@ -23,7 +24,6 @@ import json
 import os
 import os.path as osp
 import sys
-import time
 
 import mmengine
 import numpy as np
@@ -43,6 +43,29 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
+def validated_epochs(cfg):
+    """The epochs after which ``cfg``'s epoch-based train loop validates
+    (mmengine's ``val_begin`` and ``val_interval``; the last epoch always)."""
+    train = cfg.train_cfg
+    last = train.max_epochs
+    begin, every = train.get('val_begin', 1), train.get('val_interval', 1)
+    return [
+        e for e in range(1, last + 1)
+        if e >= begin and (e % every == 0 or e == last)
+    ]
+
+
+def check_curve(work_dir, val_curve, cfg):
+    """Raise unless the run has one validation result per epoch its
+    schedule validates after."""
+    want = validated_epochs(cfg)
+    if len(val_curve) != len(want):
+        raise ValueError(
+            f'{work_dir}: {len(val_curve)} validation results where its '
+            f'schedule validates {len(want)} times; delete the run directory '
+            'to train it again')
+
+
 def run_one(config_path, work_dir):
     """Train and test one run (resuming it if interrupted); returns the
     result dict written to ``WORK_DIR/result.json``."""
@@ -50,6 +73,9 @@ def run_one(config_path, work_dir):
     cfg.work_dir = work_dir
     cfg.launcher = 'none'
     add_run_hooks(cfg)
+    # the training time in each checkpoint, so a resumed run reports all of it
+    cfg.custom_hooks = list(cfg.get('custom_hooks')
+                            or []) + [dict(type='mmprompt.TrainTimeHook')]
     cfg.resume = True
     cfg.load_from = None
     choose_start_checkpoint(
@@ -59,10 +85,9 @@ def run_one(config_path, work_dir):
         dict(type='Accuracy', topk=(1, )),
         dict(type='DumpResults', out_file_path=predictions_file)
     ]
-    start = time.time()
     runner = build_runner(cfg)
     runner.train()
-    seconds = time.time() - start
+    seconds = runner.message_hub.get_info('train_seconds')
     top1 = float(runner.test()['accuracy/top1'])
     correct = [
         int(p['pred_label'].item() == p['gt_label'].item())
@@ -72,8 +97,13 @@ def run_one(config_path, work_dir):
         raise RuntimeError(f'{predictions_file}: {100. * np.mean(correct)} '
                            f'correct but accuracy/top1 {top1}')
     params_start, params_end = run_results.trainable_params(work_dir)
+    curve = run_results.metric_curve(work_dir)
+    if [e for e, _ in curve] != validated_epochs(cfg):
+        raise RuntimeError(f'{work_dir}: validated after epochs '
+                           f'{[e for e, _ in curve]}, its schedule after '
+                           f'{validated_epochs(cfg)}')
     result = dict(
-        val_curve=[v for _, v in run_results.metric_curve(work_dir)],
+        val_curve=[v for _, v in curve],
         test_top1=top1,
         test_correct=''.join(str(c) for c in correct),
         trainable_params=[params_start, params_end],

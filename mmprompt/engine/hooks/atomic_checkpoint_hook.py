@@ -1,8 +1,10 @@
+import bisect
 import os.path as osp
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmprompt.registry import HOOKS
 from mmprompt.utils.checkpoint_files import (write_atomically,
@@ -23,9 +25,41 @@ class AtomicCheckpointHook(CheckpointHook):
     checkpoints are deleted only after that. A failed write raises
     :class:`~mmprompt.utils.checkpoint_files.CheckpointWriteError` and
     leaves the previous checkpoint as the one ``--resume`` takes.
+
+    A checkpoint also waits for its epoch's (or iteration's) validation
+    when the train loop validates there. mmengine saves in
+    ``after_train_epoch`` and validates afterwards, so a run killed in
+    between resumed past an epoch that was never validated (its curve one
+    point short), and from RNG states taken before the validation drew its
+    DataLoader seed (so the resumed run drew other dropout masks than the
+    uninterrupted one). Saved after ``after_val_epoch``, a checkpoint holds
+    the finished epoch: trained, validated, logged.
+
     Arguments are ``CheckpointHook``'s; other storage backends (object
     stores write whole objects) take mmengine's path unchanged.
     """
+
+    def before_train(self, runner):
+        super().before_train(runner)
+        self._pending = None  # (step, meta) of a save waiting for its val
+
+    def _save_checkpoint(self, runner):
+        if self.by_epoch:
+            step, meta = runner.epoch + 1, dict(
+                epoch=runner.epoch + 1, iter=runner.iter)
+        else:
+            step, meta = runner.iter + 1, dict(
+                epoch=runner.epoch, iter=runner.iter + 1)
+        if _validates_after(runner, self.by_epoch, step):
+            self._pending = (step, meta)
+        else:
+            self._save_checkpoint_with_step(runner, step, meta=meta)
+
+    def after_val_epoch(self, runner, metrics):
+        pending, self._pending = getattr(self, '_pending', None), None
+        if pending is not None:
+            self._save_checkpoint_with_step(runner, *pending)
+        super().after_val_epoch(runner, metrics)
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         if not isinstance(self.file_backend, LocalBackend):
@@ -68,3 +102,19 @@ class AtomicCheckpointHook(CheckpointHook):
                 self.file_backend.remove(old)
             elif self.file_backend.isdir(old):  # DeepSpeed's folders
                 self.file_backend.rmtree(old)
+
+
+def _validates_after(runner, by_epoch: bool, step: int) -> bool:
+    """Whether mmengine's epoch- (``by_epoch``) or iteration-based train
+    loop runs validation once it has done ``step`` epochs or iterations:
+    the condition of their ``run``. Another loop, or a loop counting in
+    other units than the checkpoints: ``False`` (saved at once)."""
+    loop = runner.train_loop
+    kind = EpochBasedTrainLoop if by_epoch else IterBasedTrainLoop
+    if runner.val_loop is None or not isinstance(loop, kind):
+        return False
+    last = loop.max_epochs if by_epoch else loop.max_iters
+    # the loops choose the interval after the step, from step + 1
+    interval = loop.dynamic_intervals[
+        bisect.bisect(loop.dynamic_milestones, step + 1) - 1]
+    return step >= loop.val_begin and (step % interval == 0 or step == last)

@@ -56,7 +56,7 @@ class RandomStateHook(Hook):
     than the uninterrupted run did. This hook writes every rank's python,
     numpy, torch and CUDA RNG states into each checkpoint
     (``meta['rng_states']``, one entry per rank, gathered at the end of each
-    iteration and epoch) and, when the run resumes,
+    iteration, epoch and validation) and, when the run resumes,
     sets them again right before training starts (after mmengine's own
     re-seeding). ``tools/train.py`` adds it to every run; a checkpoint
     without the states, or from another number of processes, resumes with
@@ -84,6 +84,11 @@ class RandomStateHook(Hook):
         self._capture()
 
     def after_train_epoch(self, runner) -> None:
+        self._capture()
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        # a checkpoint waits for its epoch's validation (AtomicCheckpointHook)
+        # and the validation's DataLoader draws its seed from torch's RNG
         self._capture()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
