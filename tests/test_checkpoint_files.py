@@ -316,6 +316,28 @@ def test_train_time_adds_up_over_a_resume(setup, tmp_path, monkeypatch):
     assert second['message_hub']['runtime_info']['train_seconds'] == 40.
 
 
+def test_training_does_not_depend_on_how_often_it_validates(
+        setup, tmp_path, monkeypatch):
+    """With prompt dropout (torch's RNG in every step), validating after
+    every epoch or only at the end trains the same weights: RandomStateHook
+    puts the RNG streams back after each validation. Without it, the
+    validation's DataLoader seed draw would shift epoch 2's masks."""
+    from mmengine.runner import Runner
+    monkeypatch.syspath_prepend(setup['hooks_dir'])
+    finals = []
+    for every in (1, 2):
+        cfg = Config.fromfile(
+            runtime_config(setup, tmp_path / f'cfg{every}.py',
+                           "model['backbone']['prompt_dropout'] = 0.5"))
+        cfg.work_dir = str(tmp_path / f'val_every_{every}')
+        cfg.experiment_name = f'val_every_{every}'
+        cfg.train_cfg.val_interval = every
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        finals.append(load(tmp_path / f'val_every_{every}' / 'epoch_2.pth'))
+    assert_same(finals[0]['state_dict'], finals[1]['state_dict'], 'state_dict')
+
+
 # ------------------------------------------------------------ entry points
 def tool_error(args, env):
     proc = subprocess.run(

@@ -467,12 +467,13 @@ def logreg(args, task):
         with open(out) as f:
             return json.load(f)
     if args.report_only:  # not fitted yet: a row without results
-        return dict(grid={},
-                    chosen_lr=None,
-                    chosen_c=None,
-                    lr_at_edge=False,
-                    finals=None,
-                    train_seconds=0.)
+        return dict(
+            grid={},
+            chosen_lr=None,
+            chosen_c=None,
+            lr_at_edge=False,
+            finals=None,
+            train_seconds=0.)
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()  # feature extraction and fits
     feats = cached_features(

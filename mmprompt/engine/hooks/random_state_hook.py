@@ -61,12 +61,18 @@ class RandomStateHook(Hook):
     re-seeding). ``tools/train.py`` adds it to every run; a checkpoint
     without the states, or from another number of processes, resumes with
     mmengine's seeding only, and the log says so.
+
+    A validation leaves the streams as it found them (its DataLoader draws
+    a seed from torch's RNG): training draws the same numbers whatever the
+    ``val_interval``, and a checkpoint written after a validation resumes
+    as one written before it would.
     """
     priority = 'VERY_HIGH'  # before CheckpointHook (VERY_LOW)
 
     def __init__(self):
         self._pending: Optional[List[dict]] = None
         self._latest: Optional[List[dict]] = None
+        self._before_val: Optional[dict] = None
 
     def _capture(self) -> None:
         # mmengine saves checkpoints on rank 0 only (master_only), so every
@@ -86,9 +92,20 @@ class RandomStateHook(Hook):
     def after_train_epoch(self, runner) -> None:
         self._capture()
 
+    def before_val_epoch(self, runner) -> None:
+        self._before_val = capture_random_state()
+
     def after_val_epoch(self, runner, metrics=None) -> None:
-        # a checkpoint waits for its epoch's validation (AtomicCheckpointHook)
-        # and the validation's DataLoader draws its seed from torch's RNG
+        # Validation draws random numbers (its DataLoader's seed comes from
+        # torch's RNG), so training after it drew other numbers than with
+        # another val_interval, or than a run resumed from a checkpoint
+        # taken on the other side of a validation. Put the streams back:
+        # training is the same however often it validates.
+        if self._before_val is not None:
+            restore_random_state(self._before_val)
+            self._before_val = None
+        # the states the checkpoint written after this validation carries
+        # (AtomicCheckpointHook waits for it)
         self._capture()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
