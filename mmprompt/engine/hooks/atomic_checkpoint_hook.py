@@ -30,10 +30,8 @@ class AtomicCheckpointHook(CheckpointHook):
     when the train loop validates there. mmengine saves in
     ``after_train_epoch`` and validates afterwards, so a run killed in
     between resumed past an epoch that was never validated (its curve one
-    point short), and from RNG states taken before the validation drew its
-    DataLoader seed (so the resumed run drew other dropout masks than the
-    uninterrupted one). Saved after ``after_val_epoch``, a checkpoint holds
-    the finished epoch: trained, validated, logged.
+    point short). Saved after ``after_val_epoch``, a checkpoint holds the
+    finished epoch: trained, validated, logged.
 
     Arguments are ``CheckpointHook``'s; other storage backends (object
     stores write whole objects) take mmengine's path unchanged.
