@@ -443,16 +443,9 @@ METHODS = {
 }
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('method', list(METHODS))
-def test_runner_from_cfg_killed_mid_epoch_resumes_exactly(
-        setup, tmp_path, method):
-    """A user's own script, Runner.from_cfg(cfg) on a config inheriting
-    mmprompt's runtime: killed (SIGKILL) in the middle of epoch 2 and run
-    again with resume=True, it ends equal to the uninterrupted run (the RNG
-    states come from the runtime's RandomStateHook)."""
-    extra, hooks = METHODS[method]
-    cfg = runtime_config(setup, tmp_path / 'cfg.py', extra, hooks)
+def driver_runs(setup, tmp_path, cfg):
+    """``start(work_dir, 'fresh' | 'resume'[, where_to_die_json])``: the
+    DRIVER script on ``cfg`` in a process of its own."""
     driver = tmp_path / 'driver.py'
     driver.write_text(DRIVER)
 
@@ -467,6 +460,21 @@ def test_runner_from_cfg_killed_mid_epoch_resumes_exactly(
                               capture_output=True,
                               text=True,
                               timeout=300)
+
+    return start
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('method', list(METHODS))
+def test_runner_from_cfg_killed_mid_epoch_resumes_exactly(
+        setup, tmp_path, method):
+    """A user's own script, Runner.from_cfg(cfg) on a config inheriting
+    mmprompt's runtime: killed (SIGKILL) in the middle of epoch 2 and run
+    again with resume=True, it ends equal to the uninterrupted run (the RNG
+    states come from the runtime's RandomStateHook)."""
+    extra, hooks = METHODS[method]
+    cfg = runtime_config(setup, tmp_path / 'cfg.py', extra, hooks)
+    start = driver_runs(setup, tmp_path, cfg)
 
     full = start('full', 'fresh')
     assert full.returncode == 0, full.stderr[-3000:]
@@ -491,26 +499,13 @@ def test_killed_during_validation_resumes_exactly(setup, tmp_path):
     of epoch 2 exists, since it waits for its validation; resumed, the run
     trains epoch 2 again from epoch 1's checkpoint, validates it, and ends
     equal to the uninterrupted run, validation curve included. Training
-    draws random numbers (prompt dropout) and the validation's DataLoader draws
-    its seed from torch's RNG, so this holds only if epoch 1's checkpoint
-    has the RNG states after epoch 1's validation."""
+    draws random numbers (prompt dropout) and the validation's DataLoader
+    draws its seed from torch's RNG, so this also needs the RNG states
+    that epoch 2 starts from to be the same in both runs."""
     from mmprompt.evaluation.run_results import metric_curve
     cfg = runtime_config(setup, tmp_path / 'cfg.py',
                          "model['backbone']['prompt_dropout'] = 0.5")
-    driver = tmp_path / 'driver.py'
-    driver.write_text(DRIVER)
-
-    def start(work, mode, *kill):
-        return subprocess.run([
-            sys.executable,
-            str(driver), cfg,
-            str(tmp_path / work), mode, *kill
-        ],
-                              cwd=REPO,
-                              env=setup['env'],
-                              capture_output=True,
-                              text=True,
-                              timeout=300)
+    start = driver_runs(setup, tmp_path, cfg)
 
     full = start('full', 'fresh')
     assert full.returncode == 0, full.stderr[-3000:]
