@@ -154,6 +154,43 @@ def test_a_run_on_disk_with_a_short_curve_is_refused(tmp_path):
                              0)['val_curve'] == [1.] * 12
 
 
+def test_a_finished_run_is_kept_beside_the_report(monkeypatch, tmp_path):
+    """Each finished run's result is also written under ``<out-dir>/runs``;
+    without its work dir (another machine) the study reads the record and
+    trains nothing again."""
+    argv = [
+        '--work-dir',
+        str(tmp_path / 'work'), '--out-dir',
+        str(tmp_path / 'out')
+    ]
+    args = claims.parse_args(argv)
+    trained = []
+
+    def worker(command, **kwargs):  # the per-run process
+        work_dir = command[-1]
+        trained.append(work_dir)
+        claims.write_json(
+            osp.join(work_dir, 'result.json'),
+            dict(fake(50., '0110'), val_curve=[40., 45., 47., 48., 49., 50.]))
+
+    monkeypatch.setattr(claims.subprocess, 'run', worker)
+    result = claims.ensure_run(args, 'vpt-deep', 'count', 1e-2, 3)
+    work = claims.run_dir(args, 'vpt-deep', 'count', 1e-2, 3)
+    assert trained == [work]
+    record = tmp_path / 'out' / 'runs' / 'count' / 'vpt-deep' / 'lr0.01' / (
+        'seed3.json')
+    assert json.loads(record.read_text()) == result
+    os.remove(osp.join(work, 'result.json'))  # a fresh machine: no work dir
+    for again in (argv, argv + ['--report-only']):
+        assert claims.ensure_run(
+            claims.parse_args(again), 'vpt-deep', 'count', 1e-2, 3) == result
+    assert len(trained) == 1
+    # without a record, --report-only reports the run missing
+    assert claims.ensure_run(
+        claims.parse_args(argv + ['--report-only']), 'vpt-deep', 'count', 1e-2,
+        4) is None
+
+
 def test_evaluate_pools_tasks_applies_holm_and_says_not_run(tmp_path):
     args = claims.parse_args(
         ['--work-dir',

@@ -37,10 +37,12 @@ both methods have, with a two-level bootstrap interval (seeds, then test
 images; :mod:`mmprompt.evaluation.claim_statistics`), its minimum
 detectable difference, and a verdict: holds, contradicted, or not shown.
 
-Every run keeps ``result.json`` in its own folder, so an interrupted study
+Every run keeps ``result.json`` in its own folder, and a copy of it beside
+the report (``<out-dir>/runs/``, :func:`record_of`), so an interrupted study
 continues where it stopped (an interrupted run resumes from its last
-epoch); the report is rewritten after every method and task, and
-``--report-only`` writes it from the runs on disk. ``--quick``: a smoke run
+epoch), on this machine or, from the records, on another; the report is
+rewritten after every method and task, and ``--report-only`` writes it
+from the runs on disk. ``--quick``: a smoke run
 of every code path on tiny data; its verdicts are no result.
 """
 import argparse
@@ -240,8 +242,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out-dir',
         default=None,
-        help='default: docs/claims (the work dir with '
-        '--quick)')
+        help='the report and, under runs/, every finished run\'s record '
+        '(default: docs/claims for the offline study in its default work '
+        'dir, else the work dir)')
     args = parser.parse_args(argv)
     known = TASKS if args.suite == 'offline' else VTAB1K_TASKS
     if args.tasks is None:
@@ -260,10 +263,12 @@ def parse_args(argv=None):
         parser.error(f'--seeds must be >= 2, got {args.seeds}')
     if args.max_seeds is None or args.max_seeds < args.seeds:
         args.max_seeds = args.seeds
+    the_study = (
+        args.work_dir is None and not args.quick and args.suite == 'offline')
     if args.work_dir is None:
         args.work_dir = 'work_dirs/claims' + ('_quick' if args.quick else '')
     if args.out_dir is None:
-        args.out_dir = args.work_dir if args.quick else 'docs/claims'
+        args.out_dir = 'docs/claims' if the_study else args.work_dir
     args.work_dir = osp.join(REPO_ROOT, args.work_dir)
     args.out_dir = osp.join(REPO_ROOT, args.out_dir)
     return args
@@ -349,11 +354,38 @@ def run_dir(args, method, task, lr, seed):
     return osp.join(args.work_dir, task, method, f'lr{lr:g}', f'seed{seed}')
 
 
-def ensure_run(args, method, task, lr, seed):
-    """The run's result, training it first unless it is on disk (or
-    ``--report-only``: then ``None``)."""
-    work_dir = run_dir(args, method, task, lr, seed)
+def record_of(args, work_dir):
+    """Where a finished run's result is kept beside the report:
+    ``<out-dir>/runs/<task>/<arm>/lr<lr>/seed<s>.json``. The records travel
+    with the report (the repository keeps the offline study's), so the
+    report can be recomputed, and the study continued on another machine,
+    without the work dir."""
+    rel = osp.relpath(work_dir, args.work_dir)
+    return osp.join(args.out_dir, 'runs', rel + '.json')
+
+
+def _read_kept(args, work_dir):
+    """The run's result from its work dir, else from its record."""
     result = read_result(work_dir)
+    record = record_of(args, work_dir)
+    if result is None and osp.isfile(record):
+        with open(record) as f:
+            result = json.load(f)
+    return result
+
+
+def _keep(args, work_dir, result):
+    record = record_of(args, work_dir)
+    os.makedirs(osp.dirname(record), exist_ok=True)
+    write_json(record, result)
+
+
+def ensure_run(args, method, task, lr, seed):
+    """The run's result, training it first unless it is on disk (its work
+    dir or its record, :func:`record_of`; with ``--report-only`` a missing
+    run is ``None``)."""
+    work_dir = run_dir(args, method, task, lr, seed)
+    result = _read_kept(args, work_dir)
     cfg = config_of(args, method, task, lr, seed)
     if result is not None:
         check_curve(work_dir, result['val_curve'], cfg)
@@ -373,7 +405,9 @@ def ensure_run(args, method, task, lr, seed):
                        stdout=log,
                        stderr=subprocess.STDOUT,
                        env=run_env(args))
-    return read_result(work_dir)
+    result = read_result(work_dir)
+    _keep(args, work_dir, result)
+    return result
 
 
 def _widened(lrs, chosen, step=math.sqrt(10)):
@@ -463,9 +497,9 @@ def logreg(args, task):
     correctness. Features are cached in the work dir."""
     work_dir = osp.join(args.work_dir, task, 'logreg')
     out = osp.join(work_dir, 'result.json')
-    if osp.isfile(out):
-        with open(out) as f:
-            return json.load(f)
+    kept = _read_kept(args, work_dir)
+    if kept is not None:
+        return kept
     if args.report_only:  # not fitted yet: a row without results
         return dict(
             grid={},
@@ -520,6 +554,7 @@ def logreg(args, task):
         finals=finals,
         train_seconds=time.time() - start)
     write_json(out, result)
+    _keep(args, work_dir, result)
     return result
 
 
