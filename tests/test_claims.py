@@ -289,6 +289,9 @@ def test_quick_study_end_to_end(tmp_path, capsys):
     assert result['test_top1'] == pytest.approx(
         100 * result['test_correct'].count('1') / 40)
     assert not list(run.glob('*.pth'))  # checkpoints go once tested
+    # and the result is kept beside the report (here the work dir)
+    record = tmp_path / 'work' / 'runs' / 'count' / 'vpt-deep' / 'lr0.01'
+    assert json.loads((record / 'seed1.json').read_text()) == result
     assert (tmp_path / 'work' / 'validation_per_epoch.png').is_file()
     # the schedule check: VPT-Deep's seeds 0 and 1 again for 4 epochs, paired
     # with the 2-epoch runs of the same seeds
