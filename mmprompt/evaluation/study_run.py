@@ -98,10 +98,10 @@ def run_one(config_path, work_dir):
                            f'correct but accuracy/top1 {top1}')
     params_start, params_end = run_results.trainable_params(work_dir)
     curve = run_results.metric_curve(work_dir)
-    if [e for e, _ in curve] != validated_epochs(cfg):
-        raise RuntimeError(f'{work_dir}: validated after epochs '
-                           f'{[e for e, _ in curve]}, its schedule after '
-                           f'{validated_epochs(cfg)}')
+    epochs, want = [e for e, _ in curve], validated_epochs(cfg)
+    if epochs != want:
+        raise RuntimeError(f'{work_dir}: validated after epochs {epochs}, '
+                           f'its schedule after {want}')
     result = dict(
         val_curve=[v for _, v in curve],
         test_top1=top1,
