@@ -112,10 +112,10 @@ def test_a_longer_schedule_reruns_the_chosen_lr_for_more_epochs(
     assert claims.split_arm('linear') == ('linear', 1)
     with pytest.raises(ValueError, match="'vpt-deep@twice'"):
         claims.split_arm('vpt-deep@twice')
-    # the study's schedule doubled: 12 epochs, the cosine over 11 of them
+    # the study's schedule doubled: 20 epochs, the cosine over 19 of them
     cfg = claims.config_of(args, 'vpt-deep@2x', 'count', 3e-3, 1)
-    assert cfg.train_cfg.max_epochs == 12
-    assert cfg.param_scheduler[1]['T_max'] == 11
+    assert cfg.train_cfg.max_epochs == 2 * claims.EPOCHS == 20
+    assert cfg.param_scheduler[1]['T_max'] == 19
     assert cfg.optim_wrapper.optimizer.lr == 3e-3
     assert claims.run_dir(args, 'vpt-deep@2x', 'count', 3e-3,
                           1).endswith('count/vpt-deep@2x/lr0.003/seed1')
@@ -128,7 +128,7 @@ def test_a_longer_schedule_reruns_the_chosen_lr_for_more_epochs(
     monkeypatch.setattr(claims, 'ensure_run', ensure_run)
     results = {('vpt-deep', 'count'): dict(chosen_lr=3e-3, lr_at_edge=False)}
     result = claims.longer_schedule(args, 'vpt-deep@2x', 'count', results)
-    # seeds 0 and 1 at the lr chosen for the 6-epoch schedule
+    # seeds 0 and 1 at the lr chosen for the study's schedule
     assert runs == [('vpt-deep@2x', 'count', 3e-3, 0),
                     ('vpt-deep@2x', 'count', 3e-3, 1)]
     assert result['chosen_lr'] == 3e-3 and result['train_seconds'] == 120.
@@ -138,7 +138,9 @@ def test_a_run_on_disk_with_a_short_curve_is_refused(tmp_path):
     """A result whose validation curve misses an epoch of its schedule (as
     a run resumed past an unvalidated epoch once wrote) stops the study
     with the run named, rather than averaging curves of unequal length."""
-    args = claims.parse_args(['--work-dir', str(tmp_path), '--report-only'])
+    args = claims.parse_args(
+        ['--work-dir',
+         str(tmp_path), '--report-only', '--epochs', '6'])
     work = claims.run_dir(args, 'vpt-deep@2x', 'count', 1e-2, 0)
     os.makedirs(work)
     claims.write_json(
@@ -161,7 +163,7 @@ def test_a_finished_run_is_kept_beside_the_report(monkeypatch, tmp_path):
     argv = [
         '--work-dir',
         str(tmp_path / 'work'), '--out-dir',
-        str(tmp_path / 'out')
+        str(tmp_path / 'out'), '--epochs', '6'
     ]
     args = claims.parse_args(argv)
     trained = []
