@@ -472,7 +472,13 @@ def test_the_report_says_what_the_schedule_check_found():
         'holds', 'not run')).startswith('Convergence not checked yet')
     assert '6 epochs have converged' in claims._schedule_note(
         report('holds', 'holds'))
-    note = claims._schedule_note(report('holds', 'not shown'))
+    # an interval the design cannot place within the margin is no verdict
+    assert claims._schedule_note(report('holds', 'not shown')) == (
+        'Convergence not shown: twice the epochs moved linear@2x +2.50 '
+        '[+1.25, +3.75], vpt-deep@2x +2.50 [+1.25, +3.75] points, not shown '
+        "to be within 1 point after Holm's correction (the schedule rows); "
+        'the claims compare methods after 6 epochs.')
+    note = claims._schedule_note(report('not shown', 'contradicted'))
     assert note.startswith('Not converged: the claims compare methods at a '
                            'fixed budget of 6 epochs')
     assert 'vpt-deep@2x +2.50 [+1.25, +3.75] points' in note

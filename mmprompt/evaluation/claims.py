@@ -708,12 +708,19 @@ def _schedule_note(report):
     checks = [c for c in report['claims'] if c['name'].startswith('schedule')]
     done = [c for c in checks if c['verdict'] != 'not run']
     epochs = report['setting']['epochs']
-    if any(c['verdict'] != 'holds' for c in done):
-        moved = ', '.join(f"{c['a']} {c['mean']:+.2f} [{c['low']:+.2f}, "
-                          f"{c['high']:+.2f}]" for c in done)
+    moved = ', '.join(f"{c['a']} {c['mean']:+.2f} [{c['low']:+.2f}, "
+                      f"{c['high']:+.2f}]" for c in done)
+    if any(c['verdict'] == 'contradicted' for c in done):
         return (f'Not converged: the claims compare methods at a fixed '
                 f'budget of {epochs} epochs, not at convergence. Twice the '
                 f'epochs: {moved} points.')
+    # "not shown" is not "not converged": the interval reaches past the
+    # margin, or its Holm-adjusted p does not reach 0.05
+    if any(c['verdict'] == 'not shown' for c in done):
+        return (f'Convergence not shown: twice the epochs moved {moved} '
+                f'points, not shown to be within 1 point after Holm\'s '
+                f'correction (the schedule rows); the claims compare methods '
+                f'after {epochs} epochs.')
     if not checks or len(done) < len(checks):
         return (f'Convergence not checked yet (the schedule claims): the '
                 f'claims compare methods after {epochs} epochs.')
