@@ -708,6 +708,7 @@ def _schedule_note(report):
     checks = [c for c in report['claims'] if c['name'].startswith('schedule')]
     done = [c for c in checks if c['verdict'] != 'not run']
     epochs = report['setting']['epochs']
+    margin = f"{checks[0]['margin']:g} point" if checks else None
     moved = ', '.join(f"{c['a']} {c['mean']:+.2f} [{c['low']:+.2f}, "
                       f"{c['high']:+.2f}]" for c in done)
     if any(c['verdict'] == 'contradicted' for c in done):
@@ -718,14 +719,14 @@ def _schedule_note(report):
     # margin, or its Holm-adjusted p does not reach 0.05
     if any(c['verdict'] == 'not shown' for c in done):
         return (f'Convergence not shown: twice the epochs moved {moved} '
-                f'points, not shown to be within 1 point after Holm\'s '
+                f'points, not shown to be within {margin} after Holm\'s '
                 f'correction (the schedule rows); the claims compare methods '
                 f'after {epochs} epochs.')
     if not checks or len(done) < len(checks):
         return (f'Convergence not checked yet (the schedule claims): the '
                 f'claims compare methods after {epochs} epochs.')
     return (f'Twice the epochs moves neither the linear probe nor VPT-Deep '
-            f'by 1 point: {epochs} epochs have converged.')
+            f'by {margin}: {epochs} epochs have converged.')
 
 
 def markdown(report):
