@@ -302,6 +302,18 @@ def test_quick_study_end_to_end(tmp_path, capsys):
     assert longer['chosen_lr'] == methods[('vpt-deep', 'count')]['chosen_lr']
     assert rows['schedule-vpt-deep']['seeds'] == 2
     assert rows['schedule-vpt-deep']['tasks'] == ['count', 'fashion-mnist']
+    # the linear probe replayed on cached features, beside its runs and
+    # logistic regression, over the same seeds; kept like a run
+    check = written['linear_probe_check']['count']
+    assert check['epochs'] == [2, 20] and check['seeds'] == 2
+    assert check['runs']['mean'] == pytest.approx(methods[('linear',
+                                                           'count')]['mean'])
+    assert check['logreg']['mean'] == pytest.approx(methods[('logreg',
+                                                             'count')]['mean'])
+    kept = json.loads((tmp_path / 'work' / 'runs' / 'count' /
+                       'linear-replay.json').read_text())
+    assert check['replay']['mean'] == pytest.approx(np.mean(kept['replay']))
+    assert kept['lr'] == methods[('linear', 'count')]['chosen_lr']
     # the report alone, from the runs on disk: the same claims
     again = claims.main([
         '--quick', '--report-only', '--claims', 'sanity', 'pc-equivalent',
@@ -311,6 +323,7 @@ def test_quick_study_end_to_end(tmp_path, capsys):
     ])
     assert [r['mean']
             for r in again['claims']] == [r['mean'] for r in report['claims']]
+    assert again['linear_probe_check'] == report['linear_probe_check']
 
 
 VTAB_BASE = '''
@@ -487,3 +500,29 @@ def test_the_report_says_what_the_schedule_check_found():
     note = claims._schedule_note(report('contradicted', 'not run'))
     assert note.endswith('Twice the epochs: linear@2x +2.50 [+1.25, +3.75] '
                          'points.')
+
+
+def test_the_linear_probe_replayed_on_features_follows_its_schedule():
+    """The probe's head, optimizer and schedule on cached features: the lr
+    of every iteration is the config's warm-up then cosine (hand-computed),
+    and well separated features are learnt."""
+    from mmprompt.evaluation.study_features import replay_head
+    lr, epochs = 1e-2, 3
+    cfg = run_config('linear', 'count', lr, 0, epochs)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 1, (8, 384))
+    labels = np.arange(64) % 8  # 64 images: 2 batches of 32 per epoch
+    train_x = centres[labels] * 3 + rng.normal(0, 0.1, (64, 384))
+    test_y = np.arange(16) % 8
+    test_x = centres[test_y] * 3 + rng.normal(0, 0.1, (16, 384))
+    pred, lrs = replay_head(cfg, train_x, labels, test_x, seed=0)
+    # one warm-up epoch from 0.1 lr (mmengine's LinearLR reaches the end
+    # factor at its last step), then cosine over 2 epochs to 1e-6
+    cos = [
+        1e-6 + (lr - 1e-6) * (1 + np.cos(np.pi * k / 4)) / 2 for k in range(4)
+    ]
+    assert lrs == pytest.approx([0.1 * lr, lr] + cos)
+    assert (pred == test_y).all()
+    cfg.model.head.type = 'VisionTransformerClsHead'
+    with pytest.raises(TypeError, match="VisionTransformerClsHead"):
+        replay_head(cfg, train_x, labels, test_x, seed=0)

@@ -23,7 +23,11 @@ Protocol, the same for every method on every task:
    kept.
 3. Logistic regression on the frozen backbone's cached features
    (scikit-learn, C chosen the same way on validation): the strongest
-   cheap baseline, reported beside the trained linear probe.
+   cheap baseline, reported beside the trained linear probe; and the
+   probe's own head, optimizer and schedule replayed on the same features
+   for its epochs and ten times as many (:func:`linear_probe_check`), so
+   that a gap between the two is traced to the probe's training path, its
+   epochs or its regularisation.
 4. Schedule check: the linear probe and VPT-Deep retrained at their chosen
    lr for twice the epochs, seeds 0 and 1 (arms ``linear@2x`` and
    ``vpt-deep@2x``), compared with the same seeds at the study's schedule:
@@ -64,7 +68,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mmprompt.datasets.vtab1k import VTAB1K_GROUPS, VTAB1K_TASKS
 from mmprompt.evaluation import claim_statistics as cs
-from mmprompt.evaluation.study_features import cached_features
+from mmprompt.evaluation.study_features import cached_features, replay_head
 from mmprompt.evaluation.study_run import check_curve, read_result, write_json
 from mmprompt.evaluation.study_setting import (FASHION_MNIST, METHODS, TASKS,
                                                VTAB1K_BASE, run_config,
@@ -157,6 +161,10 @@ EPOCHS = 10
 PLATEAU_POINTS = 1.0
 TUNING_SEEDS = (0, 1)
 LOGREG_CS = (0.01, 0.1, 1., 10., 100.)
+# the linear probe replayed on cached features for this many times the
+# study's epochs (:func:`linear_probe_check`): cheap, so far past the
+# schedule check's twice
+REPLAY_FACTOR = 10
 DEFAULT_TASKS = ('count', 'orientation', 'fashion-mnist', 'stamps')
 # 2 epochs: PC condenses after the first
 QUICK = dict(img_size=28, num_train=40, num_val=20, num_test=40, epochs=2)
@@ -495,6 +503,26 @@ def longer_schedule(args, arm, task, results):
         finals=finals)
 
 
+def _features_of(args, task):
+    """The cached features of ``task`` (in logistic regression's work dir),
+    with the draws of seeds ``0 .. --seeds - 1``."""
+    return cached_features(
+        config_of(args, 'linear', task, 1e-2, 0),
+        osp.join(args.work_dir, task, 'logreg'), args.seeds)
+
+
+def _fit_logreg(part, c, task, seed):
+    """Logistic regression with inverse L2 strength ``c`` on standardised
+    features, fitted to convergence on one seed's training draw."""
+    scaler = StandardScaler().fit(part['train_x'])
+    model = LogisticRegression(C=c, max_iter=5000)
+    model.fit(scaler.transform(part['train_x']), part['train_y'])
+    if model.n_iter_.max() >= 5000:
+        raise RuntimeError(f'logistic regression on {task} (C={c}, '
+                           f'seed {seed}) did not converge')
+    return model, scaler
+
+
 def logreg(args, task):
     """Logistic regression on the frozen backbone's features, C chosen on
     validation over the tuning seeds; per final seed the test
@@ -514,25 +542,14 @@ def logreg(args, task):
             train_seconds=0.)
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()  # feature extraction and fits
-    feats = cached_features(
-        config_of(args, 'linear', task, 1e-2, 0), work_dir, args.seeds)
-
-    def fit(c, seed):
-        part = feats['seeds'][seed]
-        scaler = StandardScaler().fit(part['train_x'])
-        model = LogisticRegression(C=c, max_iter=5000)
-        model.fit(scaler.transform(part['train_x']), part['train_y'])
-        if model.n_iter_.max() >= 5000:
-            raise RuntimeError(f'logistic regression on {task} (C={c}, '
-                               f'seed {seed}) did not converge')
-        return model, scaler
+    feats = _features_of(args, task)
 
     grid = {}
     for c in LOGREG_CS:
         accs = []
         for seed in TUNING_SEEDS[:args.seeds]:
-            model, scaler = fit(c, seed)
             part = feats['seeds'][seed]
+            model, scaler = _fit_logreg(part, c, task, seed)
             accs.append(
                 100. *
                 model.score(scaler.transform(part['val_x']), part['val_y']))
@@ -540,7 +557,7 @@ def logreg(args, task):
     best = max(LOGREG_CS, key=lambda c: (np.mean(grid[f'{c:g}']), -c))
     finals = []
     for seed in range(args.seeds):
-        model, scaler = fit(best, seed)
+        model, scaler = _fit_logreg(feats['seeds'][seed], best, task, seed)
         pred = model.predict(scaler.transform(feats['test_x']))
         correct = (pred == feats['test_y']).astype(int)
         finals.append(
@@ -560,6 +577,65 @@ def logreg(args, task):
     write_json(out, result)
     _keep(args, work_dir, result)
     return result
+
+
+def linear_probe_check(args, task, results):
+    """Where the trained linear probe and logistic regression part on
+    ``task``, once both are done: per final seed, the test top-1 of the
+    probe's head, optimizer and schedule replayed on the cached features
+    (:func:`replay_head`) at its chosen lr, for the study's epochs and for
+    :data:`REPLAY_FACTOR` times as many, and of logistic regression with
+    the weakest L2 of its grid. The first should equal the probe's runs up
+    to seed noise (else its training path loses something); the second
+    measures what the probe is short of in epochs, the third in
+    regularisation. ``None`` before both are done."""
+    linear, lreg = results.get(('linear', task)), results.get(('logreg', task))
+    if not (linear and linear['finals'] and lreg and lreg['finals']):
+        return None
+    work_dir = osp.join(args.work_dir, task, 'linear-replay')
+    kept = _read_kept(args, work_dir)
+    if kept is not None or args.report_only:
+        return kept
+    start = time.time()
+    feats = _features_of(args, task)
+    lr = linear['chosen_lr']
+    arms = ('linear', f'linear@{REPLAY_FACTOR}x')
+    result = dict(
+        lr=lr,
+        epochs=[
+            config_of(args, arm, task, lr, 0).train_cfg.max_epochs
+            for arm in arms
+        ],
+        weakest_c=max(LOGREG_CS),
+        replay=[],
+        replay_longer=[],
+        logreg_weakest=[])
+    for seed in range(args.seeds):
+        part = feats['seeds'][seed]
+        for arm, key in zip(arms, ('replay', 'replay_longer')):
+            pred, _ = replay_head(
+                config_of(args, arm, task, lr, seed), part['train_x'],
+                part['train_y'], feats['test_x'], seed)
+            result[key].append(100. * float(np.mean(pred == feats['test_y'])))
+        model, scaler = _fit_logreg(part, max(LOGREG_CS), task, seed)
+        result['logreg_weakest'].append(
+            100. *
+            model.score(scaler.transform(feats['test_x']), feats['test_y']))
+    result['train_seconds'] = time.time() - start
+    os.makedirs(work_dir, exist_ok=True)
+    write_json(osp.join(work_dir, 'result.json'), result)
+    _keep(args, work_dir, result)
+    return result
+
+
+def linear_probe_checks(args, results):
+    """:func:`linear_probe_check` of every task where both are done."""
+    checks = {}
+    for task in args.tasks:
+        check = linear_probe_check(args, task, results)
+        if check is not None:
+            checks[task] = check
+    return checks
 
 
 def _correct(finals, seeds):
@@ -763,6 +839,7 @@ def markdown(report):
             f"{' (rising)' if m['plateaued'] is False else ''} | "
             f"{'–' if not params else f'{params[-1]:,}'} | "
             f"{_fmt(m['minutes'], '.1f')} |")
+    lines += _check_lines(report.get('linear_probe_check', {}))
     s = report['setting']
     lines += [
         '', f"Setting: {s['img_size']} px, {s['epochs']} epochs, "
@@ -793,9 +870,71 @@ def plot_curves(methods, out_dir):
     fig.savefig(osp.join(out_dir, 'validation_per_epoch.png'), dpi=100)
 
 
-def write_report(args, claims, results, command):
+def check_rows(results, checks):
+    """The per-task means of :func:`linear_probe_check` beside the probe's
+    runs and logistic regression at its chosen C, over the same seeds."""
+    rows = {}
+    for task, check in checks.items():
+        n = len(check['replay'])
+
+        def stat(accs):
+            return dict(
+                mean=float(np.mean(accs)), std=float(np.std(accs, ddof=1)))
+
+        rows[task] = dict(
+            lr=check['lr'],
+            epochs=check['epochs'],
+            seeds=n,
+            runs=stat([
+                f['test_top1'] for f in results[('linear', task)]['finals'][:n]
+            ]),
+            replay=stat(check['replay']),
+            replay_longer=stat(check['replay_longer']),
+            logreg=stat([
+                f['test_top1'] for f in results[('logreg', task)]['finals'][:n]
+            ]),
+            chosen_c=results[('logreg', task)]['chosen_c'],
+            logreg_weakest=stat(check['logreg_weakest']),
+            weakest_c=check['weakest_c'])
+    return rows
+
+
+def _check_lines(rows):
+    if not rows:
+        return []
+    e, e_long = next(iter(rows.values()))['epochs']
+    lines = [
+        '', 'Where the trained linear probe and logistic regression part '
+        '(test top-1 %, mean over the same seeds): the probe\'s head, '
+        'optimizer and schedule replayed on the cached features at its '
+        f'chosen lr, for {e} and {e_long} epochs, and logistic regression '
+        'at its chosen and at its weakest L2. Replayed = runs: the probe '
+        'loses nothing in its training path; the longer replay measures '
+        'what it lacks in epochs, the weakest L2 what it lacks in '
+        'regularisation.', '',
+        f'| task | linear probe, runs | replayed, {e} epochs | '
+        f'replayed, {e_long} epochs | logreg, chosen C | '
+        'logreg, weakest L2 |', '|---|---|---|---|---|---|'
+    ]
+    for task, r in rows.items():
+
+        def cell(s):
+            return f"{s['mean']:.2f} ± {s['std']:.2f}"
+
+        lines.append(f"| {task} | {cell(r['runs'])} | {cell(r['replay'])} | "
+                     f"{cell(r['replay_longer'])} | {cell(r['logreg'])} "
+                     f"(C {r['chosen_c']:g}) | {cell(r['logreg_weakest'])} "
+                     f"(C {r['weakest_c']:g}) |")
+    return lines
+
+
+def write_report(args, claims, results, command, checks=None):
+    """claims.json, claims.md and the validation curves from ``results``
+    and the :func:`linear_probe_checks` ``checks``."""
+    checks = checks or {}
     methods = method_rows(args, results)
-    hours = sum(r['train_seconds'] for r in results.values()) / 3600
+    hours = sum(r['train_seconds']
+                for r in list(results.values()) + list(checks.values())) / 3600
     setting = _setting(args)
     report = dict(
         date=datetime.date.today().isoformat(),
@@ -815,7 +954,8 @@ def write_report(args, claims, results, command):
             for t in args.tasks
         },
         claims=evaluate(claims, results, args),
-        methods=methods)
+        methods=methods,
+        linear_probe_check=check_rows(results, checks))
     os.makedirs(args.out_dir, exist_ok=True)
     write_json(osp.join(args.out_dir, 'claims.json'), report)
     with open(osp.join(args.out_dir, 'claims.md'), 'w') as f:
@@ -853,9 +993,11 @@ def main(argv=None):
                                                       results)
         else:
             results[(method, task)] = tune_and_run(args, method, task)
-        write_report(args, claims, results, command)
+        write_report(args, claims, results, command,
+                     linear_probe_checks(args, results))
     if args.max_seeds > args.seeds and not args.report_only:
         add_seeds(args, claims, results)
-    report = write_report(args, claims, results, command)
+    report = write_report(args, claims, results, command,
+                          linear_probe_checks(args, results))
     print(markdown(report))
     return report
