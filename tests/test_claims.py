@@ -488,6 +488,12 @@ def test_the_report_says_what_the_schedule_check_found():
         report('holds', 'holds'))
     # a check not shown within its margin is not a failed one
     assert claims._schedule_note(report('holds', 'not shown')) == (
+        'Convergence not shown: twice the epochs moved vpt-deep@2x +2.50 '
+        '[+1.25, +3.75] points, not shown to be within 1 point after '
+        "Holm's correction (the schedule rows); linear@2x +2.50 [+1.25, "
+        '+3.75] points, within it; the claims compare methods after 6 '
+        'epochs.')
+    assert claims._schedule_note(report('not shown', 'not shown')) == (
         'Convergence not shown: twice the epochs moved linear@2x +2.50 '
         '[+1.25, +3.75], vpt-deep@2x +2.50 [+1.25, +3.75] points, not shown '
         "to be within 1 point after Holm's correction (the schedule rows); "

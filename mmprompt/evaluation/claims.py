@@ -785,19 +785,25 @@ def _schedule_note(report):
     done = [c for c in checks if c['verdict'] != 'not run']
     epochs = report['setting']['epochs']
     margin = f"{checks[0]['margin']:g} point" if checks else None
-    moved = ', '.join(f"{c['a']} {c['mean']:+.2f} [{c['low']:+.2f}, "
-                      f"{c['high']:+.2f}]" for c in done)
+
+    def moved(rows):
+        return ', '.join(f"{c['a']} {c['mean']:+.2f} [{c['low']:+.2f}, "
+                         f"{c['high']:+.2f}]" for c in rows)
+
     if any(c['verdict'] == 'contradicted' for c in done):
         return (f'Not converged: the claims compare methods at a fixed '
                 f'budget of {epochs} epochs, not at convergence. Twice the '
-                f'epochs: {moved} points.')
+                f'epochs: {moved(done)} points.')
     # "not shown" is not "not converged": the interval reaches past the
     # margin, or its Holm-adjusted p does not reach 0.05
-    if any(c['verdict'] == 'not shown' for c in done):
-        return (f'Convergence not shown: twice the epochs moved {moved} '
-                f'points, not shown to be within {margin} after Holm\'s '
-                f'correction (the schedule rows); the claims compare methods '
-                f'after {epochs} epochs.')
+    unsure = [c for c in done if c['verdict'] == 'not shown']
+    if unsure:
+        held = [c for c in done if c['verdict'] == 'holds']
+        within = f'; {moved(held)} points, within it' if held else ''
+        return (f'Convergence not shown: twice the epochs moved '
+                f'{moved(unsure)} points, not shown to be within {margin} '
+                f'after Holm\'s correction (the schedule rows){within}; the '
+                f'claims compare methods after {epochs} epochs.')
     if not checks or len(done) < len(checks):
         return (f'Convergence not checked yet (the schedule claims): the '
                 f'claims compare methods after {epochs} epochs.')
