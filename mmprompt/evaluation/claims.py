@@ -879,14 +879,13 @@ def plot_curves(methods, out_dir):
 def check_rows(results, checks):
     """The per-task means of :func:`linear_probe_check` beside the probe's
     runs and logistic regression at its chosen C, over the same seeds."""
+
+    def stat(accs):
+        return dict(mean=float(np.mean(accs)), std=float(np.std(accs, ddof=1)))
+
     rows = {}
     for task, check in checks.items():
         n = len(check['replay'])
-
-        def stat(accs):
-            return dict(
-                mean=float(np.mean(accs)), std=float(np.std(accs, ddof=1)))
-
         rows[task] = dict(
             lr=check['lr'],
             epochs=check['epochs'],
@@ -922,11 +921,11 @@ def _check_lines(rows):
         f'replayed, {e_long} epochs | logreg, chosen C | '
         'logreg, weakest L2 |', '|---|---|---|---|---|---|'
     ]
+
+    def cell(s):
+        return f"{s['mean']:.2f} ± {s['std']:.2f}"
+
     for task, r in rows.items():
-
-        def cell(s):
-            return f"{s['mean']:.2f} ± {s['std']:.2f}"
-
         lines.append(f"| {task} | {cell(r['runs'])} | {cell(r['replay'])} | "
                      f"{cell(r['replay_longer'])} | {cell(r['logreg'])} "
                      f"(C {r['chosen_c']:g}) | {cell(r['logreg_weakest'])} "
